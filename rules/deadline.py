@@ -1,0 +1,93 @@
+"""What the engine returns: deadlines with their status and explanation, and rejections.
+
+A closed set of statuses; every consumer handles them with ``match``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from enum import StrEnum
+from typing import Literal
+
+
+class Status(StrEnum):
+    OPEN = "open"  # due later than the warning window
+    DUE_SOON = "due_soon"  # 0 <= days left <= largest warning lead (counted: at/past warn count)
+    BREACHED = "breached"  # due date passed without the event, or a violation recorded
+    MET = "met"  # event on or before the due date
+    MET_LATE = "met_late"  # event after the due date (a breach in reports)
+    OK = "ok"  # per-item or counted rule with no violation so far
+    AT_RISK = "at_risk"  # forecast says it cannot be met
+    WAITING = "waiting"  # trigger date not known yet
+    NOT_APPLICABLE = "not_applicable"
+    ADVISORY = "advisory"  # e.g. LONG-ILLNESS-CONTACT-KELA
+    UNCONFIGURED = "unconfigured"  # rule disabled for lack of a parameter value
+
+
+SubjectKind = Literal["case", "audit", "finding", "coach", "provider", "office"]
+
+#: Statuses that count as a breach in reports.
+BREACH_STATUSES = frozenset({Status.BREACHED, Status.MET_LATE})
+#: Statuses after which nothing more will happen for the deadline.
+FINAL_STATUSES = frozenset({Status.MET, Status.MET_LATE, Status.NOT_APPLICABLE})
+
+
+@dataclass(frozen=True, slots=True)
+class Deadline:
+    """One rule evaluated for one subject on one day."""
+
+    subject_kind: SubjectKind
+    subject: str  # case_ref, audit_id, AUDIT_ID/FINDING_ID, coach id, provider or office id
+    rule: str  # stable rule id, e.g. START-2W
+    status: Status
+    due_on: date | None = None
+    event_on: date | None = None
+    days_left: int | None = None  # due_on - today in calendar days; negative when overdue
+    details: tuple[str, ...] = ()  # offending dates / items for per-item and counted rules
+    explanation: tuple[str, ...] = ()  # human-readable reasons, in order
+    pack_id: str = ""
+    provisional: tuple[str, ...] = ()  # provisional parameters this deadline used
+    # Routing and reporting context (never personal data):
+    office_id: str | None = None
+    coach_id: str | None = None
+    link: str | None = None  # case_url for coaches
+    language: str | None = None  # client's service language
+    escalate: bool = False  # e.g. a safety-related major deviation
+    count: int | None = None  # counted rules: the current count
+    limit: int | None = None  # counted rules: the limit
+
+    def to_json(self) -> dict[str, object]:
+        """The CLI/API shape (`vahti evaluate --format json`)."""
+        return {
+            "subject_kind": self.subject_kind,
+            "subject": self.subject,
+            "rule": self.rule,
+            "status": self.status.value,
+            "due_on": self.due_on.isoformat() if self.due_on else None,
+            "event_on": self.event_on.isoformat() if self.event_on else None,
+            "days_left": self.days_left,
+            "details": list(self.details),
+            "explanation": list(self.explanation),
+            "pack": self.pack_id,
+            "provisional": list(self.provisional),
+            "office_id": self.office_id,
+            "coach_id": self.coach_id,
+            "escalate": self.escalate,
+        }
+
+
+RejectedKind = Literal["case", "audit", "coach"]
+
+
+@dataclass(frozen=True, slots=True)
+class Rejected:
+    """An input item that failed validation: kept whole, with every error."""
+
+    kind: RejectedKind
+    ref: str | None  # case_ref / audit_id / coach id when readable
+    errors: tuple[str, ...]
+    raw: object = field(repr=False, default=None)
+
+    def to_json(self) -> dict[str, object]:
+        return {"kind": self.kind, "ref": self.ref, "errors": list(self.errors)}

@@ -1,0 +1,205 @@
+"""Vahti's settings: one TOML file, overridden by ``VAHTI_*`` environment variables.
+
+Never built at import time: call :func:`load_settings`. Validation errors name the key
+and the problem (``providers[0].base_url: ...``). Secrets never sit in the file: tokens
+come from the environment variable named by ``token_env`` (or a Prefect Secret block),
+Apprise URLs may reference ``${ENV_VAR}``.
+
+Environment overrides use ``__`` between levels, e.g. ``VAHTI_DATABASE__URL`` or
+``VAHTI_ALERTS__SEND_WINDOW_START``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from vahti.errors import ConfigError
+
+DEFAULT_CONFIG = Path("vahti.toml")
+_SLUG = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
+_ENV_NAME = r"^[A-Z_][A-Z0-9_]*$"
+_PLACEHOLDERS = {"changeme", "change-me", "secret", "token", "xxx", "todo", "placeholder"}
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DatabaseSettings(_Section):
+    url: str = "sqlite:///vahti.db"
+
+    @field_validator("url")
+    @classmethod
+    def _known_backend(cls, value: str) -> str:
+        if not value.startswith(("sqlite:///", "postgresql+psycopg://", "postgresql://")):
+            raise ValueError(
+                f"unsupported database url scheme {value.split(':', 1)[0]!r}: "
+                "use sqlite:///FILE or postgresql+psycopg://..."
+            )
+        if value.startswith("postgresql://"):
+            value = "postgresql+psycopg://" + value.removeprefix("postgresql://")
+        return value
+
+
+class ProviderSettings(_Section):
+    id: Annotated[str, Field(pattern=_SLUG)]
+    name: str = ""
+    base_url: str
+    token_env: Annotated[str | None, Field(pattern=_ENV_NAME)] = None
+    token_secret_block: str | None = None  # a Prefect Secret block name
+    overrides: dict[str, float | int | bool | None] = Field(default_factory=dict)
+    timeout_seconds: Annotated[float, Field(gt=0, le=600)] = 30.0
+    page_size: Annotated[int, Field(ge=1, le=1000)] = 500
+    max_pages: Annotated[int, Field(ge=1)] = 10_000  # a cursor that never ends is bounded
+    max_attempts: Annotated[int, Field(ge=1, le=20)] = 5
+    verify_tls: bool = True  # switching it off is explicit and logged
+
+    @field_validator("base_url")
+    @classmethod
+    def _https_or_loopback(cls, value: str) -> str:
+        value = value.rstrip("/")
+        if value.startswith("https://"):
+            return value
+        loopback = re.match(r"^http://(127\.\d+\.\d+\.\d+|localhost|\[::1\])(:\d+)?(/|$)", value)
+        if loopback:
+            return value
+        raise ValueError(f"{value!r} must be https:// (plain http only for loopback)")
+
+    @model_validator(mode="after")
+    def _one_token_source(self) -> ProviderSettings:
+        if self.token_env is None and self.token_secret_block is None:
+            raise ValueError("set token_env (an environment variable name) or token_secret_block")
+        return self
+
+    def token(self, environ: Mapping[str, str] | None = None) -> str:
+        """The bearer token, from the environment or a Prefect Secret block."""
+        env = os.environ if environ is None else environ
+        if self.token_env is not None:
+            token = env.get(self.token_env, "")
+            if not token:
+                raise ConfigError(
+                    f"providers[{self.id}].token_env: environment variable {self.token_env} "
+                    "is not set"
+                )
+        else:
+            token = _secret_block(str(self.token_secret_block))
+        if token.strip().lower() in _PLACEHOLDERS:
+            raise ConfigError(f"providers[{self.id}]: the token is a placeholder value")
+        return token
+
+
+class Recipient(_Section):
+    """Who gets alerts: Apprise URLs (may hold ``${ENV}`` references) and a language."""
+
+    urls: list[str] = Field(min_length=1)
+    language: Literal["fi", "sv", "en"] = "fi"
+    name: str = ""  # a label for logs and the ledger, not personal data
+
+
+class RecipientsSettings(_Section):
+    coaches: dict[str, Recipient] = Field(default_factory=dict)  # by coach id
+    quality: list[Recipient] = Field(default_factory=list)  # quality staff (laatuvastaava)
+    operations: list[Recipient] = Field(default_factory=list)
+    file: str | None = None  # optional TOML file holding this section instead
+
+
+class AlertSettings(_Section):
+    lead_days: list[Annotated[int, Field(ge=0, le=365)]] = Field(default_factory=lambda: [7, 3, 1])
+    send_window_start: Annotated[str, Field(pattern=r"^\d\d:\d\d$")] = "08:00"
+    send_window_end: Annotated[str, Field(pattern=r"^\d\d:\d\d$")] = "16:00"
+    timezone: str = "Europe/Helsinki"
+    breach_repeat: bool = True  # daily repeat to quality staff on working days
+    retry_base_minutes: Annotated[int, Field(ge=0)] = 10
+    max_attempts_before_operations: Annotated[int, Field(ge=1)] = 3
+
+
+class Settings(_Section):
+    database: DatabaseSettings = Field(default_factory=DatabaseSettings)
+    providers: list[ProviderSettings] = Field(default_factory=list)
+    recipients: RecipientsSettings = Field(default_factory=RecipientsSettings)
+    alerts: AlertSettings = Field(default_factory=AlertSettings)
+    reports_dir: str = "reports"
+    pack: str | None = None  # force one rule pack id; default: the pack in force per trigger
+
+    @model_validator(mode="after")
+    def _unique_provider_ids(self) -> Settings:
+        seen: set[str] = set()
+        for provider in self.providers:
+            if provider.id in seen:
+                raise ValueError(f"provider id {provider.id!r} appears twice")
+            seen.add(provider.id)
+        return self
+
+    def provider(self, provider_id: str) -> ProviderSettings:
+        for provider in self.providers:
+            if provider.id == provider_id:
+                return provider
+        known = ", ".join(p.id for p in self.providers) or "none"
+        raise ConfigError(f"unknown provider {provider_id!r} (configured: {known})")
+
+
+def _secret_block(name: str) -> str:
+    from prefect.blocks.system import Secret  # noqa: PLC0415 (only when configured)
+
+    value = Secret.load(name).get()  # type: ignore[union-attr]
+    return str(value)
+
+
+def _env_overrides(data: dict[str, object], environ: Mapping[str, str]) -> dict[str, object]:
+    """Apply ``VAHTI_SECTION__KEY=value`` on top of the file's data (tables only)."""
+    for name, value in environ.items():
+        if not name.startswith("VAHTI_") or "__" not in name:
+            continue
+        path = name.removeprefix("VAHTI_").lower().split("__")
+        node: dict[str, object] = data
+        for part in path[:-1]:
+            child = node.setdefault(part, {})
+            if not isinstance(child, dict):
+                raise ConfigError(f"{name}: {part!r} is not a table in the configuration")
+            node = child
+        node[path[-1]] = value
+    return data
+
+
+def _format_errors(error: ValidationError, source: str) -> str:
+    lines = [f"invalid configuration in {source}:"]
+    for item in error.errors():
+        key = ".".join(str(p) for p in item["loc"]) or "(top level)"
+        lines.append(f"  {key}: {item['msg']}")
+    return "\n".join(lines)
+
+
+def load_settings(
+    path: Path | str | None = None, *, environ: Mapping[str, str] | None = None
+) -> Settings:
+    """Read, merge and validate the settings; raise ConfigError naming the bad key."""
+    env = os.environ if environ is None else environ
+    config_path = Path(path) if path is not None else Path(env.get("VAHTI_CONFIG", DEFAULT_CONFIG))
+    data: dict[str, object] = {}
+    if config_path.exists():
+        try:
+            data = tomllib.loads(config_path.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{config_path}: not valid TOML: {exc}") from exc
+    elif path is not None:
+        raise ConfigError(f"configuration file {config_path} does not exist")
+    recipients = data.get("recipients")
+    if isinstance(recipients, dict) and isinstance(recipients.get("file"), str):
+        extra = (config_path.parent / recipients["file"]).resolve()
+        try:
+            loaded = tomllib.loads(extra.read_text(encoding="utf-8"))
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise ConfigError(f"recipients.file {recipients['file']!r}: {exc}") from exc
+        data["recipients"] = {**loaded.get("recipients", loaded), "file": recipients["file"]}
+    data = _env_overrides(data, env)
+    try:
+        return Settings.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(_format_errors(exc, str(config_path))) from None

@@ -1,0 +1,72 @@
+"""Vahti's one error hierarchy.
+
+    VahtiError
+    ├── ConfigError          settings file or environment is unusable (names the key)
+    ├── InputError           an input file or argument is unusable (names the value)
+    ├── ProviderError        a provider API call failed (provider, URL without secrets, status)
+    │   ├── TransientProviderError   retried: transport errors, 408, 429, 5xx
+    │   └── PermanentProviderError   not retried: 401, 403, other 4xx, contract violations
+    ├── StoreError           the database refused or is at the wrong schema version
+    └── DeliveryError        an alert could not be delivered (kept pending, retried later)
+
+Messages say which value was wrong and where, e.g.
+``case 'TK-17': first_meeting_on 2025-02-01 is before decision_received_on 2025-03-03``.
+"""
+
+from __future__ import annotations
+
+
+class VahtiError(Exception):
+    """Base of every error Vahti raises on purpose."""
+
+
+class ConfigError(VahtiError):
+    """The configuration cannot be used."""
+
+
+class InputError(VahtiError):
+    """An input file or argument cannot be used."""
+
+
+class ProviderError(VahtiError):
+    """A call to a provider's Case API failed.
+
+    Carries the provider id, the URL (never the token) and the HTTP status when any.
+    """
+
+    def __init__(self, message: str, *, provider: str, url: str, status: int | None = None) -> None:
+        self.provider = provider
+        self.url = url
+        self.status = status
+        where = f"provider {provider!r}: {url}"
+        if status is not None:
+            where += f" -> HTTP {status}"
+        super().__init__(f"{where}: {message}")
+
+
+class TransientProviderError(ProviderError):
+    """Worth retrying: transport failure, 408, 429 or 5xx."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        provider: str,
+        url: str,
+        status: int | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(message, provider=provider, url=url, status=status)
+        self.retry_after = retry_after
+
+
+class PermanentProviderError(ProviderError):
+    """Never retried: 401, 403, other 4xx, or a response that breaks the contract."""
+
+
+class StoreError(VahtiError):
+    """The database cannot be used as asked."""
+
+
+class DeliveryError(VahtiError):
+    """An alert was not (fully) delivered."""
