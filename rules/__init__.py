@@ -1,1 +1,30 @@
-"""rules."""
+"""Vahti's pure deadline engine: rule pack, Finnish calendar, validation, ``evaluate``.
+
+No clock, no I/O: ``today`` and the calendar are inputs. Importing this package never
+loads prefect, sqlmodel, sqlalchemy, httpx or apprise (a test proves it).
+"""
+
+from __future__ import annotations
+
+from rules.calendar import FinnishCalendar
+from rules.deadline import Deadline, Rejected, Status
+from rules.engine import RULE_IDS, evaluate
+from rules.pack import PACKS, Parameter, RulePack, get_pack, pack_in_force
+from rules.validate import validate_audits, validate_cases, validate_staff
+
+__all__ = [
+    "PACKS",
+    "RULE_IDS",
+    "Deadline",
+    "FinnishCalendar",
+    "Parameter",
+    "Rejected",
+    "RulePack",
+    "Status",
+    "evaluate",
+    "get_pack",
+    "pack_in_force",
+    "validate_audits",
+    "validate_cases",
+    "validate_staff",
+]

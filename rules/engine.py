@@ -1,0 +1,102 @@
+"""``evaluate``: every rule of rules.md for cases, audits and staff on one day.
+
+Pure: no clock, no I/O. ``today`` and the calendar are inputs; the pack is either given
+or chosen per deadline as the pack in force on its trigger date (``pack=None``).
+Operator overrides (per provider) apply on top of whichever pack is used.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import date
+
+from providers.payloads import AuditPayload, CasePayload, CoachPayload
+from rules._gc import gc_paused
+from rules.audit_rules import evaluate_audit
+from rules.calendar import FinnishCalendar
+from rules.case_counts import COUNT_RULES
+from rules.case_end import END_RULES
+from rules.case_rules import START_PHASE_RULES, long_illness, vocational_plan
+from rules.deadline import Deadline
+from rules.explain import CaseContext, Env
+from rules.pack import RulePack, Value
+from rules.staff_rules import absence_cover, evaluate_staff
+
+CASE_RULES = (*START_PHASE_RULES, long_illness, vocational_plan, *END_RULES, *COUNT_RULES)
+
+#: Every rule id the engine can emit, in catalogue order.
+RULE_IDS = (
+    "CONTACT-NEXT-WD",
+    "FIRST-MEETING-1W",
+    "START-2W",
+    "WORKPLACE-1M",
+    "LONG-ILLNESS-CONTACT-KELA",
+    "VOCATIONAL-PLAN",
+    "TOTAL-DURATION",
+    "FINAL-DISCUSSION",
+    "FEEDBACK-DUE",
+    "FEEDBACK-RECORDS-EXTENSIONS",
+    "DAY-QUOTA",
+    "DAY-LENGTH",
+    "TV-PAID-WORK",
+    "MEALS-PT8",
+    "ABSENCE-NOT-BILLED",
+    "TV-MEETINGS-MAX",
+    "TK-MEETINGS-MAX",
+    "VIDEO-MEETINGS-MAX",
+    "ABSENCE-COVER",
+    "AUDIT-REPORT-EXPECTED",
+    "AUDIT-RESPONSE-4W",
+    "AUDIT-MAJOR-NOW",
+    "AUDIT-MINOR-BY-RESPONSE",
+    "COACH-TEAM-MIN-3",
+    "FIRST-AID-VALID",
+)
+
+
+def evaluate(  # noqa: PLR0917 - the issue's contract: evaluate(cases, audits, staff, pack, today, calendar)
+    cases: Iterable[CasePayload],
+    audits: Iterable[AuditPayload],
+    staff: Iterable[CoachPayload],
+    pack: RulePack | None,
+    today: date,
+    calendar: FinnishCalendar,
+    *,
+    overrides: Mapping[str, Value] | None = None,
+    provider_id: str | None = None,
+    warn_days: int = 7,
+) -> list[Deadline]:
+    """All deadlines for the given (valid) items on ``today``: cases, audits, then staff."""
+    env = Env(
+        today=today,
+        calendar=calendar,
+        pack=pack,
+        overrides=overrides,
+        provider_id=provider_id,
+        warn_days=warn_days,
+    )
+    with gc_paused():
+        return _evaluate(cases, audits, list(staff), env, provider_id)
+
+
+def _evaluate(
+    cases: Iterable[CasePayload],
+    audits: Iterable[AuditPayload],
+    coaches: list[CoachPayload],
+    env: Env,
+    provider_id: str | None,
+) -> list[Deadline]:
+    by_id = {coach.id: coach for coach in coaches}
+    deadlines: list[Deadline] = []
+    for case in cases:
+        ctx = CaseContext(case, env)
+        found = [rule(ctx) for rule in CASE_RULES]
+        deadlines.extend(found)
+        if by_id:
+            cover = absence_cover(ctx, found, by_id)
+            if cover is not None:
+                deadlines.append(cover)
+    for audit in audits:
+        deadlines.extend(evaluate_audit(audit, env))
+    deadlines.extend(evaluate_staff(coaches, env, provider_id))
+    return deadlines

@@ -1,0 +1,266 @@
+"""Boundary validation: every error names field and value; nothing raises or is dropped."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from rules import validate_audits, validate_cases, validate_staff
+from rules.hetu import contains_identity_code, identity_code_paths, withhold
+from tests.unit.rules.builders import UPDATED, day, meeting, raw_case
+
+CHECK = "0123456789ABCDEFHJKLMNPRSTUVWXY"
+
+
+def code(birth: str, sign: str, individual: str) -> str:
+    """A well-formed identity code with its correct check character."""
+    return f"{birth}{sign}{individual}{CHECK[int(birth + individual) % 31]}"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("131052-308T", True),  # the official example
+        (code("010594", "Y", "903"), True),  # 2023 sign for the 1900s
+        (code("020304", "B", "123"), True),  # 2023 sign for the 2000s
+        (code("311299", "+", "001"), True),
+        ("notes: 131052-308T.", True),
+        ("131052-308U", False),  # wrong check character
+        ("311304-308T", False),  # no such date
+        ("x131052-308T", False),  # glued to other text
+        ("TK-2025-0017", False),
+        ("2025-04-14", False),
+        ("", False),
+    ],
+)
+def test_identity_code_detector(text: str, expected: bool) -> None:
+    """Only well-formed codes with a real date and a correct check character count."""
+    assert contains_identity_code(text) is expected
+
+
+def test_withhold_and_paths() -> None:
+    """Codes are replaced in shown text; paths name keys, values and list positions."""
+    assert withhold("id 131052-308T here") == "id <identity code withheld> here"
+    assert withhold("131052-308U") == "131052-308U"
+    item = {"a": ["x", {"b": "131052-308T"}], "131052-308T": 1, "c": ("131052-308T",)}
+    assert identity_code_paths(item) == ["131052-308T (key)", "a[1].b", "c[0]"]
+    assert identity_code_paths("131052-308T") == ["item"]
+    assert identity_code_paths(5) == []
+    assert identity_code_paths({"a": "short"}) == []
+    looped: dict[str, Any] = {"x": "131052-308T"}
+    looped["self"] = looped
+    assert identity_code_paths(looped) == ["x"]
+    shared = ["131052-308T"]
+    assert len(identity_code_paths({"a": shared, "b": shared})) == 1  # visited once
+
+
+def errors_of(item: Any) -> list[str]:
+    valid, rejected = validate_cases([item])
+    assert not valid
+    assert len(rejected) == 1
+    return list(rejected[0].errors)
+
+
+def test_valid_case_passes() -> None:
+    """A consistent case is valid and nothing is rejected."""
+    item = raw_case(
+        first_contact_on="2025-03-04",
+        first_meeting_on="2025-03-10",
+        days=[day("2025-03-11")],
+        meetings=[meeting("2025-03-10")],
+    )
+    valid, rejected = validate_cases([item])
+    assert (len(valid), rejected) == (1, [])
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        (
+            {"first_meeting_on": "2025-02-01"},
+            "first_meeting_on 2025-02-01 is before decision_received_on 2025-03-03",
+        ),
+        (
+            {"first_contact_on": "2025-03-01"},
+            "first_contact_on 2025-03-01 is before decision_received_on 2025-03-03",
+        ),
+        (
+            {"first_meeting_on": "2025-03-10", "workplace_phase_started_on": "2025-03-09"},
+            "workplace_phase_started_on 2025-03-09 is before first_meeting_on 2025-03-10",
+        ),
+        (
+            {"workplace_phase_started_on": "2025-03-09"},
+            "workplace_phase_started_on 2025-03-09 without first_meeting_on",
+        ),
+        (
+            {"first_meeting_on": "2025-03-10", "ended_on": "2025-03-09"},
+            "ended_on 2025-03-09 is before first_meeting_on 2025-03-10",
+        ),
+        ({"end_reason": "completed"}, "end_reason 'completed' without ended_on"),
+        (
+            {"ended_on": "2025-03-20", "feedback_sent_on": "2025-03-19"},
+            "feedback_sent_on 2025-03-19 is before ended_on 2025-03-20",
+        ),
+        (
+            {"pauses": [{"kind": "illness", "start_on": "2025-03-20", "end_on": "2025-03-19"}]},
+            "pauses[0].end_on 2025-03-19 is before pauses[0].start_on 2025-03-20",
+        ),
+        (
+            {"pauses": [{"kind": "illness", "start_on": "2025-03-01", "end_on": "2025-03-19"}]},
+            "pauses[0].start_on 2025-03-01 is before decision_received_on 2025-03-03",
+        ),
+        (
+            {"meetings": [meeting("2025-03-01")]},
+            "meetings[0].on 2025-03-01 is before decision_received_on 2025-03-03",
+        ),
+        (
+            {"first_meeting_on": "2025-03-10", "meetings": [meeting("2025-03-05")]},
+            "meetings[0].on 2025-03-05 is before first_meeting_on 2025-03-10",
+        ),
+        (
+            {"days": [day("2025-03-11")]},
+            "days[0].on 2025-03-11 is outside the service window: no first_meeting_on",
+        ),
+        (
+            {"first_meeting_on": "2025-03-10", "days": [day("2025-03-09")]},
+            "days[0].on 2025-03-09 is outside the service window: before first_meeting_on",
+        ),
+        (
+            {
+                "first_meeting_on": "2025-03-10",
+                "ended_on": "2025-03-12",
+                "days": [day("2025-03-13")],
+            },
+            "days[0].on 2025-03-13 is outside the service window: after ended_on 2025-03-12",
+        ),
+        (
+            {"first_meeting_on": "2025-03-10", "days": [day("2025-03-11"), day("2025-03-11")]},
+            "days[1].on 2025-03-11 appears more than once",
+        ),
+        (
+            {"first_meeting_on": "2025-03-10", "days": [day("2025-03-11", hours_at_workplace=7)]},
+            "days[0].hours_at_workplace 7 is more than hours_total 6",
+        ),
+        (
+            {"first_meeting_on": "2025-03-10", "days": [day("2025-03-11", hours_total=-1)]},
+            "days[0].hours_total -1: Input should be greater than or equal to 0",
+        ),
+        (
+            {"first_meeting_on": "2025-03-10", "days": [day("2025-03-11", hours_total=25)]},
+            "days[0].hours_total 25: Input should be less than or equal to 24",
+        ),
+        ({"service": "teaching"}, "service 'teaching': Input should be 'work_trial' or"),
+        ({"decision_received_on": "2025-02-30"}, "decision_received_on '2025-02-30': "),
+        (
+            {"case_url": "https://x.example/131052-308T"},
+            "case_url looks like a Finnish personal identity code (value withheld)",
+        ),
+        (
+            {"extra": {"note": ["131052-308T"]}},
+            "extra.note[0] looks like a Finnish personal identity code (value withheld)",
+        ),
+    ],
+)
+def test_case_errors_name_field_and_value(fields: dict[str, Any], message: str) -> None:
+    """Each check produces an error naming the field and the value."""
+    errors = errors_of(raw_case(**fields))
+    assert any(error.startswith(message) for error in errors), errors
+
+
+def test_missing_field_and_identity_code_never_echoed() -> None:
+    """Missing fields are named; a code inside a bad value is withheld from errors."""
+    item = raw_case(language="131052-308T")
+    del item["coach_id"]
+    errors = errors_of(item)
+    assert "coach_id: required field missing" in errors
+    assert not any("131052-308T" in error for error in errors)
+    assert any("<identity code withheld>" in error for error in errors)
+
+
+def test_long_values_are_shortened() -> None:
+    """Long bad values are cut in messages."""
+    errors = errors_of(raw_case(service="x" * 200))
+    assert "..." in errors[0]
+    assert len(errors[0]) < 200
+
+
+@pytest.mark.parametrize("garbage", [None, 5, "case", [1, 2], {"case_ref": 7}, {"case_ref": ""}])
+def test_garbage_items_are_rejected_not_raised(garbage: Any) -> None:
+    """Non-dict and shapeless items become rejections without a ref."""
+    valid, rejected = validate_cases([garbage])
+    assert valid == []
+    assert rejected[0].ref is None
+    assert rejected[0].raw is garbage
+
+
+@pytest.mark.parametrize("batch", [None, 5, "text", {"items": []}, b"bytes"])
+def test_garbage_batches_never_raise(batch: Any) -> None:
+    """A batch that is not a list is treated as one (invalid) item."""
+    valid, rejected = validate_cases(batch)
+    assert valid == []
+    assert len(rejected) == 1
+
+
+def test_duplicates_in_one_batch() -> None:
+    """Identical duplicates are kept once; different content rejects every copy."""
+    item = raw_case()
+    valid, rejected = validate_cases([item, dict(item), raw_case(case_ref="TK-2")])
+    assert [c.case_ref for c in valid] == ["TK-1", "TK-2"]
+    assert rejected == []
+    changed = raw_case(first_contact_on="2025-03-04")
+    valid, rejected = validate_cases([item, changed, raw_case(case_ref="TK-2")])
+    assert [c.case_ref for c in valid] == ["TK-2"]
+    assert [r.ref for r in rejected] == ["TK-1", "TK-1"]
+    assert rejected[0].errors[0] == (
+        "case_ref 'TK-1' appears 2 times in one batch with different content"
+    )
+    bad = raw_case(service="nope")
+    valid, rejected = validate_cases([bad, dict(bad)])
+    assert (valid, len(rejected)) == ([], 2)
+
+
+def test_identity_code_in_ref_is_withheld() -> None:
+    """A ref that is an identity code never reaches the rejection's ref."""
+    _, rejected = validate_cases([raw_case(case_ref="131052-308T")])
+    assert rejected[0].ref == "<identity code withheld>"
+
+
+def test_audits() -> None:
+    """Audit dates and duplicate findings are checked."""
+    good = {"audit_id": "A1", "visit_on": "2025-05-06", "updated_at": UPDATED}
+    f = {"finding_id": "F1", "severity": "minor", "area": "staff", "corrected_on": "2025-05-01"}
+    bad = {
+        **good,
+        "audit_id": "A2",
+        "report_received_on": "2025-05-01",
+        "response_sent_on": "2025-05-02",
+        "findings": [f, f],
+    }
+    valid, rejected = validate_audits([good, bad])
+    assert [a.audit_id for a in valid] == ["A1"]
+    assert rejected[0].kind == "audit"
+    assert list(rejected[0].errors) == [
+        "report_received_on 2025-05-01 is before visit_on 2025-05-06",
+        "response_sent_on 2025-05-02 is before visit_on 2025-05-06",
+        "findings[0].corrected_on 2025-05-01 is before visit_on 2025-05-06",
+        "findings[1].corrected_on 2025-05-01 is before visit_on 2025-05-06",
+        "findings[1].finding_id 'F1' appears more than once",
+    ]
+
+
+def test_staff() -> None:
+    """Absence order and self-substitution are checked."""
+    good = {"id": "c-1", "office_id": "HEL-1", "substitute_id": "c-2"}
+    bad = {
+        "id": "c-2",
+        "office_id": "HEL-1",
+        "substitute_id": "c-2",
+        "absent": [{"start_on": "2025-07-02", "end_on": "2025-07-01"}],
+    }
+    valid, rejected = validate_staff([good, bad])
+    assert [c.id for c in valid] == ["c-1"]
+    assert list(rejected[0].errors) == [
+        "absent[0].end_on 2025-07-01 is before absent[0].start_on 2025-07-02",
+        "substitute_id 'c-2' is the coach itself",
+    ]
