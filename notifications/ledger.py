@@ -1,0 +1,309 @@
+"""The alert ledger: write ahead, claim, record results, acknowledgements and silences.
+
+Write-ahead protocol (see docs/alerts.md for the guarantee):
+
+1. :func:`write_alerts` inserts one ``pending`` row per (dedup key, target) with
+   ``ON CONFLICT DO NOTHING`` and the caller COMMITS before anything is sent;
+2. :func:`claim` moves each row to ``sending`` with one
+   ``UPDATE ... WHERE id = ? AND <claimable>`` per row and keeps only the rows whose
+   rowcount is 1, so two concurrent runs never both own a row (SQLite and PostgreSQL);
+   a ``delivery_attempt`` row in status ``sending`` is written in the same transaction;
+3. after Apprise answered, :func:`record_result` marks the rows ``sent`` or ``failed``
+   (with ``next_attempt_at`` backoff) and finishes the attempt.
+
+A row left in ``sending`` by a crashed run is claimable again after the claim lease.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import Session, col
+
+from models.alerting import OPEN_ALERT_STATUSES, Acknowledgement, Alert, DeliveryAttempt
+from notifications.messages import MessageItem
+from notifications.policy import LedgerEntry, PlannedAlert, Suppression
+from notifications.routing import OPERATIONS_RULES, Target
+
+MAX_BACKOFF = timedelta(hours=24)
+
+
+@dataclass(frozen=True, slots=True)
+class Claimed:
+    attempt_id: int
+    alerts: list[Alert]
+
+
+def ledger_entries(*, session: Session, provider_ids: Iterable[str]) -> dict[str, LedgerEntry]:
+    """Every deadline dedup key of these providers: open (undelivered) or done, and its day."""
+    query = (
+        select(col(Alert.dedup_key), col(Alert.status), func.min(col(Alert.created_on)))
+        .where(col(Alert.provider_id).in_(list(provider_ids)))
+        .where(col(Alert.rule).not_in(sorted(OPERATIONS_RULES)))
+        .group_by(col(Alert.dedup_key), col(Alert.status))
+    )
+    entries: dict[str, LedgerEntry] = {}
+    for key, status, created_on in session.execute(query):
+        before = entries.get(key)
+        is_open = status in OPEN_ALERT_STATUSES or (before is not None and before.open)
+        first = min(created_on, before.created_on) if before else created_on
+        entries[key] = LedgerEntry(open=is_open, created_on=first)
+    return entries
+
+
+def _insert(session: Session) -> Any:
+    table = Alert.__table__  # type: ignore[attr-defined]
+    if session.get_bind().dialect.name == "postgresql":
+        return postgresql.insert(table)
+    return sqlite.insert(table)
+
+
+def alert_row(
+    alert: PlannedAlert, target: Target, item: MessageItem, *, now: datetime, today: date
+) -> dict[str, Any]:
+    d = alert.deadline
+    return {
+        "dedup_key": alert.key,
+        "provider_id": alert.provider_id,
+        "subject_kind": d.subject_kind,
+        "subject": d.subject,
+        "rule": d.rule,
+        "due_on": d.due_on,
+        "stage": alert.stage,
+        "target_key": target.key,
+        "recipient_key": target.recipient_key,
+        "role": target.role,
+        "target_label": target.label,
+        "language": target.language,
+        "urgent": alert.urgent,
+        "item": json.dumps(item.to_json(), ensure_ascii=False),
+        "status": "pending",
+        "attempts": 0,
+        "operations_notified": False,
+        "created_on": today,
+        "created_at": now,
+    }
+
+
+def write_alerts(*, session: Session, rows: Sequence[dict[str, Any]]) -> int:
+    """Insert ledger rows; a (dedup key, target) already there is left alone. Commit after."""
+    written = 0
+    for start in range(0, len(rows), 500):
+        chunk = list(rows[start : start + 500])
+        statement = _insert(session).values(chunk)
+        result = session.execute(
+            statement.on_conflict_do_nothing(index_elements=["dedup_key", "target_key"])
+        )
+        written += max(result.rowcount or 0, 0)  # type: ignore[attr-defined]
+    return written
+
+
+def cancel(*, session: Session, keys: Iterable[str], reason: str, now: datetime) -> int:
+    """Cancel undelivered (pending/failed) rows of keys the policy no longer justifies."""
+    keys = list(keys)
+    cancelled = 0
+    for start in range(0, len(keys), 500):
+        result = session.execute(
+            update(Alert)
+            .where(col(Alert.dedup_key).in_(keys[start : start + 500]))
+            .where(col(Alert.status).in_(["pending", "failed"]))
+            .values(status="cancelled", last_error=reason, claimed_at=now)
+        )
+        cancelled += result.rowcount  # type: ignore[attr-defined]
+    return cancelled
+
+
+def _claimable(now: datetime, lease: timedelta) -> Any:
+    return or_(
+        and_(
+            col(Alert.status).in_(["pending", "failed"]),
+            or_(col(Alert.next_attempt_at).is_(None), col(Alert.next_attempt_at) <= now),
+        ),
+        and_(col(Alert.status) == "sending", col(Alert.claimed_at) < now - lease),
+    )
+
+
+def claimable_targets(*, session: Session, now: datetime, lease: timedelta) -> list[str]:
+    """Targets with at least one row ready to send, operations last."""
+    query = select(col(Alert.target_key), func.min(col(Alert.role))).where(_claimable(now, lease))
+    rows = session.execute(query.group_by(col(Alert.target_key))).all()
+    return [key for key, role in sorted(rows, key=lambda r: (r[1] == "operations", r[0]))]
+
+
+def claim(
+    *, session: Session, target_key: str, target_label: str, now: datetime, lease: timedelta
+) -> Claimed | None:
+    """Own this target's ready rows (row by row, rowcount checked) and open an attempt."""
+    ids = session.scalars(
+        select(col(Alert.id))
+        .where(col(Alert.target_key) == target_key, _claimable(now, lease))
+        .order_by(col(Alert.id))
+    ).all()
+    owned: list[int] = []
+    for alert_id in ids:
+        result = session.execute(
+            update(Alert)
+            .where(col(Alert.id) == alert_id, _claimable(now, lease))
+            .values(status="sending", claimed_at=now, attempts=col(Alert.attempts) + 1)
+        )
+        if result.rowcount == 1 and alert_id is not None:  # type: ignore[attr-defined]
+            owned.append(alert_id)
+    if not owned:
+        return None
+    attempt = DeliveryAttempt(
+        target_key=target_key,
+        target_label=target_label,
+        status="sending",
+        alert_ids=json.dumps(owned),
+        started_at=now,
+    )
+    session.add(attempt)
+    session.flush()
+    assert attempt.id is not None
+    session.execute(
+        update(Alert).where(col(Alert.id).in_(owned)).values(last_attempt_id=attempt.id)
+    )
+    alerts = list(
+        session.scalars(select(Alert).where(col(Alert.id).in_(owned)).order_by(col(Alert.id)))
+    )
+    return Claimed(attempt_id=attempt.id, alerts=alerts)
+
+
+def backoff(attempts: int, base_minutes: int) -> timedelta:
+    """``base * 2^(attempts-1)`` minutes, at most a day."""
+    return min(timedelta(minutes=base_minutes * 2 ** max(attempts - 1, 0)), MAX_BACKOFF)
+
+
+def record_result(
+    *,
+    session: Session,
+    claimed: Claimed,
+    ok: bool,
+    services: list[dict[str, object]],
+    error: str | None,
+    log: str,
+    now: datetime,
+    retry_base_minutes: int,
+) -> None:
+    """Mark the claimed rows sent or failed (with backoff) and finish the attempt."""
+    for alert in claimed.alerts:
+        values: dict[str, Any] = {"last_error": error}
+        if ok:
+            values.update(status="sent", sent_at=now)
+        else:
+            values.update(
+                status="failed", next_attempt_at=now + backoff(alert.attempts, retry_base_minutes)
+            )
+        session.execute(
+            update(Alert)
+            .where(col(Alert.id) == alert.id, col(Alert.status) == "sending")
+            .values(**values)
+        )
+    session.execute(
+        update(DeliveryAttempt)
+        .where(col(DeliveryAttempt.id) == claimed.attempt_id)
+        .values(
+            status="sent" if ok else "failed",
+            services=json.dumps(services),
+            error=error,
+            log=log,
+            finished_at=now,
+        )
+    )
+
+
+def needs_operations(*, session: Session, max_attempts: int) -> list[Alert]:
+    """Failed non-operations rows that reached the attempt limit and were not reported."""
+    query = select(Alert).where(
+        col(Alert.status) == "failed",
+        col(Alert.attempts) >= max_attempts,
+        col(Alert.operations_notified).is_(False),
+        col(Alert.role) != "operations",
+    )
+    return list(session.scalars(query.order_by(col(Alert.id))))
+
+
+def mark_operations_notified(*, session: Session, ids: Sequence[int]) -> None:
+    session.execute(
+        update(Alert).where(col(Alert.id).in_(list(ids))).values(operations_notified=True)
+    )
+
+
+def count_open(*, session: Session) -> int:
+    query = (
+        select(func.count()).select_from(Alert).where(col(Alert.status).in_(OPEN_ALERT_STATUSES))
+    )
+    return int(session.scalar(query) or 0)
+
+
+def add_suppression(
+    *,
+    session: Session,
+    kind: str,
+    subject: str,
+    rule: str,
+    reason: str,
+    by: str,
+    until_on: date | None,
+    now: datetime,
+    provider_id: str | None = None,
+) -> Acknowledgement:
+    """Record an acknowledgement or a silence (who, why, until when)."""
+    row = Acknowledgement(
+        kind=kind,
+        provider_id=provider_id,
+        subject=subject,
+        rule=rule,
+        reason=reason,
+        by=by,
+        until_on=until_on,
+        created_at=now,
+    )
+    session.add(row)
+    session.flush()
+    return row
+
+
+def active_suppressions(*, session: Session, today: date) -> list[Suppression]:
+    query = select(Acknowledgement).where(
+        col(Acknowledgement.revoked_at).is_(None),
+        or_(col(Acknowledgement.until_on).is_(None), col(Acknowledgement.until_on) >= today),
+    )
+    return [
+        Suppression(
+            kind="silence" if a.kind == "silence" else "ack",
+            subject=a.subject,
+            rule=a.rule,
+            reason=a.reason,
+            by=a.by,
+            until_on=a.until_on,
+            provider_id=a.provider_id,
+        )
+        for a in session.scalars(query.order_by(col(Acknowledgement.id)))
+    ]
+
+
+def list_alerts(*, session: Session, statuses: Sequence[str] = (), limit: int = 200) -> list[Alert]:
+    """Ledger rows, newest first (optionally only some statuses)."""
+    query = select(Alert)
+    if statuses:
+        query = query.where(col(Alert.status).in_(list(statuses)))
+    return list(session.scalars(query.order_by(col(Alert.id).desc()).limit(limit)))
+
+
+def possible_duplicates(*, session: Session, now: datetime, lease: timedelta) -> int:
+    """Attempts left in ``sending`` past the lease: the receiver may have got them."""
+    query = (
+        select(func.count())
+        .select_from(DeliveryAttempt)
+        .where(
+            col(DeliveryAttempt.status) == "sending", col(DeliveryAttempt.started_at) < now - lease
+        )
+    )
+    return int(session.scalar(query) or 0)

@@ -1,0 +1,97 @@
+"""Masking secrets in Apprise URLs and in any text that may quote them.
+
+:func:`mask_url` is the one way a recipient URL appears in a log line, an error, the
+ledger or a report: the scheme, host and port stay readable; user names, passwords,
+path segments (tokens, webhook ids), query values and fragments are masked. ``${ENV}``
+references are shown as they are (they are names, not secrets).
+
+:func:`secrets_of` lists the secret pieces of an expanded URL so :func:`mask_text` can
+scrub them from free text such as Apprise's own log lines.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+MASK = "****"
+_ENV_REF = re.compile(r"\$\{[A-Z_][A-Z0-9_]*\}")
+#: Query keys whose values are plain settings, not secrets (kept readable).
+_PLAIN_QUERY_KEYS = frozenset({"format", "overflow", "mode", "lang", "rto", "cto", "verify"})
+_MIN_SECRET = 4
+
+
+def _mask_piece(piece: str) -> str:
+    if not piece:
+        return piece
+    return piece if _ENV_REF.fullmatch(piece) else MASK
+
+
+def _looks_like_host(host: str) -> bool:
+    """A DNS name or an address; otherwise the "host" is a token (``slack://T1/...``)."""
+    return host == "localhost" or "." in host or ":" in host or _ENV_REF.fullmatch(host) is not None
+
+
+def mask_url(url: str) -> str:
+    """``scheme://****:****@host:port/****/****?key=****`` (host and port kept)."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return f"{url.split(':', 1)[0]}://{MASK}" if "://" in url else MASK
+    if not parts.scheme:
+        return MASK
+    host = parts.hostname or ""
+    if not _looks_like_host(host):
+        host = _mask_piece(host)
+    netloc = host + (f":{port}" if port else "")
+    if parts.username is not None or parts.password is not None:
+        userinfo = _mask_piece(unquote(parts.username or ""))
+        if parts.password is not None:
+            userinfo += ":" + _mask_piece(unquote(parts.password))
+        netloc = f"{userinfo}@{netloc}"
+    path = "/".join(_mask_piece(seg) for seg in parts.path.split("/"))
+    query = "&".join(
+        f"{key}={value if key.lower() in _PLAIN_QUERY_KEYS else _mask_piece(value)}"
+        for key, value in parse_qsl(parts.query, keep_blank_values=True)
+    )
+    masked = f"{parts.scheme}://{netloc}{path}"
+    if query:
+        masked += f"?{query}"
+    if parts.fragment:
+        masked += f"#{MASK}"
+    return masked
+
+
+def secrets_of(url: str) -> set[str]:
+    """The secret pieces of ``url`` (user, password, path segments, query values)."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return {url}
+    found = {url}
+    host = parts.hostname or ""
+    if not _looks_like_host(host):
+        found.add(host)
+    for raw in (parts.username, parts.password, parts.fragment):
+        if raw:
+            found.update({raw, unquote(raw)})
+    for seg in parts.path.split("/"):
+        if seg:
+            found.update({seg, unquote(seg)})
+    for key, value in parse_qsl(parts.query, keep_blank_values=True):
+        if value and key.lower() not in _PLAIN_QUERY_KEYS:
+            found.add(value)
+    return {s for s in found if len(s) >= _MIN_SECRET}
+
+
+def mask_text(text: str, urls: Iterable[str]) -> str:
+    """``text`` with every secret piece of ``urls`` replaced by ``****``."""
+    secrets: set[str] = set()
+    for url in urls:
+        text = text.replace(url, mask_url(url))
+        secrets |= secrets_of(url) - {url}
+    for secret in sorted(secrets, key=len, reverse=True):
+        text = text.replace(secret, MASK)
+    return text

@@ -1,0 +1,242 @@
+"""The alerting policy: which alerts are due now. Pure: no clock, no I/O.
+
+Input: the current deadlines (with their provider), what the ledger already holds, the
+acknowledgements and silences, ``today``/``now`` and the policy settings. Output: the
+alerts to write to the ledger now, the ones held for the send window, the suppressed
+ones (listed in reports) and the ledger keys that are no longer justified.
+
+Stages per deadline (one dedup key each, sent once across runs):
+
+* ``warn-N``: the smallest lead time N >= days left (leads default 7, 3, 1);
+* ``warn-count``: a counted limit reached its warning count (status ``due_soon``);
+* ``at-risk``: the engine forecasts the deadline cannot be met;
+* ``advisory``: an advisory item, once, to the owner;
+* ``breach``: once, to the owner and quality staff;
+* ``breach-repeat-YYYY-MM-DD``: daily on working days to quality staff until met or
+  acknowledged (never on the day the breach itself was written);
+* ``resolved``: one note to quality staff when a breached deadline becomes met.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime, time
+from typing import Literal
+from zoneinfo import ZoneInfo
+
+from rules.deadline import Deadline, Status
+
+Audience = Literal["owner", "quality"]
+SuppressionKind = Literal["ack", "silence"]
+_OWNER: frozenset[Audience] = frozenset({"owner"})
+_QUALITY: frozenset[Audience] = frozenset({"quality"})
+_BOTH: frozenset[Audience] = frozenset({"owner", "quality"})
+WorkingDay = Callable[[date], bool]
+
+
+@dataclass(frozen=True, slots=True)
+class PolicySettings:
+    """The knobs of the policy (built from ``AlertSettings`` by the service)."""
+
+    lead_days: tuple[int, ...] = (7, 3, 1)
+    breach_repeat: bool = True
+    resolved_note: bool = True
+    send_window_start: time = time(8, 0)
+    send_window_end: time = time(16, 0)
+    timezone: str = "Europe/Helsinki"
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderDeadline:
+    """A current deadline and the provider it belongs to."""
+
+    provider_id: str
+    deadline: Deadline
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerEntry:
+    """What the policy needs to know about a dedup key already in the ledger."""
+
+    open: bool  # pending, sending or failed: not yet delivered
+    created_on: date
+
+
+@dataclass(frozen=True, slots=True)
+class Suppression:
+    """An acknowledgement or a silence for one subject and rule."""
+
+    kind: SuppressionKind
+    subject: str
+    rule: str
+    reason: str
+    by: str
+    until_on: date | None = None  # None: until the deadline is met (acks only)
+    provider_id: str | None = None  # None: every provider
+
+    def applies(self, item: ProviderDeadline, today: date) -> bool:
+        """True when this suppression quietens ``item`` on ``today``."""
+        if self.until_on is not None and today > self.until_on:
+            return False
+        if self.provider_id is not None and self.provider_id != item.provider_id:
+            return False
+        return self.subject == item.deadline.subject and self.rule == item.deadline.rule
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedAlert:
+    """One stage of one deadline that should reach its audience."""
+
+    key: str
+    provider_id: str
+    deadline: Deadline
+    stage: str
+    audience: frozenset[Audience]
+    urgent: bool
+    days_left: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class SuppressedItem:
+    alert: PlannedAlert
+    suppression: Suppression
+
+
+@dataclass(frozen=True, slots=True)
+class PolicyResult:
+    due: tuple[PlannedAlert, ...] = ()  # write to the ledger and send now
+    held: tuple[PlannedAlert, ...] = ()  # non-urgent, outside the send window: next run
+    suppressed: tuple[SuppressedItem, ...] = ()
+    obsolete: tuple[str, ...] = ()  # open ledger keys that are no longer justified
+    wanted: frozenset[str] = field(default_factory=frozenset)
+
+
+def dedup_key(provider_id: str, deadline: Deadline, stage: str) -> str:
+    """(provider, subject_kind, subject, rule, due_on, stage): a moved due date starts afresh."""
+    due = deadline.due_on.isoformat() if deadline.due_on else "-"
+    parts = (provider_id, deadline.subject_kind, deadline.subject, deadline.rule, due, stage)
+    return "|".join(parts)
+
+
+def warning_stage(days_left: int, lead_days: Iterable[int]) -> str | None:
+    """The smallest lead time >= days left, as ``warn-N``; None outside every lead."""
+    if days_left < 0:
+        return None
+    leads = sorted(lead for lead in lead_days if lead >= days_left)
+    return f"warn-{leads[0]}" if leads else None
+
+
+def in_send_window(now: datetime, settings: PolicySettings, is_working_day: WorkingDay) -> bool:
+    """Finnish working day and inside the window, in the configured time zone."""
+    local = now.astimezone(ZoneInfo(settings.timezone))
+    if not is_working_day(local.date()):
+        return False
+    return settings.send_window_start <= local.time() < settings.send_window_end
+
+
+def _days_left(deadline: Deadline, today: date) -> int | None:
+    return (deadline.due_on - today).days if deadline.due_on is not None else None
+
+
+def _stages(  # noqa: PLR0911 (one return per status of the closed set)
+    item: ProviderDeadline,
+    *,
+    today: date,
+    ledger: Mapping[str, LedgerEntry],
+    settings: PolicySettings,
+    working_day: bool,
+) -> list[tuple[str, frozenset[Audience]]]:
+    """The stages the current state of one deadline justifies today."""
+    d = item.deadline
+    owner = _BOTH if d.escalate else _OWNER
+    days_left = _days_left(d, today)
+    match d.status:
+        case Status.BREACHED:
+            breach_key = dedup_key(item.provider_id, d, "breach")
+            entry = ledger.get(breach_key)
+            if entry is None or entry.open:
+                return [("breach", _BOTH)]
+            if settings.breach_repeat and working_day and entry.created_on < today:
+                return [(f"breach-repeat-{today.isoformat()}", _QUALITY)]
+            return []
+        case Status.MET | Status.MET_LATE:
+            breached = dedup_key(item.provider_id, d, "breach") in ledger
+            return [("resolved", _QUALITY)] if breached and settings.resolved_note else []
+        case Status.ADVISORY:
+            return [("advisory", owner)]
+        case Status.AT_RISK:
+            return [("at-risk", owner)]
+        case Status.DUE_SOON | Status.OPEN:
+            if d.count is not None and d.limit is not None:
+                return [("warn-count", owner)] if d.status is Status.DUE_SOON else []
+            if days_left is None:
+                return []
+            stage = warning_stage(days_left, settings.lead_days)
+            return [(stage, owner)] if stage else []
+        case _:  # ok, waiting, not_applicable, unconfigured: nothing to say
+            return []
+
+
+def _urgent(stage: str, days_left: int | None) -> bool:
+    if stage.startswith("breach"):
+        return True
+    return stage != "resolved" and days_left is not None and 0 <= days_left <= 1
+
+
+def plan(
+    deadlines: Iterable[ProviderDeadline],
+    *,
+    ledger: Mapping[str, LedgerEntry],
+    suppressions: Iterable[Suppression],
+    today: date,
+    now: datetime,
+    settings: PolicySettings,
+    is_working_day: WorkingDay,
+) -> PolicyResult:
+    """The alerts due now; see the module docstring for the stages and inhibition."""
+    active = [s for s in suppressions if s.until_on is None or s.until_on >= today]
+    window_open = in_send_window(now, settings, is_working_day)
+    working_day = is_working_day(today)
+    due: list[PlannedAlert] = []
+    held: list[PlannedAlert] = []
+    suppressed: list[SuppressedItem] = []
+    wanted: set[str] = set()
+    for item in deadlines:
+        days_left = _days_left(item.deadline, today)
+        for stage, audience in _stages(
+            item, today=today, ledger=ledger, settings=settings, working_day=working_day
+        ):
+            key = dedup_key(item.provider_id, item.deadline, stage)
+            alert = PlannedAlert(
+                key=key,
+                provider_id=item.provider_id,
+                deadline=item.deadline,
+                stage=stage,
+                audience=audience,
+                urgent=_urgent(stage, days_left),
+                days_left=days_left,
+            )
+            quiet = next((s for s in active if s.applies(item, today)), None)
+            if quiet is not None:
+                suppressed.append(SuppressedItem(alert, quiet))
+                continue
+            wanted.add(key)
+            if key in ledger:
+                continue
+            (due if alert.urgent or window_open else held).append(alert)
+    obsolete = sorted(k for k, e in ledger.items() if e.open and k not in wanted)
+    due.sort(key=_order)
+    return PolicyResult(
+        due=tuple(due),
+        held=tuple(held),
+        suppressed=tuple(suppressed),
+        obsolete=tuple(obsolete),
+        wanted=frozenset(wanted),
+    )
+
+
+def _order(alert: PlannedAlert) -> tuple[bool, int, str]:
+    """Urgent first, then the nearest due date, then the key (stable)."""
+    days = alert.days_left if alert.days_left is not None else 10_000
+    return (not alert.urgent, days, alert.key)

@@ -1,0 +1,398 @@
+"""``notify``: from the stored current deadlines to delivered digests, through the ledger.
+
+1. read the current deadlines, coaches, ledger keys and acks/silences;
+2. validate the recipients, run the pure policy, route each due alert to its targets;
+3. write every new ledger row and COMMIT (write-ahead), cancel the ones no longer due;
+4. per target: claim its ready rows, render one digest, send it with Apprise, record
+   the result; failed rows wait for their backoff, repeated failures reach operations.
+
+``dry_run`` stops after step 2 and writes nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Engine
+
+from models.alerting import Alert
+from models.db import ensure_schema, make_engine, session_scope
+from models.store import load_coaches
+from notifications import ledger
+from notifications.deadlines import load_current_deadlines
+from notifications.delivery import DeliveryResult, deliver
+from notifications.messages import MessageItem, clean_reason, render_digest
+from notifications.policy import PlannedAlert, PolicySettings, plan
+from notifications.routing import Router, Target, targets_of, validate_recipients
+from providers.payloads import CoachPayload
+from rules.calendar import FinnishCalendar
+from rules.deadline import Deadline, Status
+from vahti.config import AlertSettings, Settings
+from vahti.errors import InputError
+
+log = logging.getLogger("vahti.notifications")
+#: A test hook: called with ("claimed" | "delivered" | "recorded", target key).
+Hook = Callable[[str, str], None]
+_DEFAULT_LANGUAGES = ("fi", "sv", "en")
+
+
+@dataclass
+class NotifyReport:
+    """What one ``notify`` run did; ``to_json`` is the CLI's ``--format json``."""
+
+    sent: int = 0  # alerts delivered in this run
+    failed: int = 0  # alerts whose delivery failed in this run (kept for retry)
+    suppressed: int = 0  # acknowledged or silenced items (listed in ``suppressed_items``)
+    pending: int = 0  # undelivered ledger rows after the run + items held for the window
+    held: int = 0  # non-urgent items outside the send window (sent in a later run)
+    planned: int = 0  # ledger rows this run wrote (dry run: would write)
+    cancelled: int = 0  # undelivered rows no longer justified (met, superseded, silenced)
+    unroutable: int = 0  # due alerts with no recipient at all
+    digests: int = 0
+    operations_told: int = 0
+    possible_duplicates: int = 0  # attempts interrupted after the receiver may have accepted
+    dry_run: bool = False
+    by_language: dict[str, int] = field(default_factory=dict)
+    suppressed_items: list[dict[str, object]] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "sent": self.sent,
+            "failed": self.failed,
+            "suppressed": self.suppressed,
+            "pending": self.pending,
+            "by_language": dict(sorted(self.by_language.items())),
+            "held": self.held,
+            "planned": self.planned,
+            "cancelled": self.cancelled,
+            "unroutable": self.unroutable,
+            "digests": self.digests,
+            "operations_told": self.operations_told,
+            "possible_duplicates": self.possible_duplicates,
+            "dry_run": self.dry_run,
+            "suppressed_items": self.suppressed_items,
+            "errors": self.errors,
+        }
+
+
+def policy_settings(alerts: AlertSettings) -> PolicySettings:
+    def clock(text: str) -> time:
+        hours, minutes = text.split(":")
+        return time(int(hours), int(minutes))
+
+    return PolicySettings(
+        lead_days=tuple(sorted(set(alerts.lead_days), reverse=True)),
+        breach_repeat=alerts.breach_repeat,
+        resolved_note=alerts.resolved_note,
+        send_window_start=clock(alerts.send_window_start),
+        send_window_end=clock(alerts.send_window_end),
+        timezone=alerts.timezone,
+    )
+
+
+def _safe_link(link: str | None) -> str | None:
+    return link if link and link.startswith(("https://", "http://")) else None
+
+
+def message_item(alert: PlannedAlert) -> MessageItem:
+    d = alert.deadline
+    return MessageItem(
+        provider_id=alert.provider_id,
+        subject_kind=d.subject_kind,
+        subject=d.subject,
+        rule=d.rule,
+        stage=alert.stage,
+        status=d.status.value,
+        urgent=alert.urgent,
+        due_on=d.due_on,
+        days_left=alert.days_left,
+        reason=clean_reason(d.explanation),
+        link=_safe_link(d.link),
+        count=d.count,
+        limit=d.limit,
+    )
+
+
+def all_targets(settings: Settings) -> dict[str, Target]:
+    r = settings.recipients
+    found = [t for cid, rc in r.coaches.items() for t in targets_of(f"coach:{cid}", "coach", rc)]
+    for i, rc in enumerate(r.quality):
+        found += targets_of(f"quality:{rc.name or i}", "quality", rc)
+    for i, rc in enumerate(r.operations):
+        found += targets_of(f"operations:{rc.name or i}", "operations", rc)
+    return {t.key: t for t in found}
+
+
+def _today(now: datetime, settings: Settings) -> date:
+    if now.tzinfo is None:
+        raise InputError(f"now {now.isoformat()} has no time zone")
+    return now.astimezone(ZoneInfo(settings.alerts.timezone)).date()
+
+
+def _rows(
+    alerts: list[PlannedAlert], router: Router, *, now: datetime, today: date, report: NotifyReport
+) -> list[dict[str, object]]:
+    rows: list[dict[str, object]] = []
+    for alert in alerts:
+        targets = router.route(alert, on=today)
+        if not targets:
+            report.unroutable += 1
+            report.errors.append(f"{alert.key}: no recipient configured")
+            continue
+        item = message_item(alert)
+        rows += [ledger.alert_row(alert, t, item, now=now, today=today) for t in targets]
+    return rows
+
+
+def _coaches(engine: Engine, provider_ids: set[str]) -> list[CoachPayload]:
+    with session_scope(engine) as session:
+        return [
+            c for p in sorted(provider_ids) for c in load_coaches(session=session, provider_id=p)
+        ]
+
+
+def notify(
+    settings: Settings,
+    *,
+    now: datetime,
+    dry_run: bool = False,
+    provider_id: str | None = None,
+    environ: Mapping[str, str] | None = None,
+    hook: Hook | None = None,
+) -> NotifyReport:
+    """Plan, write ahead, deliver and record; see the module docstring."""
+    today = _today(now, settings)
+    report = NotifyReport(dry_run=dry_run)
+    engine = make_engine(settings.database.url)
+    try:
+        ensure_schema(engine)
+        with session_scope(engine) as session:
+            items = load_current_deadlines(session=session, provider_id=provider_id)
+            scope = {i.provider_id for i in items} | ({provider_id} if provider_id else set())
+            entries = ledger.ledger_entries(session=session, provider_ids=scope)
+            suppressions = ledger.active_suppressions(session=session, today=today)
+        coaches = _coaches(engine, scope | {p.id for p in settings.providers})
+        validate_recipients(
+            settings.recipients,
+            known_coach_ids={c.id for c in coaches} if coaches else None,
+            environ=environ,
+        )
+        result = plan(
+            items,
+            ledger=entries,
+            suppressions=suppressions,
+            today=today,
+            now=now,
+            settings=policy_settings(settings.alerts),
+            is_working_day=FinnishCalendar().is_working_day,
+        )
+        report.suppressed = len(result.suppressed)
+        report.held = len(result.held)
+        report.suppressed_items = [
+            {
+                "key": s.alert.key,
+                "kind": s.suppression.kind,
+                "reason": s.suppression.reason,
+                "by": s.suppression.by,
+                "until_on": s.suppression.until_on.isoformat() if s.suppression.until_on else None,
+            }
+            for s in result.suppressed
+        ]
+        rows = _rows(
+            list(result.due),
+            Router(settings.recipients, coaches),
+            now=now,
+            today=today,
+            report=report,
+        )
+        if dry_run:
+            report.planned = len(rows)
+            for row in rows:
+                lang = str(row["language"])
+                report.by_language[lang] = report.by_language.get(lang, 0) + 1
+            with session_scope(engine) as session:
+                report.pending = ledger.count_open(session=session) + report.held
+            return report
+        with session_scope(engine) as session:  # write ahead: committed before any send
+            report.planned = ledger.write_alerts(session=session, rows=rows)
+            report.cancelled = ledger.cancel(
+                session=session,
+                keys=result.obsolete,
+                reason="no longer due: met, superseded, moved or silenced",
+                now=now,
+            )
+        deliver_ready(
+            settings, engine=engine, now=now, today=today, report=report, environ=environ, hook=hook
+        )
+        _tell_operations(settings, engine=engine, now=now, today=today, report=report)
+        deliver_ready(
+            settings, engine=engine, now=now, today=today, report=report, environ=environ, hook=hook
+        )
+        lease = timedelta(minutes=settings.alerts.claim_lease_minutes)
+        with session_scope(engine) as session:
+            report.pending = ledger.count_open(session=session) + report.held
+            report.possible_duplicates = ledger.possible_duplicates(
+                session=session, now=now, lease=lease
+            )
+        return report
+    finally:
+        engine.dispose()
+
+
+def deliver_ready(
+    settings: Settings,
+    *,
+    engine: Engine,
+    now: datetime,
+    today: date,
+    report: NotifyReport,
+    environ: Mapping[str, str] | None = None,
+    hook: Hook | None = None,
+) -> None:
+    """Claim, send and record every target that has ledger rows ready."""
+    lease = timedelta(minutes=settings.alerts.claim_lease_minutes)
+    targets = all_targets(settings)
+    with session_scope(engine) as session:
+        keys = ledger.claimable_targets(session=session, now=now, lease=lease)
+    for key in keys:
+        target = targets.get(key)
+        with session_scope(engine) as session:
+            claimed = ledger.claim(
+                session=session,
+                target_key=key,
+                target_label=target.label if target else key,
+                now=now,
+                lease=lease,
+            )
+        if claimed is None:  # another run owns them
+            continue
+        if hook:
+            hook("claimed", key)
+        if target is None:
+            result = DeliveryResult(ok=False, error=f"{key}: recipient no longer configured")
+        else:
+            items = [
+                _refresh(MessageItem.from_json(json.loads(a.item)), today) for a in claimed.alerts
+            ]
+            result = deliver(
+                target, render_digest(items, language=target.language), environ=environ
+            )
+        if hook:
+            hook("delivered", key)
+        with session_scope(engine) as session:
+            ledger.record_result(
+                session=session,
+                claimed=claimed,
+                ok=result.ok,
+                services=result.services,
+                error=result.error,
+                log=result.log,
+                now=now,
+                retry_base_minutes=settings.alerts.retry_base_minutes,
+            )
+        report.digests += 1
+        if result.ok:
+            report.sent += len(claimed.alerts)
+            lang = target.language if target else "fi"
+            report.by_language[lang] = report.by_language.get(lang, 0) + len(claimed.alerts)
+        else:
+            report.failed += len(claimed.alerts)
+            report.errors.append(result.error or f"{key}: delivery failed")
+        if hook:
+            hook("recorded", key)
+
+
+def _refresh(item: MessageItem, today: date) -> MessageItem:
+    """Days left as of the day the digest is actually sent (a retry may be later)."""
+    if item.due_on is None:
+        return item
+    return replace(item, days_left=(item.due_on - today).days)
+
+
+def _operations_alert(
+    *, provider_id: str, rule: str, subject: str, reason: str, today: date
+) -> PlannedAlert:
+    deadline = Deadline(
+        subject_kind="provider",
+        subject=subject,
+        rule=rule,
+        status=Status.BREACHED,
+        explanation=(reason,),
+    )
+    key = f"{provider_id}|provider|{subject}|{rule}|-|{rule.lower()}-{today.isoformat()}"
+    return PlannedAlert(
+        key=key,
+        provider_id=provider_id,
+        deadline=deadline,
+        stage=f"{rule.lower()}-{today.isoformat()}",
+        audience=frozenset({"owner"}),
+        urgent=True,
+        days_left=None,
+    )
+
+
+def _tell_operations(
+    settings: Settings, *, engine: Engine, now: datetime, today: date, report: NotifyReport
+) -> None:
+    """One DELIVERY-FAILED alert per failing recipient per day, after repeated failures."""
+    max_attempts = settings.alerts.max_attempts_before_operations
+    router = Router(settings.recipients)
+    with session_scope(engine) as session:
+        stuck = ledger.needs_operations(session=session, max_attempts=max_attempts)
+        by_recipient: dict[str, list[Alert]] = {}
+        for row in stuck:
+            by_recipient.setdefault(row.recipient_key, []).append(row)
+        rows: list[dict[str, object]] = []
+        for recipient_key, failed in by_recipient.items():
+            reason = (
+                f"{len(failed)} alert(s) to {recipient_key} undelivered after "
+                f"{max(r.attempts for r in failed)} attempts; last error: {failed[-1].last_error}"
+            )
+            alert = _operations_alert(
+                provider_id=failed[0].provider_id,
+                rule="DELIVERY-FAILED",
+                subject=recipient_key,
+                reason=reason,
+                today=today,
+            )
+            rows += _rows([alert], router, now=now, today=today, report=report)
+        if rows:
+            report.operations_told += ledger.write_alerts(session=session, rows=rows)
+        ledger.mark_operations_notified(session=session, ids=[r.id for r in stuck if r.id])
+
+
+def notify_operations(
+    settings: Settings,
+    *,
+    now: datetime,
+    provider_id: str,
+    rule: str,
+    subject: str,
+    reason: str,
+    environ: Mapping[str, str] | None = None,
+) -> NotifyReport:
+    """Tell operations about a sync or delivery failure (once per subject, rule and day).
+
+    ``reason`` must hold no secret or personal data (pass masked, readable text).
+    """
+    today = _today(now, settings)
+    report = NotifyReport()
+    engine = make_engine(settings.database.url)
+    try:
+        ensure_schema(engine)
+        alert = _operations_alert(
+            provider_id=provider_id, rule=rule, subject=subject, reason=reason, today=today
+        )
+        rows = _rows([alert], Router(settings.recipients), now=now, today=today, report=report)
+        with session_scope(engine) as session:
+            report.planned = ledger.write_alerts(session=session, rows=rows)
+        deliver_ready(settings, engine=engine, now=now, today=today, report=report, environ=environ)
+        return report
+    finally:
+        engine.dispose()

@@ -1,0 +1,270 @@
+"""The pure alerting policy: stages, dedup, inhibition, suppression, window, digest order."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time
+
+import pytest
+
+from notifications.policy import (
+    LedgerEntry,
+    PolicySettings,
+    ProviderDeadline,
+    Suppression,
+    dedup_key,
+    in_send_window,
+    plan,
+    warning_stage,
+)
+from rules.deadline import Deadline, Status
+
+TODAY = date(2026, 4, 7)  # a Tuesday
+INSIDE = datetime(2026, 4, 7, 9, 0, tzinfo=UTC)  # 12:00 in Helsinki
+OUTSIDE = datetime(2026, 4, 7, 15, 0, tzinfo=UTC)  # 18:00 in Helsinki
+SETTINGS = PolicySettings()
+
+
+def weekdays(on: date) -> bool:
+    return on.weekday() < 5
+
+
+def dl(status: Status, days: int | None = None, **kw: object) -> ProviderDeadline:
+    due = date.fromordinal(TODAY.toordinal() + days) if days is not None else None
+    base: dict[str, object] = {
+        "subject_kind": "case",
+        "subject": "TK-1",
+        "rule": "START-2W",
+        "status": status,
+        "due_on": due,
+        "coach_id": "c1",
+    }
+    base.update(kw)
+    return ProviderDeadline("p1", Deadline(**base))  # type: ignore[arg-type]
+
+
+def run(*items: ProviderDeadline, ledger=None, sup=(), now=INSIDE, today=TODAY, settings=SETTINGS):
+    return plan(
+        items,
+        ledger=ledger or {},
+        suppressions=sup,
+        today=today,
+        now=now,
+        settings=settings,
+        is_working_day=weekdays,
+    )
+
+
+@pytest.mark.parametrize(
+    ("days_left", "stage"),
+    [
+        (10, None),
+        (8, None),
+        (7, "warn-7"),
+        (5, "warn-7"),
+        (4, "warn-7"),
+        (3, "warn-3"),
+        (2, "warn-3"),
+        (1, "warn-1"),
+        (0, "warn-1"),
+        (-1, None),
+    ],
+)
+def test_warning_stage_is_smallest_lead_at_or_above_days_left(days_left, stage):
+    """The stage is the smallest lead >= days left; none beyond the largest or overdue."""
+    assert warning_stage(days_left, (7, 3, 1)) == stage
+
+
+def test_dedup_key_has_provider_subject_rule_due_and_stage():
+    """The key is (provider, kind, subject, rule, due date, stage); no due date shows '-'."""
+    assert dedup_key("p1", dl(Status.DUE_SOON, 3).deadline, "warn-3") == (
+        "p1|case|TK-1|START-2W|2026-04-10|warn-3"
+    )
+    assert dedup_key("p1", dl(Status.BREACHED).deadline, "breach").endswith("|-|breach")
+
+
+@pytest.mark.parametrize(
+    ("item", "stage", "audience", "urgent"),
+    [
+        (dl(Status.DUE_SOON, 3), "warn-3", {"owner"}, False),
+        (dl(Status.OPEN, 7), "warn-7", {"owner"}, False),
+        (dl(Status.DUE_SOON, 1), "warn-1", {"owner"}, True),
+        (dl(Status.DUE_SOON, 0), "warn-1", {"owner"}, True),
+        (dl(Status.DUE_SOON, 3, escalate=True), "warn-3", {"owner", "quality"}, False),
+        (dl(Status.BREACHED, -2), "breach", {"owner", "quality"}, True),
+        (dl(Status.ADVISORY), "advisory", {"owner"}, False),
+        (dl(Status.AT_RISK, 20), "at-risk", {"owner"}, False),
+        (
+            dl(Status.DUE_SOON, count=22, limit=25, rule="TV-MEETINGS-MAX"),
+            "warn-count",
+            {"owner"},
+            False,
+        ),
+    ],
+)
+def test_stage_audience_and_urgency_per_status(item, stage, audience, urgent):
+    """Each status gives its stage once, to its audience, urgent only when breached or near."""
+    result = run(item)
+    assert [(a.stage, set(a.audience), a.urgent) for a in result.due] == [(stage, audience, urgent)]
+
+
+@pytest.mark.parametrize(
+    "item",
+    [
+        dl(Status.OPEN, 30),
+        dl(Status.OPEN),
+        dl(Status.OPEN, count=3, limit=25),
+        dl(Status.DUE_SOON, -1),
+        dl(Status.OK),
+        dl(Status.WAITING),
+        dl(Status.NOT_APPLICABLE, 2),
+        dl(Status.UNCONFIGURED),
+        dl(Status.MET, 2),
+        dl(Status.MET_LATE, -2),
+    ],
+)
+def test_statuses_that_send_nothing(item):
+    """Far away, counted below the warning count, final or inert statuses send nothing."""
+    assert run(item).due == ()
+
+
+def test_a_sent_stage_is_not_sent_again():
+    """A dedup key already in the ledger is not planned again (re-runs send nothing new)."""
+    item = dl(Status.DUE_SOON, 3)
+    key = dedup_key("p1", item.deadline, "warn-3")
+    result = run(item, ledger={key: LedgerEntry(open=False, created_on=TODAY)})
+    assert result.due == ()
+    assert key in result.wanted
+
+
+def test_a_moved_due_date_starts_afresh():
+    """An extension moves the due date: the same stage has a new key and is sent again."""
+    old = dl(Status.DUE_SOON, 3)
+    sent = {dedup_key("p1", old.deadline, "warn-3"): LedgerEntry(open=False, created_on=TODAY)}
+    moved = dl(Status.DUE_SOON, 2)
+    assert [a.stage for a in run(moved, ledger=sent).due] == ["warn-3"]
+
+
+def test_breach_repeats_daily_to_quality_on_working_days():
+    """After the breach was written on an earlier day, quality gets one repeat per working day."""
+    item = dl(Status.BREACHED, -3)
+    breach = dedup_key("p1", item.deadline, "breach")
+    ledger = {breach: LedgerEntry(open=False, created_on=date(2026, 4, 6))}
+    result = run(item, ledger=ledger)
+    assert [(a.stage, set(a.audience)) for a in result.due] == [
+        ("breach-repeat-2026-04-07", {"quality"})
+    ]
+    saturday = date(2026, 4, 11)
+    assert run(item, ledger=ledger, today=saturday).due == ()
+    same_day = {breach: LedgerEntry(open=False, created_on=TODAY)}
+    assert run(item, ledger=same_day).due == ()
+    no_repeat = PolicySettings(breach_repeat=False)
+    assert run(item, ledger=ledger, settings=no_repeat).due == ()
+
+
+def test_an_undelivered_breach_is_kept_not_repeated():
+    """While the breach row is still open (failing), the breach stays wanted; no repeat yet."""
+    item = dl(Status.BREACHED, -3)
+    breach = dedup_key("p1", item.deadline, "breach")
+    result = run(item, ledger={breach: LedgerEntry(open=True, created_on=date(2026, 4, 1))})
+    assert result.due == ()
+    assert result.obsolete == ()
+    assert breach in result.wanted
+
+
+def test_breach_supersedes_open_warnings():
+    """A pending warning of a deadline that is now breached is obsolete (inhibited)."""
+    item = dl(Status.BREACHED, -1)
+    warning = dedup_key("p1", item.deadline, "warn-1")
+    result = run(item, ledger={warning: LedgerEntry(open=True, created_on=TODAY)})
+    assert [a.stage for a in result.due] == ["breach"]
+    assert result.obsolete == (warning,)
+
+
+def test_met_after_breach_sends_one_resolved_note_to_quality():
+    """A breached deadline that becomes met late gets one resolved note; nothing else."""
+    item = dl(Status.MET_LATE, -2)
+    ledger = {dedup_key("p1", item.deadline, "breach"): LedgerEntry(False, TODAY)}
+    result = run(item, ledger=ledger)
+    assert [(a.stage, set(a.audience), a.urgent) for a in result.due] == [
+        ("resolved", {"quality"}, False)
+    ]
+    assert run(item, ledger=ledger, settings=PolicySettings(resolved_note=False)).due == ()
+
+
+def test_met_deadline_cancels_its_open_warning():
+    """A met deadline sends nothing more and its undelivered warning becomes obsolete."""
+    item = dl(Status.MET, 2)
+    warning = dedup_key("p1", item.deadline, "warn-3")
+    assert run(item, ledger={warning: LedgerEntry(True, TODAY)}).obsolete == (warning,)
+
+
+@pytest.mark.parametrize(
+    ("suppression", "quiet"),
+    [
+        (Suppression("ack", "TK-1", "START-2W", "on it", "laura"), True),
+        (Suppression("silence", "TK-1", "START-2W", "known", "laura", date(2026, 4, 7)), True),
+        (Suppression("silence", "TK-1", "START-2W", "known", "laura", date(2026, 4, 6)), False),
+        (Suppression("ack", "TK-1", "START-2W", "x", "y", provider_id="p1"), True),
+        (Suppression("ack", "TK-1", "START-2W", "x", "y", provider_id="p2"), False),
+        (Suppression("ack", "TK-2", "START-2W", "x", "y"), False),
+        (Suppression("ack", "TK-1", "FEEDBACK-DUE", "x", "y"), False),
+    ],
+)
+def test_acknowledged_or_silenced_items_stay_quiet_and_are_listed(suppression, quiet):
+    """An active matching ack/silence moves the alert to the suppressed list."""
+    result = run(dl(Status.BREACHED, -1), sup=[suppression])
+    assert (len(result.suppressed) == 1) is quiet
+    assert (result.due == ()) is quiet
+    if quiet:
+        assert result.suppressed[0].suppression is suppression
+
+
+def test_suppression_applies_checks_expiry_itself():
+    """Suppression.applies is False after its until date even when passed directly."""
+    s = Suppression("silence", "TK-1", "START-2W", "r", "b", until_on=date(2026, 4, 1))
+    assert not s.applies(dl(Status.BREACHED, -1), TODAY)
+
+
+def test_non_urgent_items_wait_for_the_send_window_urgent_go_at_once():
+    """Outside the window warnings are held (not lost); breaches and due-tomorrow go now."""
+    result = run(
+        dl(Status.DUE_SOON, 3),
+        dl(Status.BREACHED, -1, subject="TK-2"),
+        dl(Status.DUE_SOON, 1, subject="TK-3"),
+        now=OUTSIDE,
+    )
+    assert [a.deadline.subject for a in result.due] == ["TK-2", "TK-3"]
+    assert [a.deadline.subject for a in result.held] == ["TK-1"]
+
+
+@pytest.mark.parametrize(
+    ("now", "inside"),
+    [
+        (datetime(2026, 4, 7, 4, 59, tzinfo=UTC), False),  # 07:59 Helsinki
+        (datetime(2026, 4, 7, 5, 0, tzinfo=UTC), True),  # 08:00
+        (datetime(2026, 4, 7, 12, 59, tzinfo=UTC), True),  # 15:59
+        (datetime(2026, 4, 7, 13, 0, tzinfo=UTC), False),  # 16:00
+        (datetime(2026, 4, 11, 9, 0, tzinfo=UTC), False),  # Saturday
+    ],
+)
+def test_send_window_is_working_days_08_to_16_helsinki(now, inside):
+    """The window is [08:00, 16:00) Europe/Helsinki on working days."""
+    assert in_send_window(now, SETTINGS, weekdays) is inside
+
+
+def test_custom_window_times():
+    """A configured window is honoured."""
+    late = PolicySettings(send_window_start=time(18, 0), send_window_end=time(20, 0))
+    assert in_send_window(OUTSIDE, late, weekdays)
+
+
+def test_digest_order_urgent_first_then_nearest_due():
+    """Due alerts are ordered urgent first, then by days left, then by key."""
+    result = run(
+        dl(Status.DUE_SOON, 7, subject="A"),
+        dl(Status.ADVISORY, subject="B"),
+        dl(Status.DUE_SOON, 3, subject="C"),
+        dl(Status.BREACHED, -5, subject="D"),
+        dl(Status.DUE_SOON, 0, subject="E"),
+    )
+    assert [a.deadline.subject for a in result.due] == ["D", "E", "C", "A", "B"]
