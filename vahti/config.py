@@ -118,6 +118,8 @@ class AlertSettings(_Section):
     breach_repeat: bool = True  # daily repeat to quality staff on working days
     retry_base_minutes: Annotated[int, Field(ge=0)] = 10
     max_attempts_before_operations: Annotated[int, Field(ge=1)] = 3
+    resolved_note: bool = True  # one "resolved" note to quality staff after a breach
+    claim_lease_minutes: Annotated[int, Field(ge=1)] = 15  # a crashed run's claim expires
 
 
 class Settings(_Section):
@@ -153,26 +155,47 @@ def _secret_block(name: str) -> str:
 
 
 def _env_overrides(data: dict[str, object], environ: Mapping[str, str]) -> dict[str, object]:
-    """Apply ``VAHTI_SECTION__KEY=value`` on top of the file's data (tables only)."""
-    for name, value in environ.items():
+    """Apply ``VAHTI_SECTION__KEY=value`` on top of the file's data.
+
+    Tables are walked by name; the ``providers`` list by provider id, e.g.
+    ``VAHTI_PROVIDERS__DEMO__BASE_URL`` sets ``base_url`` of the provider ``demo``
+    (ids compare case-insensitively, as environment names are upper case).
+    """
+    for name in sorted(environ):
         if not name.startswith("VAHTI_") or "__" not in name:
             continue
         path = name.removeprefix("VAHTI_").lower().split("__")
-        node: dict[str, object] = data
+        node: object = data
         for part in path[:-1]:
-            child = node.setdefault(part, {})
-            if not isinstance(child, dict):
-                raise ConfigError(f"{name}: {part!r} is not a table in the configuration")
-            node = child
-        node[path[-1]] = value
+            node = _child(node, part, name)
+        if not isinstance(node, dict):
+            raise ConfigError(f"{name}: {path[-2]!r} is a list; name one of its ids")
+        node[path[-1]] = environ[name]
     return data
+
+
+def _child(node: object, part: str, name: str) -> object:
+    """The table ``part`` of ``node``; in a list of tables, the one whose id is ``part``."""
+    if isinstance(node, list):
+        for item in node:
+            if isinstance(item, dict) and str(item.get("id", "")).lower() == part:
+                return item
+        raise ConfigError(f"{name}: no entry with id {part!r} in the configuration")
+    if isinstance(node, dict):
+        child = node.setdefault(part, {})
+        if isinstance(child, dict | list):
+            return child
+    raise ConfigError(f"{name}: {part!r} is not a table in the configuration")
 
 
 def _format_errors(error: ValidationError, source: str) -> str:
     lines = [f"invalid configuration in {source}:"]
-    for item in error.errors():
-        key = ".".join(str(p) for p in item["loc"]) or "(top level)"
-        lines.append(f"  {key}: {item['msg']}")
+    for item in error.errors(include_url=False):
+        key = ""
+        for part in item["loc"]:
+            key += f"[{part}]" if isinstance(part, int) else (f".{part}" if key else str(part))
+        message = item["msg"].removeprefix("Value error, ")
+        lines.append(f"  {key or '(top level)'}: {message}")
     return "\n".join(lines)
 
 

@@ -1,0 +1,200 @@
+"""Engines, sessions and schema migrations for Vahti's store.
+
+The database URL is the only difference between SQLite (the default, one file) and
+PostgreSQL (psycopg 3, production). Alembic owns the schema: :func:`upgrade` runs the
+migrations in ``models/migrations`` programmatically (no ``alembic.ini``), and
+:func:`check_schema` refuses a database that is behind or ahead of this code.
+
+SQLite is opened in WAL mode with foreign keys on and a busy timeout, and every
+transaction starts with ``BEGIN IMMEDIATE``: writers queue on the busy timeout instead
+of failing with "database is locked" when two processes write at once.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import DateTime, Dialect, Engine, create_engine, event
+from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.pool import StaticPool
+from sqlalchemy.types import TypeDecorator
+from sqlmodel import Session
+
+from vahti.errors import StoreError
+
+log = logging.getLogger("vahti.store")
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """An aware timestamp stored as UTC; read back aware (UTC) on every backend.
+
+    PostgreSQL keeps ``timestamptz``; SQLite has no time zones, so the value is stored
+    as naive UTC text, which also keeps its ordering and comparisons right.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise StoreError(f"timestamp {value.isoformat()} has no time zone")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        del dialect
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def make_engine(url: str) -> Engine:
+    """An engine for ``url`` (``sqlite:///FILE`` or ``postgresql+psycopg://...``)."""
+    parsed = make_url(url)
+    if parsed.drivername == "postgresql":
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    if parsed.get_backend_name() == "sqlite":
+        return _sqlite_engine(url)
+    if parsed.drivername != "postgresql+psycopg":
+        raise StoreError(f"unsupported database driver {parsed.drivername!r} in the database url")
+    return create_engine(
+        parsed,
+        pool_size=5,
+        max_overflow=5,
+        pool_pre_ping=True,  # survive a restarted server between flow runs
+        pool_recycle=1800,
+    )
+
+
+def _sqlite_engine(url: str) -> Engine:
+    in_memory = make_url(url).database in (None, "", ":memory:")
+    kwargs: dict[str, Any] = {"connect_args": {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}}
+    if in_memory:
+        kwargs.update(poolclass=StaticPool)
+        kwargs["connect_args"]["check_same_thread"] = False
+    engine = create_engine(url, **kwargs)
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: object) -> None:
+        dbapi_connection.isolation_level = None  # we issue BEGIN ourselves
+        cursor = dbapi_connection.cursor()
+        try:
+            if not in_memory:
+                cursor.execute("PRAGMA journal_mode=WAL")
+                cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        finally:
+            cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Connection) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine
+
+
+@contextmanager
+def session_scope(engine: Engine) -> Iterator[Session]:
+    """A session committed on success and rolled back on any error."""
+    session = Session(engine, expire_on_commit=False)
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+def alembic_config(connection: Connection | None = None) -> Config:
+    """Alembic's configuration, built in code (no ``alembic.ini``)."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    if connection is not None:
+        config.attributes["connection"] = connection
+    return config
+
+
+def head_revision() -> str:
+    """The newest migration this code knows."""
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    if head is None:  # pragma: no cover - the first migration always exists
+        raise StoreError("no Alembic migrations found")
+    return head
+
+
+def current_revision(engine: Engine) -> str | None:
+    """The database's migration revision, or None for an empty database."""
+    try:
+        with engine.connect() as connection:
+            return MigrationContext.configure(connection).get_current_revision()
+    except SQLAlchemyError as exc:
+        raise StoreError(f"cannot read the schema version of {_safe(engine)}: {exc}") from exc
+
+
+def upgrade(url_or_engine: str | Engine, revision: str = "head") -> str:
+    """Apply the migrations up to ``revision``; return the revision now in force."""
+    engine = make_engine(url_or_engine) if isinstance(url_or_engine, str) else url_or_engine
+    try:
+        with engine.begin() as connection:
+            command.upgrade(alembic_config(connection), revision)
+    except SQLAlchemyError as exc:
+        raise StoreError(f"migrating {_safe(engine)} failed: {exc}") from exc
+    finally:
+        if isinstance(url_or_engine, str):
+            engine.dispose()
+    now = current_revision(engine)
+    log.info("database %s at schema revision %s", _safe(engine), now)
+    return now or ""
+
+
+def check_schema(engine: Engine) -> None:
+    """Raise StoreError unless the database is exactly at this code's head revision."""
+    current = current_revision(engine)
+    head = head_revision()
+    if current == head:
+        return
+    script = ScriptDirectory.from_config(alembic_config())
+    if current is None:
+        raise StoreError(
+            f"database {_safe(engine)} has no Vahti schema: run `vahti db upgrade --config FILE`"
+        )
+    known = {rev.revision for rev in script.walk_revisions()}
+    if current not in known:
+        raise StoreError(
+            f"database {_safe(engine)} is at schema revision {current!r}, newer than this "
+            f"Vahti (head {head!r}): upgrade Vahti before using this database"
+        )
+    raise StoreError(
+        f"database {_safe(engine)} is at schema revision {current!r}, behind this Vahti "
+        f"(head {head!r}): run `vahti db upgrade --config FILE`"
+    )
+
+
+def ensure_schema(engine: Engine) -> None:
+    """Upgrade an empty database to head; refuse one at another revision."""
+    if current_revision(engine) is None:
+        upgrade(engine)
+    check_schema(engine)
+
+
+def _safe(engine: Engine) -> str:
+    """The engine's URL without its password."""
+    return engine.url.render_as_string(hide_password=True)

@@ -1,0 +1,479 @@
+"""Persistence for provider data: idempotent page upserts and the read API.
+
+Writes work one page at a time inside the caller's transaction (the sync commits once
+per page, together with the watermark). Each page costs a handful of statements
+whatever its size: one SELECT of the stored content hashes for the page's refs, then
+bulk ``INSERT ... ON CONFLICT`` for the new or changed rows, their revisions and the
+rejected items. The same page stored twice changes nothing.
+
+Open cases: a case is *closed* from ``closed_on`` = ``feedback_sent_on`` +
+``CLOSE_AFTER_FEEDBACK_DAYS`` (60) when it has ended and its feedback was sent; closed
+cases need no re-evaluation and :func:`load_cases` skips them unless asked.
+"""
+
+from __future__ import annotations
+
+import gc
+import hashlib
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any, Literal, TypeVar
+
+from pydantic import BaseModel
+from sqlalchemy import Table, delete, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import Session, col
+
+from models.provider_data import (
+    CLOSE_AFTER_FEEDBACK_DAYS,
+    Audit,
+    Case,
+    CaseRevision,
+    Coach,
+    Finding,
+    Provider,
+    RejectedPayload,
+    SyncRun,
+)
+from providers.payloads import AuditPayload, CasePayload, CoachPayload
+from rules.deadline import Rejected
+
+Collection = Literal["cases", "audits", "staff"]
+
+_Payload = TypeVar("_Payload", bound=BaseModel)
+
+
+def _parse_all(model: type[_Payload], raws: Sequence[str]) -> list[_Payload]:
+    """Validate stored raw JSON; the cyclic GC is paused (it dominates for 100k objects)."""
+    parse = model.model_validate_json
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return [parse(raw) for raw in raws]
+    finally:
+        if enabled:
+            gc.enable()
+
+
+@dataclass(slots=True)
+class PageCounts:
+    """What storing one page did."""
+
+    stored: int = 0  # new or changed items saved
+    unchanged: int = 0  # identical to what was stored
+    rejected: int = 0  # invalid items saved to rejected payloads
+
+    def add(self, other: PageCounts) -> None:
+        self.stored += other.stored
+        self.unchanged += other.unchanged
+        self.rejected += other.rejected
+
+
+def canonical_json(raw: object) -> str:
+    """The raw item as canonical JSON text; anything not serialisable as its repr.
+
+    ASCII only (``\\uXXXX`` escapes), so NUL characters and lone surrogates a hostile
+    provider may send are stored safely on every backend.
+    """
+    if isinstance(raw, bytes):
+        return safe_text(raw.decode("utf-8", errors="backslashreplace"))
+    try:
+        return json.dumps(raw, sort_keys=True, separators=(",", ":"))
+    except (TypeError, ValueError):
+        return repr(raw)
+
+
+def safe_text(text: str) -> str:
+    """``text`` without NUL characters or lone surrogates (escaped), storable anywhere."""
+    if "\x00" in text:
+        text = text.replace("\x00", "\\x00")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        text = text.encode("utf-8", errors="backslashreplace").decode("utf-8")
+    return text
+
+
+def unstorable(payload: BaseModel, where: str = "") -> str | None:
+    """Why a validated payload's text fields cannot be stored as columns, if they cannot."""
+    for name, value in payload:
+        path = f"{where}.{name}" if where else name
+        values = value if isinstance(value, tuple) else (value,)
+        for index, item in enumerate(values):
+            at = f"{path}[{index}]" if isinstance(value, tuple) else path
+            if isinstance(item, str) and safe_text(item) != item:
+                return f"{at}: contains a NUL character or an invalid code point"
+            if isinstance(item, BaseModel) and (reason := unstorable(item, at)):
+                return reason
+    return None
+
+
+def content_hash(text: str) -> str:
+    """SHA-256 of canonical JSON text."""
+    return hashlib.sha256(text.encode("utf-8", errors="surrogatepass")).hexdigest()
+
+
+def _insert(session: Session, table: Table) -> Any:
+    """The dialect's INSERT (both SQLite and PostgreSQL support ON CONFLICT)."""
+    if session.get_bind().dialect.name == "postgresql":
+        return postgresql.insert(table)
+    return sqlite.insert(table)
+
+
+def ensure_provider(*, session: Session, provider_id: str, name: str, now: datetime) -> None:
+    """Create the provider's row if missing (keep its watermarks), refresh its name."""
+    table: Table = Provider.__table__  # type: ignore[attr-defined]
+    stmt = _insert(session, table).values(id=provider_id, name=name, created_at=now)
+    session.execute(stmt.on_conflict_do_update(index_elements=["id"], set_={"name": name}))
+
+
+def get_provider(*, session: Session, provider_id: str) -> Provider | None:
+    """The provider's row with its sync state, or None before its first sync."""
+    return session.get(Provider, provider_id)
+
+
+def watermark(*, session: Session, provider_id: str, collection: Collection) -> datetime | None:
+    """The greatest stored ``updated_at`` of a collection (where the next sync starts)."""
+    provider = session.get(Provider, provider_id)
+    if provider is None or collection == "staff":
+        return None
+    return provider.cases_watermark if collection == "cases" else provider.audits_watermark
+
+
+def advance_watermark(
+    *, session: Session, provider_id: str, collection: Collection, updated_at: datetime
+) -> None:
+    """Move the collection's watermark forward to ``updated_at`` (never backwards)."""
+    column = {"cases": Provider.cases_watermark, "audits": Provider.audits_watermark}[collection]
+    session.execute(
+        update(Provider)
+        .where(col(Provider.id) == provider_id)
+        .where(or_(col(column).is_(None), col(column) < updated_at))
+        .values({column: updated_at})
+    )
+
+
+def mark_synced(*, session: Session, provider_id: str, at: datetime, staff: bool = False) -> None:
+    """Record when the provider last finished a sync (and its staff list, if synced)."""
+    values: dict[Any, datetime] = {Provider.last_synced_at: at}
+    if staff:
+        values[Provider.staff_synced_at] = at
+    session.execute(update(Provider).where(col(Provider.id) == provider_id).values(values))
+
+
+def _closed_on(case: CasePayload) -> date | None:
+    if case.ended_on is None or case.feedback_sent_on is None:
+        return None
+    return case.feedback_sent_on + timedelta(days=CLOSE_AFTER_FEEDBACK_DAYS)
+
+
+def _changed(
+    session: Session, key: Any, hash_column: Any, where: Any, refs: Iterable[str]
+) -> dict[str, str]:
+    """Stored content hashes for ``refs`` (one SELECT)."""
+    rows = session.execute(select(key, hash_column).where(where, key.in_(list(refs))))
+    return {str(ref): str(digest) for ref, digest in rows}
+
+
+def store_cases(
+    *,
+    session: Session,
+    provider_id: str,
+    items: Sequence[tuple[CasePayload, object]],
+    received_at: datetime,
+) -> PageCounts:
+    """Upsert one page of valid cases (payload, raw item) and keep every new revision."""
+    counts = PageCounts()
+    rows: dict[str, dict[str, Any]] = {}
+    for case, raw in items:
+        text = canonical_json(raw)
+        rows.setdefault(case.case_ref, {"case": case, "raw": text, "hash": content_hash(text)})
+    stored = _changed(
+        session,
+        col(Case.case_ref),
+        col(Case.content_hash),
+        col(Case.provider_id) == provider_id,
+        rows,
+    )
+    changed = sorted(ref for ref, row in rows.items() if stored.get(ref) != row["hash"])
+    counts.stored = len(changed)
+    counts.unchanged = len(items) - len(changed)
+    if not changed:
+        return counts
+    case_rows = []
+    revision_rows = []
+    for ref in changed:
+        row = rows[ref]
+        case = row["case"]
+        case_rows.append({
+            "provider_id": provider_id, "case_ref": ref, "service": case.service,
+            "office_id": case.office_id, "coach_id": case.coach_id, "language": case.language,
+            "decision_received_on": case.decision_received_on,
+            "first_meeting_on": case.first_meeting_on,
+            "workplace_phase_started_on": case.workplace_phase_started_on,
+            "ended_on": case.ended_on, "end_reason": case.end_reason,
+            "feedback_sent_on": case.feedback_sent_on, "closed_on": _closed_on(case),
+            "raw": row["raw"], "content_hash": row["hash"], "updated_at": case.updated_at,
+            "first_seen_at": received_at, "last_changed_at": received_at,
+        })  # fmt: skip
+        revision_rows.append({
+            "provider_id": provider_id, "case_ref": ref, "content_hash": row["hash"],
+            "raw": row["raw"], "updated_at": case.updated_at, "received_at": received_at,
+        })  # fmt: skip
+    _upsert(session, Case.__table__, case_rows, ("provider_id", "case_ref"), "first_seen_at")  # type: ignore[attr-defined]
+    table: Table = CaseRevision.__table__  # type: ignore[attr-defined]
+    session.execute(
+        _insert(session, table).on_conflict_do_nothing(
+            index_elements=["provider_id", "case_ref", "content_hash"]
+        ),
+        revision_rows,
+    )
+    return counts
+
+
+def _upsert(
+    session: Session, table: Table, rows: list[dict[str, Any]], keys: tuple[str, ...], *keep: str
+) -> None:
+    """Insert rows; on a key conflict overwrite a differing, not newer stored row."""
+    stmt = _insert(session, table)
+    skip = {*keys, *keep, "id"}
+    set_ = {name: stmt.excluded[name] for name in rows[0] if name not in skip}
+    where = table.c.content_hash != stmt.excluded.content_hash
+    if "updated_at" in table.c:  # an out-of-order older payload never replaces a newer one
+        where = where & (table.c.updated_at <= stmt.excluded.updated_at)
+    session.execute(
+        stmt.on_conflict_do_update(index_elements=list(keys), set_=set_, where=where), rows
+    )
+
+
+def store_audits(
+    *,
+    session: Session,
+    provider_id: str,
+    items: Sequence[tuple[AuditPayload, object]],
+    received_at: datetime,
+) -> PageCounts:
+    """Upsert one page of valid audits; a changed audit's findings are rewritten."""
+    counts = PageCounts()
+    rows: dict[str, dict[str, Any]] = {}
+    for audit, raw in items:
+        text = canonical_json(raw)
+        rows.setdefault(audit.audit_id, {"audit": audit, "raw": text, "hash": content_hash(text)})
+    stored = _changed(
+        session,
+        col(Audit.audit_id),
+        col(Audit.content_hash),
+        col(Audit.provider_id) == provider_id,
+        rows,
+    )
+    changed = sorted(ref for ref, row in rows.items() if stored.get(ref) != row["hash"])
+    counts.stored = len(changed)
+    counts.unchanged = len(items) - len(changed)
+    if not changed:
+        return counts
+    audit_rows = []
+    finding_rows: list[dict[str, Any]] = []
+    for ref in changed:
+        audit, text, digest = rows[ref]["audit"], rows[ref]["raw"], rows[ref]["hash"]
+        audit_rows.append({
+            "provider_id": provider_id, "audit_id": ref, "office_id": audit.office_id,
+            "visit_on": audit.visit_on, "report_received_on": audit.report_received_on,
+            "response_sent_on": audit.response_sent_on, "raw": text, "content_hash": digest,
+            "updated_at": audit.updated_at, "first_seen_at": received_at,
+            "last_changed_at": received_at,
+        })  # fmt: skip
+        finding_rows.extend({
+            "provider_id": provider_id, "audit_id": ref, "finding_id": finding.finding_id,
+            "severity": finding.severity, "area": finding.area,
+            "safety_related": finding.safety_related, "corrected_on": finding.corrected_on,
+        } for finding in audit.findings)  # fmt: skip
+    _upsert(session, Audit.__table__, audit_rows, ("provider_id", "audit_id"), "first_seen_at")  # type: ignore[attr-defined]
+    session.execute(
+        delete(Finding).where(
+            col(Finding.provider_id) == provider_id, col(Finding.audit_id).in_(changed)
+        )
+    )
+    if finding_rows:
+        table: Table = Finding.__table__  # type: ignore[attr-defined]
+        session.execute(
+            _insert(session, table).on_conflict_do_nothing(
+                index_elements=["provider_id", "audit_id", "finding_id"]
+            ),
+            finding_rows,
+        )
+    return counts
+
+
+def replace_coaches(
+    *,
+    session: Session,
+    provider_id: str,
+    items: Sequence[tuple[CoachPayload, object]],
+    listed_ids: Iterable[str],
+    synced_at: datetime,
+) -> PageCounts:
+    """Make the stored staff list equal the provider's (idempotent full replace).
+
+    ``listed_ids`` are all ids in the response, valid or not: a coach whose new payload
+    was rejected keeps its last valid row instead of disappearing.
+    """
+    counts = PageCounts()
+    rows: dict[str, dict[str, Any]] = {}
+    for coach, raw in items:
+        text = canonical_json(raw)
+        rows.setdefault(coach.id, {
+            "provider_id": provider_id, "coach_id": coach.id, "office_id": coach.office_id,
+            "active": coach.active, "raw": text, "content_hash": content_hash(text),
+            "synced_at": synced_at,
+        })  # fmt: skip
+    keep = set(listed_ids) | set(rows)
+    stored_ids = set(
+        session.scalars(select(col(Coach.coach_id)).where(col(Coach.provider_id) == provider_id))
+    )
+    gone = sorted(stored_ids - keep)
+    if gone:
+        session.execute(
+            delete(Coach).where(
+                col(Coach.provider_id) == provider_id, col(Coach.coach_id).in_(gone)
+            )
+        )
+    stored = _changed(
+        session,
+        col(Coach.coach_id),
+        col(Coach.content_hash),
+        col(Coach.provider_id) == provider_id,
+        rows,
+    )
+    changed = [rows[ref] for ref in sorted(rows) if stored.get(ref) != rows[ref]["content_hash"]]
+    counts.stored = len(changed) + len(gone)
+    counts.unchanged = len(items) - len(changed)
+    if changed:
+        _upsert(session, Coach.__table__, changed, ("provider_id", "coach_id"))  # type: ignore[attr-defined]
+    return counts
+
+
+def store_rejected(
+    *,
+    session: Session,
+    provider_id: str,
+    rejected: Sequence[Rejected],
+    received_at: datetime,
+    sync_run_id: int | None,
+) -> int:
+    """Save invalid items with every error; an identical one already saved is kept once."""
+    if not rejected:
+        return 0
+    rows = []
+    for item in rejected:
+        text = canonical_json(item.raw)
+        rows.append({
+            "provider_id": provider_id, "kind": item.kind,
+            "ref": None if item.ref is None else safe_text(str(item.ref))[:200], "raw": text,
+            "content_hash": content_hash(text), "errors": [safe_text(e) for e in item.errors],
+            "received_at": received_at, "sync_run_id": sync_run_id,
+        })  # fmt: skip
+    table: Table = RejectedPayload.__table__  # type: ignore[attr-defined]
+    stmt = _insert(session, table).on_conflict_do_nothing(
+        index_elements=["provider_id", "kind", "content_hash"]
+    )
+    session.execute(stmt, rows)
+    return len(rejected)
+
+
+def start_sync_run(*, session: Session, provider_id: str, started_at: datetime, full: bool) -> int:
+    """Record a sync as running; returns its id."""
+    run = SyncRun(provider_id=provider_id, started_at=started_at, full=full)
+    session.add(run)
+    session.flush()
+    if run.id is None:  # pragma: no cover - the database always assigns one
+        raise RuntimeError("sync_run id not assigned")
+    return run.id
+
+
+def finish_sync_run(
+    *,
+    session: Session,
+    run_id: int,
+    finished_at: datetime,
+    status: Literal["succeeded", "failed"],
+    fetched: int,
+    counts: PageCounts,
+    error: str | None = None,
+) -> None:
+    """Record how a sync ended and what it counted."""
+    session.execute(
+        update(SyncRun)
+        .where(col(SyncRun.id) == run_id)
+        .values(
+            finished_at=finished_at, status=status, fetched=fetched, stored=counts.stored,
+            unchanged=counts.unchanged, rejected=counts.rejected, error=error,
+        )
+    )  # fmt: skip
+
+
+def latest_sync_runs(*, session: Session, provider_id: str, limit: int = 10) -> list[SyncRun]:
+    """The provider's most recent sync runs, newest first."""
+    query = (
+        select(SyncRun)
+        .where(col(SyncRun.provider_id) == provider_id)
+        .order_by(col(SyncRun.started_at).desc(), col(SyncRun.id).desc())
+        .limit(limit)
+    )
+    return list(session.scalars(query))
+
+
+def load_cases(
+    *,
+    session: Session,
+    provider_id: str,
+    only_open: bool = True,
+    today: date | None = None,
+    changed_since: datetime | None = None,
+    refs: Sequence[str] | None = None,
+) -> list[CasePayload]:
+    """The provider's stored cases, validated from their raw JSON, ordered by case_ref.
+
+    ``only_open`` skips cases closed on or before ``today`` (default: the date of the
+    provider's last finished sync, so the answer depends only on the stored data).
+    ``changed_since`` keeps only cases stored or changed after that moment (what an
+    incremental evaluation needs); ``refs`` keeps only those case refs.
+    """
+    query = select(col(Case.raw)).where(col(Case.provider_id) == provider_id)
+    if only_open:
+        if today is None:
+            provider = session.get(Provider, provider_id)
+            synced = provider.last_synced_at if provider else None
+            today = synced.date() if synced else None
+        if today is not None:
+            query = query.where(or_(col(Case.closed_on).is_(None), col(Case.closed_on) > today))
+    if changed_since is not None:
+        query = query.where(col(Case.last_changed_at) > changed_since)
+    if refs is not None:
+        query = query.where(col(Case.case_ref).in_(list(refs)))
+    raws = session.scalars(query.order_by(col(Case.case_ref))).all()
+    return _parse_all(CasePayload, raws)
+
+
+def load_audits(*, session: Session, provider_id: str) -> list[AuditPayload]:
+    """The provider's stored audits (with findings), ordered by audit_id."""
+    query = select(col(Audit.raw)).where(col(Audit.provider_id) == provider_id)
+    return _parse_all(AuditPayload, session.scalars(query.order_by(col(Audit.audit_id))).all())
+
+
+def load_coaches(*, session: Session, provider_id: str) -> list[CoachPayload]:
+    """The provider's current staff list, ordered by coach id."""
+    query = select(col(Coach.raw)).where(col(Coach.provider_id) == provider_id)
+    return _parse_all(CoachPayload, session.scalars(query.order_by(col(Coach.coach_id))).all())
+
+
+def list_rejected(
+    *, session: Session, provider_id: str | None = None, limit: int = 100
+) -> list[RejectedPayload]:
+    """Rejected payloads, newest first (all providers unless one is given)."""
+    query = select(RejectedPayload)
+    if provider_id is not None:
+        query = query.where(col(RejectedPayload.provider_id) == provider_id)
+    query = query.order_by(col(RejectedPayload.received_at).desc(), col(RejectedPayload.id).desc())
+    return list(session.scalars(query.limit(limit)))

@@ -1,0 +1,391 @@
+"""Pull a provider's cases, audits and staff into the store, page by page.
+
+For each page: validate every item (``rules.validate``), store the valid ones and the
+rejected ones with their errors, advance the collection's watermark, and commit - all
+in one transaction. A crash therefore loses nothing already committed, and the next
+run resumes from the stored watermark (the greatest stored ``updated_at``, sent as the
+inclusive ``updated_since``; the items re-read at the boundary are unchanged upserts).
+``full=True`` omits ``updated_since`` and re-reads everything (still idempotent).
+
+Memory stays bounded by one page whatever the provider's size. One collection's failure
+is recorded and the other collections still run; :func:`sync_all` runs every provider
+even when some fail. Every sync is recorded as a ``sync_run`` row.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager, nullcontext
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+import httpx
+from pydantic import BaseModel, ValidationError
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
+
+from models import store
+from models.db import ensure_schema, make_engine, session_scope
+from providers.client import PagedCollection, ProviderClient
+from rules.deadline import Rejected, RejectedKind
+from rules.validate import validate_audits, validate_cases, validate_staff
+from vahti.config import ProviderSettings, Settings
+from vahti.errors import ConfigError, ProviderError, StoreError
+
+log = logging.getLogger("vahti.providers")
+Clock = Callable[[], datetime]
+CollectionName = Literal["cases", "audits", "staff"]
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(slots=True)
+class CollectionCounts:
+    """What one collection's sync did."""
+
+    fetched: int = 0
+    stored: int = 0
+    unchanged: int = 0
+    rejected: int = 0
+    pages: int = 0
+
+
+@dataclass(slots=True)
+class SyncReport:
+    """One provider's sync: totals, per-collection counts, errors (empty = success)."""
+
+    id: str
+    errors: list[str] = field(default_factory=list)
+    collections: dict[str, CollectionCounts] = field(default_factory=dict)
+    duration_seconds: float = 0.0
+    run_id: int | None = None
+
+    def _total(self, name: str) -> int:
+        return sum(getattr(counts, name) for counts in self.collections.values())
+
+    @property
+    def fetched(self) -> int:
+        """Items received."""
+        return self._total("fetched")
+
+    @property
+    def stored(self) -> int:
+        """New or changed items saved."""
+        return self._total("stored")
+
+    @property
+    def unchanged(self) -> int:
+        """Items identical to what was stored."""
+        return self._total("unchanged")
+
+    @property
+    def rejected(self) -> int:
+        """Invalid items saved to rejected payloads."""
+        return self._total("rejected")
+
+    @property
+    def ok(self) -> bool:
+        """True when every collection synced without error."""
+        return not self.errors
+
+    def to_json(self) -> dict[str, object]:
+        """The CLI contract shape (plus per-collection counts and the duration)."""
+        return {
+            "id": self.id,
+            "fetched": self.fetched,
+            "stored": self.stored,
+            "unchanged": self.unchanged,
+            "rejected": self.rejected,
+            "errors": list(self.errors),
+            "collections": {name: asdict(counts) for name, counts in self.collections.items()},
+            "duration_seconds": round(self.duration_seconds, 3),
+        }
+
+
+_VALIDATORS: dict[str, Callable[[list[Any]], tuple[Sequence[Any], Sequence[Any]]]] = {
+    "cases": validate_cases,
+    "audits": validate_audits,
+    "staff": validate_staff,
+}
+_REF_FIELD = {"cases": "case_ref", "audits": "audit_id", "staff": "id"}
+_KIND: dict[str, RejectedKind] = {"cases": "case", "audits": "audit", "staff": "coach"}
+
+
+def _pair_with_raw(
+    collection: str, valid: Sequence[BaseModel], raw_items: list[Any]
+) -> tuple[list[tuple[Any, object]], list[Rejected]]:
+    """Each valid payload with the raw item it came from (to store the raw JSON).
+
+    A valid payload whose text cannot be stored in a column (NUL, lone surrogate) is
+    rejected here instead, so it cannot block the rest of its page.
+    """
+    key = _REF_FIELD[collection]
+    by_ref: dict[object, list[object]] = {}
+    for item in raw_items:
+        if isinstance(item, dict):
+            by_ref.setdefault(item.get(key), []).append(item)
+    pairs: list[tuple[Any, object]] = []
+    refused: list[Rejected] = []
+    for payload in valid:
+        candidates = by_ref.get(getattr(payload, key), [])
+        raw: object = candidates[0] if candidates else payload.model_dump(mode="json")
+        if len(candidates) > 1:  # duplicates in one page: take the one that validated so
+            for candidate in candidates:
+                try:
+                    if type(payload).model_validate(candidate) == payload:
+                        raw = candidate
+                        break
+                except ValidationError:
+                    continue
+        reason = store.unstorable(payload)
+        if reason is None:
+            pairs.append((payload, raw))
+        else:
+            ref = store.safe_text(str(getattr(payload, key)))
+            refused.append(Rejected(_KIND[collection], ref, (reason,), raw))
+    return pairs, refused
+
+
+class _Syncer:
+    """One provider's sync against one engine (internal: see :func:`sync_provider`)."""
+
+    def __init__(
+        self, engine: Engine, provider: ProviderSettings, run_id: int, clock: Clock
+    ) -> None:
+        self.engine = engine
+        self.provider = provider
+        self.run_id = run_id
+        self.clock = clock
+
+    def paged(
+        self,
+        client: ProviderClient,
+        collection: PagedCollection,
+        counts: CollectionCounts,
+        *,
+        full: bool,
+        tick: Callable[[int], None],
+    ) -> None:
+        pid = self.provider.id
+        since = None
+        if not full:
+            with session_scope(self.engine) as session:
+                since = store.watermark(session=session, provider_id=pid, collection=collection)
+        updated_since = since.isoformat() if since else None
+        log.info("provider %r: syncing %s since %s", pid, collection, updated_since or "start")
+        for page in client.iter_pages(collection, updated_since=updated_since):
+            valid, rejected = _VALIDATORS[collection](page.items)
+            pairs, refused = _pair_with_raw(collection, valid, page.items)
+            rejected = [*rejected, *refused]
+            now = self.clock()
+            with session_scope(self.engine) as session:
+                write = store.store_cases if collection == "cases" else store.store_audits
+                result = write(session=session, provider_id=pid, items=pairs, received_at=now)
+                result.rejected = store.store_rejected(
+                    session=session,
+                    provider_id=pid,
+                    rejected=rejected,
+                    received_at=now,
+                    sync_run_id=self.run_id,
+                )
+                if pairs:
+                    newest = max(payload.updated_at for payload, _ in pairs)
+                    store.advance_watermark(
+                        session=session, provider_id=pid, collection=collection, updated_at=newest
+                    )
+            counts.pages += 1
+            counts.fetched += len(page.items)
+            counts.stored += result.stored
+            counts.unchanged += result.unchanged
+            counts.rejected += result.rejected
+            tick(len(page.items))
+
+    def staff(self, client: ProviderClient, counts: CollectionCounts) -> None:
+        items = client.get_staff()
+        valid, rejected = validate_staff(items)
+        pairs, refused = _pair_with_raw("staff", valid, items)
+        rejected = [*rejected, *refused]
+        listed = [str(item["id"]) for item in items if isinstance(item, dict) and "id" in item]
+        now = self.clock()
+        with session_scope(self.engine) as session:
+            result = store.replace_coaches(
+                session=session,
+                provider_id=self.provider.id,
+                items=pairs,
+                listed_ids=listed,
+                synced_at=now,
+            )
+            result.rejected = store.store_rejected(
+                session=session,
+                provider_id=self.provider.id,
+                rejected=rejected,
+                received_at=now,
+                sync_run_id=self.run_id,
+            )
+            store.mark_synced(session=session, provider_id=self.provider.id, at=now, staff=True)
+        counts.pages = 1
+        counts.fetched = len(items)
+        counts.stored = result.stored
+        counts.unchanged = result.unchanged
+        counts.rejected = result.rejected
+
+
+def _progress(enabled: bool) -> AbstractContextManager[Progress | None]:
+    if enabled and sys.stdout.isatty():
+        return Progress(
+            SpinnerColumn(finished_text="[green]done"),
+            TextColumn("{task.description}"),
+            TextColumn("{task.completed} items"),
+            TimeElapsedColumn(),
+            transient=False,
+        )
+    return nullcontext(None)
+
+
+@contextmanager
+def _engine_for(settings: Settings, engine: Engine | None) -> Iterator[Engine]:
+    if engine is not None:
+        yield engine
+        return
+    own = make_engine(settings.database.url)
+    try:
+        ensure_schema(own)
+        yield own
+    finally:
+        own.dispose()
+
+
+def sync_provider(
+    settings: Settings,
+    provider_id: str,
+    *,
+    full: bool = False,
+    progress: bool = False,
+    transport: httpx.BaseTransport | None = None,
+    engine: Engine | None = None,
+    clock: Clock = _utc_now,
+) -> SyncReport:
+    """Sync one provider; failures are recorded in the report, not raised.
+
+    Raises ConfigError for an unknown provider id and StoreError when the database
+    cannot be used at all (wrong schema version, unreachable).
+    """
+    provider = settings.provider(provider_id)
+    with _engine_for(settings, engine) as db, _progress(progress) as bar:
+        return _run(db, provider, full=full, transport=transport, clock=clock, bar=bar)
+
+
+def _run(
+    engine: Engine,
+    provider: ProviderSettings,
+    *,
+    full: bool,
+    transport: httpx.BaseTransport | None,
+    clock: Clock,
+    bar: Progress | None,
+) -> SyncReport:
+    started = time.monotonic()
+    report = SyncReport(id=provider.id)
+    try:
+        with session_scope(engine) as session:
+            store.ensure_provider(
+                session=session, provider_id=provider.id, name=provider.name, now=clock()
+            )
+            report.run_id = store.start_sync_run(
+                session=session, provider_id=provider.id, started_at=clock(), full=full
+            )
+    except SQLAlchemyError as exc:
+        raise StoreError(f"provider {provider.id!r}: cannot record the sync run: {exc}") from exc
+    syncer = _Syncer(engine, provider, report.run_id, clock)
+    try:
+        token = provider.token()
+    except ConfigError as exc:
+        report.errors.append(str(exc))
+    else:
+        with ProviderClient(provider, token=token, transport=transport) as client:
+            _collections(syncer, client, report, full=full, bar=bar)
+    report.duration_seconds = time.monotonic() - started
+    _finish(engine, report, clock)
+    for error in report.errors:
+        log.error("provider %r: %s", provider.id, error)
+    return report
+
+
+def _collections(
+    syncer: _Syncer, client: ProviderClient, report: SyncReport, *, full: bool, bar: Progress | None
+) -> None:
+    """Cases, audits, staff: each collection's failure is recorded, the next one still runs."""
+    collections: tuple[CollectionName, ...] = ("cases", "audits", "staff")
+    for collection in collections:
+        counts = report.collections.setdefault(collection, CollectionCounts())
+        task = bar.add_task(f"{syncer.provider.id} {collection}") if bar else None
+
+        def tick(n: int, task: Any = task) -> None:
+            if bar is not None and task is not None:
+                bar.advance(task, n)
+
+        try:
+            match collection:
+                case "staff":
+                    syncer.staff(client, counts)
+                    tick(counts.fetched)
+                case "cases" | "audits":
+                    syncer.paged(client, collection, counts, full=full, tick=tick)
+        except ProviderError as exc:
+            report.errors.append(f"{collection}: {exc}")
+            if exc.status in {401, 403}:
+                break  # the same credentials would fail every other collection too
+        except SQLAlchemyError as exc:
+            report.errors.append(f"{collection}: database error: {_short(exc)}")
+        finally:
+            if bar is not None and task is not None:
+                bar.update(task, total=counts.fetched, completed=counts.fetched)
+
+
+def _short(exc: SQLAlchemyError) -> str:
+    return str(exc).splitlines()[0][:500]
+
+
+def _finish(engine: Engine, report: SyncReport, clock: Clock) -> None:
+    totals = store.PageCounts(report.stored, report.unchanged, report.rejected)
+    if report.run_id is None:  # pragma: no cover - set by _run before any work
+        return
+    with session_scope(engine) as session:
+        store.finish_sync_run(
+            session=session,
+            run_id=report.run_id,
+            finished_at=clock(),
+            status="succeeded" if report.ok else "failed",
+            fetched=report.fetched,
+            counts=totals,
+            error="\n".join(report.errors) or None,
+        )
+
+
+def sync_all(
+    settings: Settings,
+    *,
+    provider_ids: Sequence[str] | None = None,
+    full: bool = False,
+    progress: bool = False,
+    transport: httpx.BaseTransport | None = None,
+) -> list[SyncReport]:
+    """Sync the given (default: all configured) providers, one after another.
+
+    A provider's failure is recorded in its report and the others still run.
+    """
+    ids = list(provider_ids) if provider_ids else [p.id for p in settings.providers]
+    providers = [settings.provider(pid) for pid in ids]  # unknown ids: ConfigError first
+    reports: list[SyncReport] = []
+    with _engine_for(settings, None) as engine, _progress(progress) as bar:
+        for provider in providers:
+            report = _run(engine, provider, full=full, transport=transport, clock=_utc_now, bar=bar)
+            reports.append(report)
+    return reports

@@ -1,0 +1,258 @@
+"""Store: migrations match the models, page upserts are idempotent, nothing is lost."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import Engine, func, select, text
+from sqlmodel import Session, SQLModel
+
+from models import store
+from models.db import check_schema, current_revision, head_revision, make_engine, upgrade
+from models.provider_data import Audit, Case, CaseRevision, Coach, Finding, RejectedPayload
+from providers.payloads import AuditPayload, CasePayload, CoachPayload
+from rules.deadline import Rejected
+from vahti.errors import StoreError
+
+NOW = datetime(2025, 5, 2, 9, 0, tzinfo=UTC)
+
+
+def case_raw(ref: str, **changes: Any) -> dict[str, Any]:
+    raw: dict[str, Any] = {
+        "case_ref": ref,
+        "service": "work_trial",
+        "office_id": "HEL-1",
+        "coach_id": "c-001",
+        "language": "fi",
+        "decision_received_on": "2025-03-03",
+        "first_meeting_on": "2025-03-10",
+        "meetings": [{"on": "2025-03-10", "mode": "in_person", "place": "office", "minutes": 60}],
+        "updated_at": "2025-04-14T15:02:11+03:00",
+    }
+    raw.update(changes)
+    return raw
+
+
+def cases(*raws: dict[str, Any]) -> list[tuple[CasePayload, object]]:
+    return [(CasePayload.model_validate(raw), raw) for raw in raws]
+
+
+@pytest.fixture
+def engine(database_url: str) -> Iterator[Engine]:
+    engine = make_engine(database_url)
+    upgrade(engine)
+    with Session(engine) as session:
+        store.ensure_provider(session=session, provider_id="demo", name="Demo", now=NOW)
+        session.commit()
+    yield engine
+    engine.dispose()
+
+
+def count(session: Session, model: type[SQLModel]) -> int:
+    return session.scalar(select(func.count()).select_from(model)) or 0
+
+
+def test_migrations_match_the_models(engine: Engine) -> None:
+    """The migrated schema equals the SQLModel metadata (no autogenerate diff)."""
+    with engine.connect() as connection:
+        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        assert compare_metadata(context, SQLModel.metadata) == []
+    assert current_revision(engine) == head_revision()
+    check_schema(engine)
+
+
+def test_schema_version_checks(engine: Engine) -> None:
+    """A database ahead of the code, or without a schema, is refused with a clear message."""
+    with engine.begin() as connection:
+        connection.execute(text("UPDATE alembic_version SET version_num = '9999'"))
+    with pytest.raises(StoreError, match=r"'9999', newer than this Vahti"):
+        check_schema(engine)
+    with engine.begin() as connection:
+        connection.execute(text("DELETE FROM alembic_version"))
+    with pytest.raises(StoreError, match="no Vahti schema"):
+        check_schema(engine)
+
+
+def test_same_page_twice_changes_nothing(engine: Engine) -> None:
+    """Storing a page again counts every item unchanged and writes no row."""
+    page = cases(case_raw("TK-1"), case_raw("TK-2"), case_raw("TK-3"))
+    with Session(engine) as session:
+        first = store.store_cases(session=session, provider_id="demo", items=page, received_at=NOW)
+        session.commit()
+    later = NOW + timedelta(hours=1)
+    with Session(engine) as session:
+        again = store.store_cases(
+            session=session, provider_id="demo", items=page, received_at=later
+        )
+        session.commit()
+        rows = session.scalars(select(Case).order_by(Case.case_ref)).all()
+        assert count(session, CaseRevision) == 3
+    assert (first.stored, first.unchanged) == (3, 0)
+    assert (again.stored, again.unchanged) == (0, 3)
+    assert [r.case_ref for r in rows] == ["TK-1", "TK-2", "TK-3"]
+    assert all(r.last_changed_at == NOW for r in rows)
+    assert rows[0].updated_at == datetime(2025, 4, 14, 12, 2, 11, tzinfo=UTC)
+
+
+def test_every_distinct_payload_is_kept(engine: Engine) -> None:
+    """A changed case updates the current row and adds a revision; an older one never wins."""
+    v1 = case_raw("TK-1")
+    v2 = case_raw("TK-1", first_contact_on="2025-03-04", updated_at="2025-04-15T10:00:00+03:00")
+    with Session(engine) as session:
+        for raw in (v1, v2, v1):  # v1 again arrives late (out of order)
+            store.store_cases(
+                session=session, provider_id="demo", items=cases(raw), received_at=NOW
+            )
+        session.commit()
+        current = session.scalars(select(Case)).one()
+        revisions = session.scalars(select(CaseRevision.raw)).all()
+    assert CasePayload.model_validate_json(current.raw).first_contact_on == date(2025, 3, 4)
+    assert len(revisions) == 2
+    assert {CasePayload.model_validate_json(r).first_contact_on for r in revisions} == {
+        None,
+        date(2025, 3, 4),
+    }
+
+
+def test_rejected_payloads_are_kept_with_errors(engine: Engine) -> None:
+    """Invalid items are stored once with every error, even when the raw is not JSON."""
+    bad = [
+        Rejected(
+            "case", "TK-9", ("service: 'x' is not a service", "updated_at: missing"), {"a": 1}
+        ),
+        Rejected("case", None, ("not an object",), {1: "mixed", "k": {2, 3}}),
+    ]
+    with Session(engine) as session:
+        for _ in range(2):
+            stored = store.store_rejected(
+                session=session, provider_id="demo", rejected=bad, received_at=NOW, sync_run_id=None
+            )
+            assert stored == 2
+        session.commit()
+        rows = store.list_rejected(session=session, provider_id="demo")
+        assert count(session, RejectedPayload) == 2
+    by_ref = {row.ref: row for row in rows}
+    assert by_ref["TK-9"].errors == ["service: 'x' is not a service", "updated_at: missing"]
+    assert by_ref["TK-9"].raw == '{"a":1}'
+    assert "mixed" in by_ref[None].raw
+
+
+def test_load_cases_skips_closed_cases(engine: Engine) -> None:
+    """A case is closed from 60 days after its feedback was sent; open ones load as payloads."""
+    ended = case_raw("TK-2", ended_on="2025-04-01", end_reason="completed")
+    closed = {**ended, "case_ref": "TK-3", "feedback_sent_on": "2025-04-10"}
+    with Session(engine) as session:
+        store.store_cases(
+            session=session,
+            provider_id="demo",
+            items=cases(case_raw("TK-1"), ended, closed),
+            received_at=NOW,
+        )
+        session.commit()
+        before = store.load_cases(session=session, provider_id="demo", today=date(2025, 6, 8))
+        after = store.load_cases(session=session, provider_id="demo", today=date(2025, 6, 9))
+        everything = store.load_cases(session=session, provider_id="demo", only_open=False)
+    assert [c.case_ref for c in before] == ["TK-1", "TK-2", "TK-3"]
+    assert [c.case_ref for c in after] == ["TK-1", "TK-2"]
+    assert len(everything) == 3
+    assert isinstance(after[0], CasePayload)
+
+
+def test_audits_and_findings_follow_the_payload(engine: Engine) -> None:
+    """A changed audit rewrites its findings; the same audit again changes nothing."""
+    raw: dict[str, Any] = {
+        "audit_id": "AUD-1",
+        "visit_on": "2025-05-06",
+        "findings": [
+            {"finding_id": "F1", "severity": "major", "area": "staff"},
+            {"finding_id": "F2", "severity": "minor", "area": "documentation"},
+        ],
+        "updated_at": "2025-05-06T12:00:00+03:00",
+    }
+    fixed = {**raw, "findings": raw["findings"][:1], "updated_at": "2025-05-20T12:00:00+03:00"}
+    with Session(engine) as session:
+        counts = []
+        for item in (raw, raw, fixed):
+            pair = [(AuditPayload.model_validate(item), item)]
+            result = store.store_audits(
+                session=session, provider_id="demo", items=pair, received_at=NOW
+            )
+            counts.append(result.stored)
+        session.commit()
+        findings = session.scalars(select(Finding.finding_id)).all()
+        audits = store.load_audits(session=session, provider_id="demo")
+        assert count(session, Audit) == 1
+    assert counts == [1, 0, 1]
+    assert findings == ["F1"]
+    assert [f.finding_id for f in audits[0].findings] == ["F1"]
+
+
+def test_staff_is_replaced_idempotently(engine: Engine) -> None:
+    """The coach list follows the provider; a coach whose payload was rejected stays."""
+
+    def coach(id_: str, **changes: Any) -> dict[str, Any]:
+        return {"id": id_, "office_id": "HEL-1", **changes}
+
+    def replace(raws: list[dict[str, Any]], listed: list[str]) -> store.PageCounts:
+        pairs = [(CoachPayload.model_validate(raw), raw) for raw in raws]
+        with Session(engine) as session:
+            result = store.replace_coaches(
+                session=session, provider_id="demo", items=pairs, listed_ids=listed, synced_at=NOW
+            )
+            session.commit()
+        return result
+
+    first = replace([coach("c-1"), coach("c-2"), coach("c-3")], ["c-1", "c-2", "c-3"])
+    same = replace([coach("c-1"), coach("c-2"), coach("c-3")], ["c-1", "c-2", "c-3"])
+    # c-2 leaves, c-3 sends an invalid payload (listed, not valid), c-1 changes office
+    changed = replace([coach("c-1", office_id="TKU-1")], ["c-1", "c-3"])
+    with Session(engine) as session:
+        coaches = store.load_coaches(session=session, provider_id="demo")
+        assert count(session, Coach) == 2
+    assert (first.stored, same.stored, same.unchanged) == (3, 0, 3)
+    assert changed.stored == 2  # one changed, one removed
+    assert [(c.id, c.office_id) for c in coaches] == [("c-1", "TKU-1"), ("c-3", "HEL-1")]
+
+
+def test_watermark_only_moves_forward(engine: Engine) -> None:
+    """advance_watermark keeps the greatest updated_at, as an aware UTC timestamp."""
+    later = datetime(2025, 4, 15, 10, 0, tzinfo=UTC)
+    with Session(engine) as session:
+        for moment in (later, later - timedelta(days=3)):
+            store.advance_watermark(
+                session=session, provider_id="demo", collection="cases", updated_at=moment
+            )
+        session.commit()
+        mark = store.watermark(session=session, provider_id="demo", collection="cases")
+        assert store.watermark(session=session, provider_id="demo", collection="audits") is None
+    assert mark == later
+    assert mark is not None
+    assert mark.tzinfo is not None
+
+
+def test_sync_runs_are_recorded(engine: Engine) -> None:
+    """A sync run is recorded as running, then finished with its counts."""
+    with Session(engine) as session:
+        run_id = store.start_sync_run(
+            session=session, provider_id="demo", started_at=NOW, full=False
+        )
+        store.finish_sync_run(
+            session=session,
+            run_id=run_id,
+            finished_at=NOW + timedelta(seconds=5),
+            status="failed",
+            fetched=7,
+            counts=store.PageCounts(stored=3, unchanged=2, rejected=2),
+            error="cases: boom",
+        )
+        session.commit()
+        (run,) = store.latest_sync_runs(session=session, provider_id="demo")
+    assert (run.status, run.fetched, run.stored, run.unchanged, run.rejected) == (
+        "failed", 7, 3, 2, 2,
+    )  # fmt: skip
+    assert run.error == "cases: boom"
