@@ -8,6 +8,7 @@ whatever the deadlines say; exit 2 with a one-line error only for unusable input
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -15,6 +16,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import typer
+from rich import box
 from rich.console import Console
 from rich.table import Table
 
@@ -112,10 +114,13 @@ def render_table(result: Evaluation, *, explain: bool, console: Console) -> None
         f"Vahti deadlines on {result.today} - rule pack {result.pack.id} "
         f"(provisional: {provisional})"
     )
-    table = Table()
-    for column in ("subject", "rule", "status", "due", "days left"):
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
+    table.add_column("subject", no_wrap=True, min_width=17)
+    for column in ("rule", "status"):
         table.add_column(column, no_wrap=True)
-    table.add_column("details")
+    table.add_column("due", no_wrap=True, min_width=10)
+    table.add_column("days", no_wrap=True, justify="right", min_width=4)
+    table.add_column("details", overflow="fold")
     ordered = sorted(result.deadlines, key=lambda d: (d.subject_kind, d.subject))
     previous = None
     for deadline in ordered:
@@ -157,7 +162,8 @@ def emit(result: Evaluation, *, output_format: str, explain: bool) -> None:
     if output_format == "json":
         typer.echo(json.dumps(result.to_json(), ensure_ascii=False, indent=2))
     else:
-        render_table(result, explain=explain, console=Console(soft_wrap=False))
+        width = None if sys.stdout.isatty() else 120  # files and pipes get a readable width
+        render_table(result, explain=explain, console=Console(soft_wrap=False, width=width))
 
 
 def evaluate_command(  # noqa: PLR0917 - typer maps each CLI option to a parameter
