@@ -1,0 +1,124 @@
+"""``compliance-check``: sync every provider, evaluate and store deadlines, then notify.
+
+    for each provider, concurrently:   sync-<id>  ->  evaluate-<id>
+    once, after all providers:          notify
+    then:                               artifacts, final state
+
+Two task runs per provider plus one: the orchestration cost grows with providers,
+never with cases. A provider that fails (down, 401, bad data) fails its own two
+tasks with a clear message; the others finish. The run ends Failed when any provider
+failed or any alert stayed undelivered, Completed only when nothing was lost.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from prefect import flow, get_run_logger
+from prefect.client.schemas.objects import State
+from prefect.futures import PrefectFuture
+from prefect.states import Completed, Failed
+
+from flows.artifacts import publish_check
+from flows.logs import vahti_logs
+from flows.outcome import CheckOutcome, ProviderOutcome, error_of
+from flows.tasks import evaluate_task, notify_task, sync_task
+from vahti.pipeline import EvaluationSummary, SyncSummary, settings_from
+
+HELSINKI = ZoneInfo("Europe/Helsinki")
+
+# Providers run concurrently on Prefect's default thread-pool task runner; its size is
+# PREFECT_TASK_RUNNER_THREAD_POOL_MAX_WORKERS (default: the CPU count + 4, at most 32).
+
+
+def helsinki_now(now: str | None = None) -> datetime:
+    """``now`` parsed (must be aware) or the clock, in Europe/Helsinki."""
+    if now is None:
+        return datetime.now(HELSINKI)
+    parsed = datetime.fromisoformat(now)
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=HELSINKI)
+    return parsed.astimezone(HELSINKI)
+
+
+@flow(
+    name="compliance-check",
+    persist_result=False,
+)
+def compliance_check(
+    config: str = "vahti.toml",
+    today: str | None = None,
+    now: str | None = None,
+    full_sync: bool = False,
+) -> State[dict[str, object]]:
+    """Check every configured provider once and deliver the alerts that are due.
+
+    Args:
+        config: path of the Vahti TOML settings file (environment overrides apply).
+        today: evaluation date (ISO); default: today in Europe/Helsinki.
+        now: the notification clock (aware ISO timestamp); default: the current time.
+        full_sync: ignore the incremental watermarks and fetch everything again.
+    """
+    with vahti_logs():
+        return _check(config, today=today, now=now, full_sync=full_sync)
+
+
+def _check(
+    config: str, *, today: str | None, now: str | None, full_sync: bool
+) -> State[dict[str, object]]:
+    logger = get_run_logger()
+    clock = helsinki_now(now)
+    today_on = today or clock.date().isoformat()
+    provider_ids = [p.id for p in settings_from(config).providers]
+    logger.info("compliance check for %s: %d provider(s)", today_on, len(provider_ids))
+
+    syncs = {pid: sync_task.submit(config, pid, full=full_sync) for pid in provider_ids}
+    evaluations = {
+        pid: evaluate_task.submit(config, pid, today_on, return_state=False, wait_for=[syncs[pid]])
+        for pid in provider_ids
+    }
+    providers = tuple(_provider_outcome(pid, syncs[pid], evaluations[pid]) for pid in provider_ids)
+    for failed in (p for p in providers if not p.ok):
+        logger.error("provider %r failed: %s", failed.provider_id, failed.error)
+
+    notified = notify_task.submit(config, clock.isoformat())
+    notified.wait()
+    notify_error = error_of(notified)
+    outcome = CheckOutcome(
+        today_on=today_on,
+        providers=providers,
+        notify=notified.result() if notify_error is None else None,
+        notify_error=notify_error,
+    )
+    publish_check(outcome)
+    return finish(outcome)
+
+
+def _provider_outcome(
+    provider_id: str,
+    sync: PrefectFuture[SyncSummary],
+    evaluation: PrefectFuture[EvaluationSummary],
+) -> ProviderOutcome:
+    evaluation.wait()
+    sync_error = error_of(sync)
+    eval_error = error_of(evaluation)
+    error = None
+    if sync_error is not None:
+        error = f"sync {sync_error}"
+    elif eval_error is not None:
+        error = f"evaluate {eval_error}"
+    return ProviderOutcome(
+        provider_id=provider_id,
+        sync=sync.result() if sync_error is None else None,
+        evaluation=evaluation.result() if eval_error is None else None,
+        error=error,
+    )
+
+
+def finish(outcome: CheckOutcome) -> State[dict[str, object]]:
+    """Completed with the outcome, or Failed naming every problem (outcome kept as data)."""
+    data = outcome.to_json()
+    if outcome.ok:
+        return Completed(data=data, message="all providers checked, all alerts delivered")
+    return Failed(data=data, message="; ".join(outcome.problems()))

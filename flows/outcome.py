@@ -1,0 +1,121 @@
+"""What a compliance check ended with: per provider, then delivery; honest about failures.
+
+Built from the task futures after they finish. ``ok`` is true only when every provider
+synced and was evaluated and no alert failed: the flow ends Failed otherwise, with
+:meth:`CheckOutcome.problems` as its message.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from prefect.client.schemas.objects import State
+from prefect.futures import PrefectFuture
+
+from vahti.pipeline import EvaluationSummary, NotifySummary, SyncSummary
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderOutcome:
+    provider_id: str
+    sync: SyncSummary | None = None
+    evaluation: EvaluationSummary | None = None
+    error: str | None = None  # what failed, in one line (no secrets: errors are masked)
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None and self.evaluation is not None
+
+
+@dataclass(frozen=True, slots=True)
+class CheckOutcome:
+    today_on: str
+    providers: tuple[ProviderOutcome, ...]
+    notify: NotifySummary | None = None
+    notify_error: str | None = None
+    extra: dict[str, object] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        delivered = self.notify is not None and self.notify.failed == 0
+        return delivered and self.notify_error is None and all(p.ok for p in self.providers)
+
+    def problems(self) -> list[str]:
+        """One line per problem: failed providers, then delivery."""
+        lines = [f"provider {p.provider_id!r}: {p.error}" for p in self.providers if not p.ok]
+        if self.notify_error is not None:
+            lines.append(f"notify: {self.notify_error}")
+        elif self.notify is not None and self.notify.failed:
+            lines.append(f"notify: {self.notify.failed} alert(s) undelivered (kept pending)")
+        return lines
+
+    def deadlines_by_status(self) -> dict[str, int]:
+        total: Counter[str] = Counter()
+        for p in self.providers:
+            if p.evaluation is not None:
+                total.update(p.evaluation.by_status)
+        return dict(sorted(total.items()))
+
+    def summary_rows(self) -> list[dict[str, object]]:
+        """The per-provider summary table (plus the run's alert counts on each row)."""
+        sent = self.notify.sent if self.notify else 0
+        failed = self.notify.failed if self.notify else 0
+        rows: list[dict[str, object]] = []
+        for p in self.providers:
+            sync, ev = p.sync, p.evaluation
+            rows.append(
+                {
+                    "provider": p.provider_id,
+                    "state": "ok" if p.ok else "FAILED",
+                    "fetched": sync.fetched if sync else 0,
+                    "stored": sync.stored if sync else 0,
+                    "unchanged": sync.unchanged if sync else 0,
+                    "rejected": sync.rejected if sync else 0,
+                    "deadlines": ", ".join(f"{k} {v}" for k, v in ev.by_status.items())
+                    if ev
+                    else "-",
+                    "breached": ev.breached_total if ev else 0,
+                    "due_soon": ev.due_soon_total if ev else 0,
+                    "alerts_sent (run)": sent,
+                    "alerts_failed (run)": failed,
+                    "error": p.error or "",
+                }
+            )
+        return rows
+
+    def to_json(self) -> dict[str, object]:
+        """The demo's and the flow's return shape (counts only)."""
+        return {
+            "today": self.today_on,
+            "ok": self.ok,
+            "providers": [
+                {
+                    "id": p.provider_id,
+                    "fetched": p.sync.fetched if p.sync else 0,
+                    "stored": p.sync.stored if p.sync else 0,
+                    "rejected": p.sync.rejected if p.sync else 0,
+                    "deadlines": dict(p.evaluation.by_status) if p.evaluation else {},
+                    "error": p.error,
+                }
+                for p in self.providers
+            ],
+            "deadlines": self.deadlines_by_status(),
+            "alerts": self.notify.to_json() if self.notify else None,
+            "problems": self.problems(),
+            **self.extra,
+        }
+
+
+def error_of(future: PrefectFuture[Any]) -> str | None:
+    """The one-line reason a finished task future did not complete, or None."""
+    state: State[Any] = future.state
+    if state.is_completed():
+        return None
+    if state.is_pending() or state.name == "NotReady":
+        return "skipped: an upstream step failed"
+    result = state.result(raise_on_failure=False)
+    if isinstance(result, BaseException):
+        return f"{type(result).__name__}: {result}"
+    return state.message or state.name or "failed"

@@ -1,0 +1,64 @@
+"""Prefect tasks: each one is the retry boundary around one plain step in vahti.pipeline.
+
+Tasks take plain values (the configuration path, a provider id, ISO dates) and return
+small summaries. Results are never persisted (they live in memory for the run only):
+everything durable is in Vahti's own database.
+"""
+
+from __future__ import annotations
+
+from prefect import Task, task
+from prefect.client.schemas.objects import State, TaskRun
+
+from vahti import pipeline
+from vahti.errors import TransientProviderError
+
+
+def _transient(task_: Task[..., object], task_run: TaskRun, state: State[object]) -> bool:
+    """Retry only what may pass by itself: transport errors, 408, 429, 5xx."""
+    del task_, task_run
+    error = state.result(raise_on_failure=False)
+    return isinstance(error, TransientProviderError)
+
+
+@task(
+    name="sync",
+    task_run_name="sync-{provider_id}",
+    retries=2,
+    retry_delay_seconds=[30, 120],
+    retry_condition_fn=_transient,
+    persist_result=False,
+)
+def sync_task(config: str, provider_id: str, full: bool = False) -> pipeline.SyncSummary:
+    """Pull one provider's cases, audits and staff into the store."""
+    return pipeline.sync_step(config, provider_id, full=full)
+
+
+@task(name="evaluate", task_run_name="evaluate-{provider_id}", persist_result=False)
+def evaluate_task(
+    config: str,
+    provider_id: str,
+    today_on: str,
+    *,
+    store: bool = True,
+    case_ref: str | None = None,
+    explain: bool = False,
+) -> pipeline.EvaluationSummary:
+    """Evaluate one provider's stored subjects and (unless store=False) keep the deadlines."""
+    return pipeline.evaluate_step(
+        config, provider_id, today_on, store=store, case_ref=case_ref, explain=explain
+    )
+
+
+@task(name="notify", persist_result=False)
+def notify_task(
+    config: str, now_at: str, dry_run: bool = False, provider_id: str | None = None
+) -> pipeline.NotifySummary:
+    """Deliver the alerts due now (one digest per recipient); dry_run sends nothing."""
+    return pipeline.notify_step(config, now_at, dry_run=dry_run, provider_id=provider_id)
+
+
+@task(name="report", task_run_name="report-{kind}", persist_result=False)
+def report_task(config: str, today_on: str, kind: str) -> pipeline.ReportSummary:
+    """Build the compliance report from stored deadlines and write its HTML file."""
+    return pipeline.report_step(config, today_on, kind=kind)

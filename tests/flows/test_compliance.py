@@ -1,0 +1,123 @@
+"""compliance-check and adhoc-check against the real reference provider, SQLite and SMTP."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
+from sqlalchemy import func, select
+
+from flows.adhoc import adhoc_check
+from flows.compliance import compliance_check
+from models.alerting import Alert, DeadlineRecord
+from models.db import make_engine
+from tests.flows.conftest import NOW, TODAY, Site
+from vahti import pipeline
+
+pytestmark = pytest.mark.slow
+
+
+def _count(url: str, table: type) -> int:
+    engine = make_engine(url)
+    try:
+        with engine.connect() as connection:
+            return int(connection.execute(select(func.count()).select_from(table)).scalar_one())
+    finally:
+        engine.dispose()
+
+
+def _artifact_keys(flow_run_id: object) -> set[str]:
+    with get_client(sync_client=True) as client:
+        artifacts = client.read_artifacts(
+            artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[flow_run_id]))
+        )
+    return {a.key for a in artifacts if a.key}
+
+
+def test_compliance_check_stores_delivers_and_publishes(make_site: Callable[..., Site]) -> None:
+    """A clean run completes, stores deadlines, mails quality staff and publishes artifacts."""
+    site = make_site()
+    state = compliance_check(
+        config=str(site.config), today=TODAY.isoformat(), now=NOW, return_state=True
+    )
+    assert state.is_completed(), state.message
+    outcome = state.result()
+    assert outcome["ok"] is True
+    assert outcome["providers"][0]["fetched"] > 0
+    assert outcome["providers"][0]["rejected"] > 0  # the generator's invalid share
+    assert outcome["alerts"]["sent"] > 0
+    assert outcome["alerts"]["failed"] == 0
+    assert _count(site.database_url, DeadlineRecord) > 0
+    messages = site.messages()
+    assert messages, "no alert reached the loopback SMTP server"
+    assert any("quality@example.invalid" in str(m["To"]) for m in messages)
+    body = "".join(str(m.get_payload()) for m in messages)
+    assert "flow-test-token" not in body
+    keys = _artifact_keys(state.state_details.flow_run_id)
+    assert {"compliance-summary", "compliance-breached", "compliance-due-soon"} <= keys
+    assert "compliance-provisional" in keys
+    assert "compliance-rejected" in keys
+
+    again = compliance_check(
+        config=str(site.config), today=TODAY.isoformat(), now=NOW, return_state=True
+    )
+    assert again.is_completed(), again.message
+    assert again.result()["alerts"]["sent"] == 0  # nothing is sent twice
+    assert len(site.messages()) == len(messages)
+
+
+def test_one_provider_failing_fails_the_run_but_not_the_others(
+    make_site: Callable[..., Site],
+) -> None:
+    """A provider answering 401 fails the run by name; the other provider is fully checked."""
+    site = make_site({"alpha": "FLOW_TEST_TOKEN", "beta": "FLOW_TEST_BAD_TOKEN"})
+    state = compliance_check(
+        config=str(site.config), today=TODAY.isoformat(), now=NOW, return_state=True
+    )
+    assert state.is_failed()
+    assert "provider 'beta'" in (state.message or "")
+    assert "401" in (state.message or "")
+    assert "alpha" not in (state.message or "")
+    outcome = state.result(raise_on_failure=False)
+    by_id = {p["id"]: p for p in outcome["providers"]}
+    assert by_id["alpha"]["error"] is None
+    assert by_id["alpha"]["deadlines"]
+    assert by_id["beta"]["deadlines"] == {}
+    assert "not-the-right-token" not in (state.message or "")
+
+
+def test_adhoc_dry_run_sends_and_stores_nothing(make_site: Callable[..., Site]) -> None:
+    """A dry run shows one case's explained deadlines; no mail, no ledger or history rows."""
+    site = make_site()
+    pipeline.sync_step(str(site.config), "alpha")
+    history_before = _count(site.database_url, DeadlineRecord)
+    alerts_before = _count(site.database_url, Alert)
+    cases = pipeline.evaluate_step(str(site.config), "alpha", TODAY.isoformat(), store=False)
+    case_ref = (cases.breached or cases.due_soon)[0].subject
+    result = adhoc_check(
+        provider="alpha", case_ref=case_ref, today=TODAY.isoformat(), config=str(site.config)
+    )
+    assert result["dry_run"] is True
+    assert result["deadlines"], "the case's deadlines are shown"
+    assert all(row["subject"] == case_ref for row in result["deadlines"])
+    assert any(row["explanation"] for row in result["deadlines"])
+    assert site.messages() == []
+    assert _count(site.database_url, Alert) == alerts_before
+    assert _count(site.database_url, DeadlineRecord) == history_before
+
+
+def test_adhoc_refuses_a_what_if_date_outside_a_dry_run(make_site: Callable[..., Site]) -> None:
+    """A real ad-hoc run on another day would write false history: it fails with the reason."""
+    site = make_site()
+    state = adhoc_check(
+        provider="alpha",
+        today="2020-01-01",
+        dry_run=False,
+        config=str(site.config),
+        return_state=True,
+    )
+    assert state.is_failed()
+    assert "what-if" in (state.message or "")
+    assert site.messages() == []

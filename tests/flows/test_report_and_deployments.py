@@ -1,0 +1,111 @@
+"""The HTML report, the deployment table and the watchdog's rule (no Prefect runs)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import yaml
+
+from deployments.schedules import DEPLOYMENTS, TIMEZONE
+from deployments.serve import build
+from flows.watchdog import staleness
+from rules.deadline import Deadline, Status
+from vahti.report import AcknowledgedRow, HistoryPoint, build_report, chart_bars, render_html
+from vahti.rows import ProvisionalRow
+
+ROOT = Path(__file__).resolve().parents[2]
+TODAY = date(2026, 3, 10)
+
+
+def _deadline(subject: str, rule: str, status: Status, office: str = "o-1") -> Deadline:
+    return Deadline(
+        subject_kind="case",
+        subject=subject,
+        rule=rule,
+        status=status,
+        due_on=date(2026, 3, 2),
+        explanation=("decision received 2026-02-16", "no workplace start by the due date"),
+        pack_id="kela-tk-tv-2025",
+        office_id=office,
+    )
+
+
+def test_report_has_every_section_and_no_scripts() -> None:
+    """Per-office counts by rule, breaches with reasons, acks, provisional values, a chart."""
+    deadlines = [
+        ("demo", _deadline("TK-1", "START-2W", Status.BREACHED)),
+        ("demo", _deadline("TK-2", "START-2W", Status.MET)),
+        ("demo", _deadline("TK-3", "WORKPLACE-1M", Status.DUE_SOON, office="o-2")),
+        ("demo", _deadline("TK-4", "START-2W", Status.MET_LATE)),
+    ]
+    data = build_report(
+        "weekly",
+        TODAY,
+        deadlines,
+        acknowledged=[AcknowledgedRow("demo", "ack", "TK-9", "START-2W", "client moved", None)],
+        provisional=[
+            ProvisionalRow("kela-tk-tv-2025", "START-2W.days", 14, True, False, "14 (SEED, low)")
+        ],
+        history=[HistoryPoint("2026-03-09", 1), HistoryPoint("2026-03-10", 2)],
+    )
+    assert data.totals == {"met": 1, "breached": 2, "at_risk": 1}
+    office = data.offices[0]
+    assert (office.office_id, office.breached, office.met) == ("o-1", 2, 1)
+    html = render_html(data)
+    for section in ('id="summary"', 'id="history"', 'id="offices"', 'id="acknowledged"'):
+        assert section in html
+    assert 'id="provisional"' in html
+    assert "START-2W.days" in html
+    assert "no workplace start by the due date" in html
+    assert "client moved" in html
+    assert html.count("<rect") == 2
+    assert "<script" not in html
+    assert "http://" not in html
+    assert "https://" not in html
+
+
+def test_chart_scales_bars_to_the_peak() -> None:
+    """The highest day fills the chart; an empty history draws nothing."""
+    bars = chart_bars([HistoryPoint("a", 0), HistoryPoint("b", 5), HistoryPoint("c", 10)])
+    assert bars[0].height == 0
+    assert bars[2].height == 2 * bars[1].height
+    assert chart_bars([]) == ()
+
+
+def test_prefect_yaml_matches_the_served_schedules() -> None:
+    """Work-pool deployments and `serve` use the same names, crons, time zone and limit."""
+    spec = yaml.safe_load((ROOT / "deployments" / "prefect.yaml").read_text(encoding="utf-8"))
+    by_name = {d["name"]: d for d in spec["deployments"]}
+    assert set(by_name) == {d.name for d in DEPLOYMENTS}
+    for served in DEPLOYMENTS:
+        deployed = by_name[served.name]
+        assert deployed["concurrency_limit"] == 1
+        assert deployed["entrypoint"].replace(".py:", ":").replace("/", ".") == served.flow
+        crons = [s["cron"] for s in deployed.get("schedules", [])]
+        assert crons == ([served.cron] if served.cron else [])
+        assert all(s["timezone"] == TIMEZONE for s in deployed.get("schedules", []))
+
+
+def test_watchdog_staleness_rule() -> None:
+    """Fine within the interval, overdue after it, and alarming when nothing ever ran."""
+    now = datetime(2026, 3, 10, 10, 45, tzinfo=ZoneInfo("Europe/Helsinki"))
+    limit = timedelta(minutes=90)
+    assert staleness((now - timedelta(minutes=45)).isoformat(), now, limit) is None
+    late = staleness((now - timedelta(minutes=200)).isoformat(), now, limit)
+    assert late is not None
+    assert "200 min ago" in late
+    assert staleness(None, now, limit) == "no compliance-check run has ever completed"
+
+
+def test_serve_builds_every_deployment_with_limit_one() -> None:
+    """`python -m deployments.serve` serves each flow with its cron and no overlap."""
+    built = {d.name: d for d in build("/etc/vahti/vahti.toml")}
+    assert set(built) == {d.name for d in DEPLOYMENTS}
+    for spec in DEPLOYMENTS:
+        deployment = built[spec.name]
+        assert deployment.concurrency_limit == 1
+        assert deployment.parameters["config"] == "/etc/vahti/vahti.toml"
+        crons = [s.schedule.cron for s in deployment.schedules or []]
+        assert crons == ([spec.cron] if spec.cron else [])
