@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 import time
-from datetime import date
+from datetime import date, datetime
 from typing import Annotated
+from zoneinfo import ZoneInfo
 
 import typer
 
@@ -14,6 +15,8 @@ from providers.generator import Dataset, generate_dataset
 from providers.server import create_app, openapi_document
 from providers.server_run import run_in_thread
 from vahti.errors import InputError
+
+HELSINKI = ZoneInfo("Europe/Helsinki")
 
 TOKEN_ENV = "VAHTI_PROVIDER_TOKEN"  # noqa: S105 - the variable name, not a token
 
@@ -76,7 +79,7 @@ def serve(  # noqa: PLR0917 - typer maps options to parameters
     if not token:
         raise typer.BadParameter(f"give --token or set {TOKEN_ENV}", param_hint="--token")
     try:
-        as_of = date.fromisoformat(today) if today else date.today()  # noqa: DTZ011 - CLI shell
+        as_of = date.fromisoformat(today) if today else datetime.now(HELSINKI).date()
     except ValueError:
         raise typer.BadParameter(f"{today!r} is not YYYY-MM-DD", param_hint="--today") from None
     try:
