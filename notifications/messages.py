@@ -10,11 +10,13 @@ from __future__ import annotations
 import re
 from dataclasses import asdict, dataclass
 from datetime import date
-from typing import Literal
+from typing import Literal, TypedDict
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
+from notifications.reasons import localized_reason
 from notifications.rule_titles import Language, rule_title
+from rules.summary import reason_parts, summary
 
 Format = Literal["markdown", "html", "text"]
 LANGUAGES: tuple[Language, ...] = ("fi", "sv", "en")
@@ -33,6 +35,17 @@ _IDENTITY_CODE = re.compile(r"\b\d{6}[-+A-FU-Y]\d{3}[0-9A-Y]\b")
 _MAX_REASON = 200
 
 
+class ReasonFields(TypedDict):
+    """A deadline's reason as MessageItem fields."""
+
+    reason: str
+    trigger: str | None
+    trigger_on: date | None
+    extension_days: int
+    rolled: bool
+    offending_on: tuple[date, ...]
+
+
 @dataclass(frozen=True, slots=True)
 class MessageItem:
     """One alert in a digest, as stored in the ledger (so a retry renders the same text)."""
@@ -46,14 +59,21 @@ class MessageItem:
     urgent: bool
     due_on: date | None = None
     days_left: int | None = None
-    reason: str = ""
+    reason: str = ""  # English one-liner (rules.summary); other languages use the parts
     link: str | None = None
     count: int | None = None
     limit: int | None = None
+    trigger: str | None = None  # the field that started the clock
+    trigger_on: date | None = None
+    extension_days: int = 0
+    rolled: bool = False
+    offending_on: tuple[date, ...] = ()
 
     def to_json(self) -> dict[str, object]:
         data = asdict(self)
         data["due_on"] = self.due_on.isoformat() if self.due_on else None
+        data["trigger_on"] = self.trigger_on.isoformat() if self.trigger_on else None
+        data["offending_on"] = [on.isoformat() for on in self.offending_on]
         return data
 
     @classmethod
@@ -61,6 +81,14 @@ class MessageItem:
         values = dict(data)
         due = values.get("due_on")
         values["due_on"] = date.fromisoformat(due) if isinstance(due, str) else None
+        trigger_on = values.get("trigger_on")
+        values["trigger_on"] = (
+            date.fromisoformat(trigger_on) if isinstance(trigger_on, str) else None
+        )
+        offending = values.get("offending_on")
+        values["offending_on"] = tuple(
+            date.fromisoformat(str(on)) for on in (offending if isinstance(offending, list) else [])
+        )
         return cls(**values)  # type: ignore[arg-type]
 
 
@@ -75,11 +103,27 @@ class Message:
     language: Language
 
 
-def clean_reason(explanation: tuple[str, ...] | list[str]) -> str:
-    """The first explanation line, identity-code patterns removed, one line, bounded."""
-    first = explanation[0] if explanation else ""
-    line = " ".join(_IDENTITY_CODE.sub("[removed]", first).split())
+def clean_reason(
+    explanation: tuple[str, ...] | list[str], details: tuple[str, ...] | list[str] = ()
+) -> str:
+    """The engine's one-line summary, identity-code patterns removed, bounded."""
+    line = " ".join(_IDENTITY_CODE.sub("[removed]", summary(explanation, details)).split())
     return line if len(line) <= _MAX_REASON else line[: _MAX_REASON - 1] + "…"
+
+
+def reason_fields(
+    explanation: tuple[str, ...] | list[str], details: tuple[str, ...] | list[str] = ()
+) -> ReasonFields:
+    """The MessageItem fields that carry a deadline's reason (English and structured)."""
+    parts = reason_parts(explanation, details)
+    return {
+        "reason": clean_reason(explanation, details),
+        "trigger": parts.trigger,
+        "trigger_on": parts.trigger_on,
+        "extension_days": parts.extension_days,
+        "rolled": parts.rolled,
+        "offending_on": parts.offending_on,
+    }
 
 
 def format_date(value: date, language: Language) -> str:
@@ -129,6 +173,7 @@ def render_digest(items: list[MessageItem], *, language: Language) -> Message:
             "item": item,
             "title": rule_title(item.rule, language),
             "due": format_date(item.due_on, language) if item.due_on else None,
+            "reason": localized_reason(item, language),
         }
         for item in ordered
     ]

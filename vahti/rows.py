@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import rules
 from rules.deadline import Deadline
+from rules.summary import summary
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,7 +52,7 @@ class ProvisionalRow:
 
 
 def deadline_row(provider_id: str, deadline: Deadline, *, explain: bool = False) -> DeadlineRow:
-    """A deadline as an operator-table row; the reason is the explanation's last line."""
+    """A deadline as an operator-table row; the reason is the engine's one-line summary."""
     return DeadlineRow(
         provider_id=provider_id,
         subject_kind=deadline.subject_kind,
@@ -61,7 +62,7 @@ def deadline_row(provider_id: str, deadline: Deadline, *, explain: bool = False)
         due_on=deadline.due_on.isoformat() if deadline.due_on else None,
         days_left=deadline.days_left,
         office_id=deadline.office_id,
-        reason=deadline.explanation[-1] if deadline.explanation else "",
+        reason=summary(deadline.explanation, deadline.details),
         explanation=deadline.explanation if explain else (),
     )
 
