@@ -7,11 +7,18 @@ references are shown as they are (they are names, not secrets).
 
 :func:`secrets_of` lists the secret pieces of an expanded URL so :func:`mask_text` can
 scrub them from free text such as Apprise's own log lines.
+
+:func:`guard_apprise_logs` does the same for Apprise's own logger: Apprise logs the full
+URL it loads (``Loaded JSON URL: json://host/TOKEN``) at DEBUG level, so every expanded
+URL is registered and its secret pieces are masked in every Apprise log record (and in
+urllib3's request lines, which quote the URL path).
 """
 
 from __future__ import annotations
 
+import logging
 import re
+import threading
 from collections.abc import Iterable
 from urllib.parse import parse_qsl, unquote, urlsplit
 
@@ -95,3 +102,38 @@ def mask_text(text: str, urls: Iterable[str]) -> str:
     for secret in sorted(secrets, key=len, reverse=True):
         text = text.replace(secret, MASK)
     return text
+
+
+class _AppriseLogFilter(logging.Filter):
+    """Masks the registered URLs' secret pieces in Apprise's log records."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.urls: set[str] = set()
+        self.lock = threading.Lock()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        with self.lock:
+            urls = list(self.urls)
+        if urls:
+            message = record.getMessage()
+            masked = mask_text(message, urls)
+            if masked != message:
+                record.msg, record.args = masked, None
+        return True
+
+
+_APPRISE_FILTER = _AppriseLogFilter()
+#: Loggers that write a URL Apprise sends to: Apprise's own, and urllib3's request lines
+#: (``"POST /hook/TOKEN HTTP/1.1" 200``, DEBUG) under Apprise's HTTP services.
+_GUARDED_LOGGERS = ("apprise", "urllib3.connectionpool")
+
+
+def guard_apprise_logs(url: str) -> None:
+    """From now on, mask ``url``'s secret pieces in whatever Apprise itself logs."""
+    with _APPRISE_FILTER.lock:
+        _APPRISE_FILTER.urls.add(url)
+    for name in _GUARDED_LOGGERS:
+        logger = logging.getLogger(name)
+        if _APPRISE_FILTER not in logger.filters:
+            logger.addFilter(_APPRISE_FILTER)

@@ -15,6 +15,7 @@ Recipients are validated at start (:func:`validate_recipients`); URLs keep their
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import re
 from collections.abc import Collection, Iterable, Mapping
@@ -26,7 +27,7 @@ from urllib.parse import parse_qsl, urlsplit
 import apprise
 
 from notifications.apprise_loader import load_plugins
-from notifications.masking import mask_url
+from notifications.masking import guard_apprise_logs, mask_url
 from notifications.policy import PlannedAlert
 from providers.payloads import CoachPayload
 from vahti.config import Recipient, RecipientsSettings
@@ -36,6 +37,8 @@ Role = Literal["coach", "quality", "operations"]
 OPERATIONS_RULES = frozenset({"DELIVERY-FAILED", "SYNC-FAILED"})
 CATCH_ALL_TAGS = frozenset({"all", "always"})
 _ENV_REF = re.compile(r"\$\{([A-Z_][A-Z0-9_]*)\}")
+_OFF = frozenset({"no", "false", "0", "off", "n", "f"})
+log = logging.getLogger("vahti.notifications")
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,7 +70,9 @@ def expand_env(url: str, environ: Mapping[str, str] | None = None, *, where: str
             raise ConfigError(f"{where or mask_url(url)}: environment variable {name} is not set")
         return env[name]
 
-    return _ENV_REF.sub(value, url)
+    expanded = _ENV_REF.sub(value, url)
+    guard_apprise_logs(expanded)  # Apprise logs the URLs it loads (DEBUG): mask them there
+    return expanded
 
 
 def _role_entries(recipients: RecipientsSettings) -> list[tuple[str, Role, Recipient]]:
@@ -109,6 +114,7 @@ def validate_recipients(
             }
             if tags & CATCH_ALL_TAGS:
                 raise ConfigError(f"{where}: catch-all tag {sorted(tags & CATCH_ALL_TAGS)} refused")
+            _warn_if_unverified(url, where)
             load_plugins()
             loaded = apprise.Apprise()
             if not loaded.add(expand_env(url, environ, where=where)):
@@ -118,6 +124,13 @@ def validate_recipients(
             for server in loaded:
                 if set(server.tags) & CATCH_ALL_TAGS:
                     raise ConfigError(f"{where}: catch-all tag refused")
+
+
+def _warn_if_unverified(url: str, where: str) -> None:
+    """Apprise's own TLS switch (``verify=no``) is explicit in the URL; never silent."""
+    query = parse_qsl(urlsplit(url).query)
+    if any(k.lower() == "verify" and v.strip().lower() in _OFF for k, v in query):
+        log.warning("%s: TLS certificate verification is OFF (verify=no)", where)
 
 
 def _absent(coach: CoachPayload, on: date) -> bool:

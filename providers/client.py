@@ -80,7 +80,7 @@ def _problem(response: httpx.Response) -> str:
     """The problem+json title and detail, or a short excerpt of another body."""
     try:
         body = response.json()
-    except (json.JSONDecodeError, UnicodeDecodeError):
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
         text = response.text.strip().replace("\n", " ")
         return text[:200] if text else response.reason_phrase
     if isinstance(body, dict):
@@ -293,6 +293,9 @@ class ProviderClient:
             body = response.json()
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             detail = "empty body" if not response.content else f"malformed JSON: {exc}"
+            raise _MalformedBodyError(detail, provider=provider, url=url, status=status) from exc
+        except RecursionError as exc:  # hostile nesting must not take the whole run down
+            detail = f"JSON nested too deeply to read ({len(response.content)} bytes)"
             raise _MalformedBodyError(detail, provider=provider, url=url, status=status) from exc
         if not isinstance(body, dict) or (
             expect == "page" and not isinstance(body.get("items"), list)

@@ -1,0 +1,1 @@
+"""Reliability and security tests: faults, crashes, concurrency, hostile input, secrets."""
