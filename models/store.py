@@ -13,7 +13,6 @@ cases need no re-evaluation and :func:`load_cases` skips them unless asked.
 
 from __future__ import annotations
 
-import gc
 import hashlib
 import json
 from collections.abc import Iterable, Sequence
@@ -38,23 +37,20 @@ from models.provider_data import (
     SyncRun,
 )
 from providers.payloads import AuditPayload, CasePayload, CoachPayload
+from rules._gc import relax_collector
 from rules.deadline import Rejected
 
 Collection = Literal["cases", "audits", "staff"]
+_REFS_CHUNK = 500  # refs per IN list (SQLite allows at most 32 766 parameters)
 
 _Payload = TypeVar("_Payload", bound=BaseModel)
 
 
 def _parse_all(model: type[_Payload], raws: Sequence[str]) -> list[_Payload]:
-    """Validate stored raw JSON; the cyclic GC is paused (it dominates for 100k objects)."""
+    """Validate stored raw JSON (the collector relaxed as for every batch: rules._gc)."""
+    relax_collector()
     parse = model.model_validate_json
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        return [parse(raw) for raw in raws]
-    finally:
-        if enabled:
-            gc.enable()
+    return [parse(raw) for raw in raws]
 
 
 @dataclass(slots=True)
@@ -69,6 +65,35 @@ class PageCounts:
         self.stored += other.stored
         self.unchanged += other.unchanged
         self.rejected += other.rejected
+
+
+class Canonical(str):
+    """Text already made by :func:`canonical_json` (the sync makes it once per item)."""
+
+    __slots__ = ()
+
+
+def canonical(raw: object) -> Canonical:
+    """``canonical_json(raw)`` marked as such; a Canonical passes through unchanged."""
+    return raw if isinstance(raw, Canonical) else Canonical(canonical_json(raw))
+
+
+def may_be_unstorable(text: str) -> bool:
+    """False when canonical ``text`` holds no NUL and no surrogate, raw or escaped.
+
+    Every string of a payload validated from the item is in the text, so False proves
+    :func:`unstorable` would find nothing; True means: run it. Canonical JSON is ASCII,
+    so NUL and surrogates show as escapes (a valid surrogate pair too: then the exact
+    check decides); non-ASCII text (the repr fallback) always takes the exact check.
+    """
+    return (
+        not text.isascii()
+        or "\\u0000" in text
+        or "\\x00" in text
+        or "\x00" in text
+        or "\\ud" in text
+        or "\\uD" in text
+    )
 
 
 def canonical_json(raw: object) -> str:
@@ -188,7 +213,7 @@ def store_cases(
     counts = PageCounts()
     rows: dict[str, dict[str, Any]] = {}
     for case, raw in items:
-        text = canonical_json(raw)
+        text = canonical(raw)
         rows.setdefault(case.case_ref, {"case": case, "raw": text, "hash": content_hash(text)})
     stored = _changed(
         session,
@@ -259,7 +284,7 @@ def store_audits(
     counts = PageCounts()
     rows: dict[str, dict[str, Any]] = {}
     for audit, raw in items:
-        text = canonical_json(raw)
+        text = canonical(raw)
         rows.setdefault(audit.audit_id, {"audit": audit, "raw": text, "hash": content_hash(text)})
     stored = _changed(
         session,
@@ -322,7 +347,7 @@ def replace_coaches(
     counts = PageCounts()
     rows: dict[str, dict[str, Any]] = {}
     for coach, raw in items:
-        text = canonical_json(raw)
+        text = canonical(raw)
         rows.setdefault(coach.id, {
             "provider_id": provider_id, "coach_id": coach.id, "office_id": coach.office_id,
             "active": coach.active, "raw": text, "content_hash": content_hash(text),
@@ -450,9 +475,14 @@ def load_cases(
             query = query.where(or_(col(Case.closed_on).is_(None), col(Case.closed_on) > today))
     if changed_since is not None:
         query = query.where(col(Case.last_changed_at) > changed_since)
-    if refs is not None:
-        query = query.where(col(Case.case_ref).in_(list(refs)))
-    raws = session.scalars(query.order_by(col(Case.case_ref))).all()
+    query = query.order_by(col(Case.case_ref))
+    if refs is None:
+        return _parse_all(CasePayload, session.scalars(query).all())
+    wanted = sorted(set(refs))  # sorted, disjoint chunks keep the case_ref order
+    raws: list[str] = []
+    for start in range(0, len(wanted), _REFS_CHUNK):
+        chunk = wanted[start : start + _REFS_CHUNK]
+        raws.extend(session.scalars(query.where(col(Case.case_ref).in_(chunk))).all())
     return _parse_all(CasePayload, raws)
 
 

@@ -11,19 +11,22 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Collection, Iterable, Iterator, Sequence
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time
 from typing import Any, cast
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import select, text, update
 from sqlmodel import Session, col
 
 from models.alerting import DeadlineRecord
+from models.db import bulk_insert
 from notifications.policy import ProviderDeadline
 from rules.deadline import Deadline, Status, SubjectKind
 
 _CHUNK = 500
+#: PostgreSQL advisory lock namespace: one provider's deadlines are stored by one run at a time.
+_DEADLINES_LOCK = 0x7A47_0002
 Identity = tuple[str, str, str]  # subject_kind, subject, rule
 
 
@@ -49,38 +52,35 @@ def fingerprint(deadline: Deadline) -> str:
         deadline.escalate,
         deadline.link,
     ]
-    return hashlib.sha256(json.dumps(data, separators=(",", ":")).encode()).hexdigest()
+    return hashlib.sha256(_COMPACT.encode(data).encode()).hexdigest()
+
+
+# Module-level encoders: ``json.dumps`` with options builds a new encoder on every call.
+_COMPACT = json.JSONEncoder(separators=(",", ":"))  # same text as json.dumps(..., separators)
+_TEXT = json.JSONEncoder(ensure_ascii=False)  # same text as json.dumps(..., ensure_ascii=False)
+
+#: The columns :func:`_row` fills, in its order.
+_ROW_COLUMNS = (
+    "provider_id", "subject_kind", "subject", "rule", "status", "due_on", "event_on",
+    "days_left", "details", "explanation", "pack_id", "provisional", "office_id", "coach_id",
+    "link", "language", "escalate", "count", "limit_value", "fingerprint", "evaluated_on",
+    "is_current", "superseded_on", "created_at",
+)  # fmt: skip
+
+
+def _json_list(values: tuple[str, ...]) -> str:
+    return _TEXT.encode(list(values)) if values else "[]"
 
 
 def _row(
     provider_id: str, d: Deadline, fp: str, evaluated_on: date, at: datetime
-) -> dict[str, Any]:
-    return {
-        "provider_id": provider_id,
-        "subject_kind": d.subject_kind,
-        "subject": d.subject,
-        "rule": d.rule,
-        "status": d.status.value,
-        "due_on": d.due_on,
-        "event_on": d.event_on,
-        "days_left": d.days_left,
-        "details": json.dumps(list(d.details), ensure_ascii=False),
-        "explanation": json.dumps(list(d.explanation), ensure_ascii=False),
-        "pack_id": d.pack_id,
-        "provisional": json.dumps(list(d.provisional), ensure_ascii=False),
-        "office_id": d.office_id,
-        "coach_id": d.coach_id,
-        "link": d.link,
-        "language": d.language,
-        "escalate": d.escalate,
-        "count": d.count,
-        "limit_value": d.limit,
-        "fingerprint": fp,
-        "evaluated_on": evaluated_on,
-        "is_current": True,
-        "superseded_on": None,
-        "created_at": at,
-    }
+) -> tuple[Any, ...]:
+    return (
+        provider_id, d.subject_kind, d.subject, d.rule, d.status.value, d.due_on, d.event_on,
+        d.days_left, _json_list(d.details), _json_list(d.explanation), d.pack_id,
+        _json_list(d.provisional), d.office_id, d.coach_id, d.link, d.language, d.escalate,
+        d.count, d.limit, fp, evaluated_on, True, None, at,
+    )  # fmt: skip
 
 
 def _chunks(values: Sequence[Any]) -> Iterator[Sequence[Any]]:
@@ -96,24 +96,27 @@ def store_deadlines(
     evaluated_on: date,
     recorded_at: datetime | None = None,
     retire_missing: bool = False,
+    cases: Collection[str] | None = None,
 ) -> StoreDeadlinesResult:
     """Keep history: new/changed deadlines get a new row, unchanged ones are not rewritten.
 
     With ``retire_missing`` the provider's current rows absent from ``deadlines`` are
     marked not current (use it only with a complete evaluation of the provider).
+    ``cases`` narrows what was evaluated to these case refs plus every subject that is
+    not a case (an incremental evaluation): current rows of other cases stay untouched.
     """
     at = recorded_at or datetime.combine(evaluated_on, time(), tzinfo=UTC)
-    table = DeadlineRecord.__table__  # type: ignore[attr-defined]
-    current: dict[Identity, tuple[int, str]] = {
-        (kind, subject, rule): (row_id, fp)
-        for row_id, kind, subject, rule, fp in session.execute(
-            select(
-                table.c.id, table.c.subject_kind, table.c.subject, table.c.rule, table.c.fingerprint
-            ).where(table.c.provider_id == provider_id, table.c.is_current.is_(True))
+    if session.get_bind().dialect.name == "postgresql":  # SQLite: BEGIN IMMEDIATE serialises
+        # Two runs at once would both insert the same "current" row; the second waits here
+        # (until the first commits) and then compares against the first one's rows.
+        session.execute(
+            text("SELECT pg_advisory_xact_lock(:ns, hashtext(:pid))"),
+            {"ns": _DEADLINES_LOCK, "pid": provider_id},
         )
-    }
+    table = DeadlineRecord.__table__  # type: ignore[attr-defined]
+    current = _current_fingerprints(session, table, provider_id, cases)
     latest: dict[Identity, Deadline] = {(d.subject_kind, d.subject, d.rule): d for d in deadlines}
-    inserts: list[dict[str, Any]] = []
+    inserts: list[tuple[Any, ...]] = []
     retire: list[int] = []
     new = changed = unchanged = 0
     for identity, d in latest.items():
@@ -137,12 +140,34 @@ def store_deadlines(
             .where(table.c.id.in_(chunk))
             .values(is_current=False, superseded_on=evaluated_on)
         )
-    for chunk in _chunks(inserts):
-        session.execute(insert(table), list(chunk))
+    bulk_insert(session, table, _ROW_COLUMNS, inserts)
     session.flush()
     return StoreDeadlinesResult(
         new=new, changed=changed, unchanged=unchanged, retired=len(missing) if retire_missing else 0
     )
+
+
+def _current_fingerprints(
+    session: Session, table: Any, provider_id: str, cases: Collection[str] | None
+) -> dict[Identity, tuple[int, str]]:
+    """(row id, fingerprint) of the current rows in scope, by identity."""
+    columns = (table.c.id, table.c.subject_kind, table.c.subject, table.c.rule, table.c.fingerprint)
+    mine = (table.c.provider_id == provider_id) & table.c.is_current.is_(True)
+    if cases is None:
+        queries = [select(*columns).where(mine)]
+    else:
+        refs = sorted(cases)
+        is_case = table.c.subject_kind == "case"
+        queries = [select(*columns).where(mine, ~is_case)]
+        queries += [
+            select(*columns).where(mine, is_case, table.c.subject.in_(refs[i : i + _CHUNK]))
+            for i in range(0, len(refs), _CHUNK)
+        ]
+    return {
+        (kind, subject, rule): (row_id, fp)
+        for query in queries
+        for row_id, kind, subject, rule, fp in session.execute(query)
+    }
 
 
 def to_deadline(row: DeadlineRecord) -> Deadline:
@@ -169,15 +194,92 @@ def to_deadline(row: DeadlineRecord) -> Deadline:
     )
 
 
+_DEADLINE_COLUMNS = (
+    "provider_id", "subject_kind", "subject", "rule", "status", "due_on", "event_on",
+    "days_left", "details", "explanation", "pack_id", "provisional", "office_id", "coach_id",
+    "link", "language", "escalate", "count", "limit_value",
+)  # fmt: skip
+
+
 def load_current_deadlines(
-    *, session: Session, provider_id: str | None = None
+    *,
+    session: Session,
+    provider_id: str | None = None,
+    statuses: Collection[Status] | None = None,
 ) -> list[ProviderDeadline]:
-    """The current deadline of every identity (one provider, or all)."""
-    query = select(DeadlineRecord).where(col(DeadlineRecord.is_current).is_(True))
+    """The current deadline of every identity (one provider, or all).
+
+    ``statuses`` keeps only deadlines in those statuses (the notifier asks only for the
+    ones its policy can act on). Rows are read as plain columns, not ORM objects: this
+    is read for every deadline of every provider on every run.
+    """
+    table = DeadlineRecord.__table__  # type: ignore[attr-defined]
+    query = select(*(table.c[name] for name in _DEADLINE_COLUMNS)).where(
+        table.c.is_current.is_(True)
+    )
     if provider_id is not None:
-        query = query.where(col(DeadlineRecord.provider_id) == provider_id)
-    query = query.order_by(col(DeadlineRecord.provider_id), col(DeadlineRecord.id))
-    return [ProviderDeadline(r.provider_id, to_deadline(r)) for r in session.scalars(query)]
+        query = query.where(table.c.provider_id == provider_id)
+    if statuses is not None:
+        query = query.where(table.c.status.in_(sorted(s.value for s in statuses)))
+    query = query.order_by(table.c.provider_id, table.c.id)
+    return [_from_columns(row) for row in session.execute(query)]
+
+
+def _json_tuple(text: str) -> tuple[Any, ...]:
+    return () if text == "[]" else tuple(json.loads(text))
+
+
+def _from_columns(row: Any) -> ProviderDeadline:
+    """A row of :data:`_DEADLINE_COLUMNS` as a provider's Deadline."""
+    (pid, kind, subject, rule, status, due_on, event_on, days_left, details, explanation,
+     pack_id, provisional, office, coach, link, language, escalate, count, limit) = row  # fmt: skip
+    deadline = Deadline(
+        kind, subject, rule, Status(status), due_on, event_on, days_left,
+        _json_tuple(details), _json_tuple(explanation), pack_id, _json_tuple(provisional),
+        office, coach, link, language, bool(escalate), count, limit,
+    )  # fmt: skip
+    return ProviderDeadline(pid, deadline)
+
+
+def top_current_deadlines(
+    *, session: Session, provider_id: str, statuses: Collection[Status], today: date, limit: int
+) -> tuple[int, list[Deadline]]:
+    """How many current deadlines are in ``statuses``, and the first ``limit`` of them.
+
+    Ordered by due date (none: ``today``), subject and rule, with ``days_left`` as of
+    ``today`` (a stored row keeps the value of the day it was written).
+    """
+    table = DeadlineRecord.__table__  # type: ignore[attr-defined]
+    mine = (
+        (table.c.provider_id == provider_id)
+        & table.c.is_current.is_(True)
+        & table.c.status.in_(sorted(s.value for s in statuses))
+    )
+    keys = list(
+        session.execute(
+            select(table.c.id, table.c.due_on, table.c.subject, table.c.rule).where(mine)
+        )
+    )
+    keys.sort(key=lambda k: (k[1] or today, k[2], k[3]))
+    ids = [k[0] for k in keys[:limit]]
+    query = select(*(table.c[name] for name in _DEADLINE_COLUMNS), table.c.id).where(
+        table.c.id.in_(ids)
+    )
+    order = {row_id: n for n, row_id in enumerate(ids)}
+    rows = sorted(session.execute(query), key=lambda row: order[row[-1]])
+    found = [_from_columns(row[:-1]).deadline for row in rows]
+    return len(keys), [
+        replace(d, days_left=None if d.due_on is None else (d.due_on - today).days) for d in found
+    ]
+
+
+def current_deadline_providers(*, session: Session, provider_id: str | None = None) -> set[str]:
+    """Providers that have at least one current deadline (all, or just ``provider_id``)."""
+    table = DeadlineRecord.__table__  # type: ignore[attr-defined]
+    query = select(table.c.provider_id).where(table.c.is_current.is_(True)).distinct()
+    if provider_id is not None:
+        query = query.where(table.c.provider_id == provider_id)
+    return {str(pid) for (pid,) in session.execute(query)}
 
 
 def deadline_history(

@@ -4,9 +4,10 @@ Write-ahead protocol (see docs/alerts.md for the guarantee):
 
 1. :func:`write_alerts` inserts one ``pending`` row per (dedup key, target) with
    ``ON CONFLICT DO NOTHING`` and the caller COMMITS before anything is sent;
-2. :func:`claim` moves each row to ``sending`` with one
-   ``UPDATE ... WHERE id = ? AND <claimable>`` per row and keeps only the rows whose
-   rowcount is 1, so two concurrent runs never both own a row (SQLite and PostgreSQL);
+2. :func:`claim` moves the rows to ``sending`` with
+   ``UPDATE ... WHERE id IN (...) AND <claimable> RETURNING id`` (500 ids a statement)
+   and keeps only the ids returned: the claimable condition is re-checked per row by
+   the database, so two concurrent runs never both own a row (SQLite and PostgreSQL);
    a ``delivery_attempt`` row in status ``sending`` is written in the same transaction;
 3. after Apprise answered, :func:`record_result` marks the rows ``sent`` or ``failed``
    (with ``next_attempt_at`` backoff) and finishes the attempt.
@@ -32,6 +33,7 @@ from notifications.policy import LedgerEntry, PlannedAlert, Suppression
 from notifications.routing import OPERATIONS_RULES, Target
 
 MAX_BACKOFF = timedelta(hours=24)
+_CHUNK = 500  # ids per IN list
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,14 +95,18 @@ def alert_row(
 
 def write_alerts(*, session: Session, rows: Sequence[dict[str, Any]]) -> int:
     """Insert ledger rows; a (dedup key, target) already there is left alone. Commit after."""
+    if not rows:
+        return 0
+    table = Alert.__table__  # type: ignore[attr-defined]
+    statement = (
+        _insert(session)
+        .on_conflict_do_nothing(index_elements=["dedup_key", "target_key"])
+        .returning(table.c.id)
+    )
     written = 0
-    for start in range(0, len(rows), 500):
-        chunk = list(rows[start : start + 500])
-        statement = _insert(session).values(chunk)
-        result = session.execute(
-            statement.on_conflict_do_nothing(index_elements=["dedup_key", "target_key"])
-        )
-        written += max(result.rowcount or 0, 0)  # type: ignore[attr-defined]
+    for start in range(0, len(rows), _CHUNK):  # executemany: compiled once, cached
+        result = session.execute(statement, list(rows[start : start + _CHUNK]))
+        written += len(result.all())  # RETURNING lists only the rows inserted
     return written
 
 
@@ -146,14 +152,16 @@ def claim(
         .order_by(col(Alert.id))
     ).all()
     owned: list[int] = []
-    for alert_id in ids:
-        result = session.execute(
+    for start in range(0, len(ids), _CHUNK):
+        statement = (
             update(Alert)
-            .where(col(Alert.id) == alert_id, _claimable(now, lease))
+            .where(col(Alert.id).in_(ids[start : start + _CHUNK]), _claimable(now, lease))
             .values(status="sending", claimed_at=now, attempts=col(Alert.attempts) + 1)
+            .returning(col(Alert.id))
+            .execution_options(synchronize_session=False)
         )
-        if result.rowcount == 1 and alert_id is not None:  # type: ignore[attr-defined]
-            owned.append(alert_id)
+        owned.extend(alert_id for alert_id in session.scalars(statement) if alert_id is not None)
+    owned.sort()
     if not owned:
         return None
     attempt = DeliveryAttempt(
@@ -192,19 +200,27 @@ def record_result(
     retry_base_minutes: int,
 ) -> None:
     """Mark the claimed rows sent or failed (with backoff) and finish the attempt."""
+    by_attempts: dict[int, list[int]] = {}
     for alert in claimed.alerts:
+        if alert.id is not None:
+            by_attempts.setdefault(0 if ok else alert.attempts, []).append(alert.id)
+    for attempts, ids in by_attempts.items():
         values: dict[str, Any] = {"last_error": error}
         if ok:
             values.update(status="sent", sent_at=now)
         else:
             values.update(
-                status="failed", next_attempt_at=now + backoff(alert.attempts, retry_base_minutes)
+                status="failed", next_attempt_at=now + backoff(attempts, retry_base_minutes)
             )
-        session.execute(
-            update(Alert)
-            .where(col(Alert.id) == alert.id, col(Alert.status) == "sending")
-            .values(**values)
-        )
+        for start in range(0, len(ids), _CHUNK):
+            session.execute(
+                update(Alert)
+                .where(
+                    col(Alert.id).in_(ids[start : start + _CHUNK]), col(Alert.status) == "sending"
+                )
+                .values(**values)
+                .execution_options(synchronize_session=False)
+            )
     session.execute(
         update(DeliveryAttempt)
         .where(col(DeliveryAttempt.id) == claimed.attempt_id)

@@ -139,6 +139,12 @@ def _days_left(deadline: Deadline, today: date) -> int | None:
     return (deadline.due_on - today).days if deadline.due_on is not None else None
 
 
+#: Statuses :func:`_stages` never alerts on: the notifier need not even load them.
+QUIET_STATUSES = frozenset({Status.OK, Status.WAITING, Status.NOT_APPLICABLE, Status.UNCONFIGURED})
+#: Every status the policy may act on.
+ACTIONABLE_STATUSES = frozenset(Status) - QUIET_STATUSES
+
+
 def _stages(  # noqa: PLR0911 (one return per status of the closed set)
     item: ProviderDeadline,
     *,
@@ -174,7 +180,7 @@ def _stages(  # noqa: PLR0911 (one return per status of the closed set)
                 return []
             stage = warning_stage(days_left, settings.lead_days)
             return [(stage, owner)] if stage else []
-        case _:  # ok, waiting, not_applicable, unconfigured: nothing to say
+        case _:  # QUIET_STATUSES (ok, waiting, not_applicable, unconfigured): nothing to say
             return []
 
 

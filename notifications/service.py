@@ -24,10 +24,10 @@ from models.alerting import Alert
 from models.db import ensure_schema, make_engine, session_scope
 from models.store import load_coaches
 from notifications import ledger
-from notifications.deadlines import load_current_deadlines
+from notifications.deadlines import current_deadline_providers, load_current_deadlines
 from notifications.delivery import DeliveryResult, deliver
-from notifications.messages import MessageItem, clean_reason, render_digest
-from notifications.policy import PlannedAlert, PolicySettings, plan
+from notifications.messages import MessageItem, reason_fields, render_digest
+from notifications.policy import ACTIONABLE_STATUSES, PlannedAlert, PolicySettings, plan
 from notifications.routing import Router, Target, targets_of, validate_recipients
 from providers.payloads import CoachPayload
 from rules.calendar import FinnishCalendar
@@ -112,10 +112,10 @@ def message_item(alert: PlannedAlert) -> MessageItem:
         urgent=alert.urgent,
         due_on=d.due_on,
         days_left=alert.days_left,
-        reason=clean_reason(d.explanation),
         link=_safe_link(d.link),
         count=d.count,
         limit=d.limit,
+        **reason_fields(d.explanation, d.details),
     )
 
 
@@ -173,8 +173,11 @@ def notify(
     try:
         ensure_schema(engine)
         with session_scope(engine) as session:
-            items = load_current_deadlines(session=session, provider_id=provider_id)
-            scope = {i.provider_id for i in items} | ({provider_id} if provider_id else set())
+            items = load_current_deadlines(
+                session=session, provider_id=provider_id, statuses=ACTIONABLE_STATUSES
+            )
+            scope = current_deadline_providers(session=session, provider_id=provider_id)
+            scope |= {provider_id} if provider_id else set()
             entries = ledger.ledger_entries(session=session, provider_ids=scope)
             suppressions = ledger.active_suppressions(session=session, today=today)
         coaches = _coaches(engine, scope | {p.id for p in settings.providers})

@@ -129,8 +129,8 @@ def _pair_with_raw(
     key = _REF_FIELD[collection]
     by_ref: dict[object, list[object]] = {}
     for item in raw_items:
-        if isinstance(item, dict):
-            by_ref.setdefault(item.get(key), []).append(item)
+        if isinstance(item, dict) and isinstance(item.get(key), str):  # a list ref is unhashable
+            by_ref.setdefault(item[key], []).append(item)
     pairs: list[tuple[Any, object]] = []
     refused: list[Rejected] = []
     for payload in valid:
@@ -144,13 +144,25 @@ def _pair_with_raw(
                         break
                 except ValidationError:
                     continue
-        reason = store.unstorable(payload)
+        text = store.canonical(raw)  # made once here, reused by the store
+        reason = store.unstorable(payload) if store.may_be_unstorable(text) else None
+        if reason is None and store.may_be_unstorable(text):
+            reason = _unreadable(type(payload), text)
         if reason is None:
-            pairs.append((payload, raw))
+            pairs.append((payload, text))
         else:
             ref = store.safe_text(str(getattr(payload, key)))
             refused.append(Rejected(_KIND[collection], ref, (reason,), raw))
     return pairs, refused
+
+
+def _unreadable(model: type[BaseModel], text: str) -> str | None:
+    """Why the stored raw text could not be read back (a lone surrogate in an ignored field)."""
+    try:
+        model.model_validate_json(text)
+    except ValidationError:
+        return "raw item: contains an invalid code point (a lone surrogate) in some field"
+    return None
 
 
 class _Syncer:

@@ -82,6 +82,34 @@ def total_duration(ctx: CaseContext) -> Deadline:
     return ctx.make("TOTAL-DURATION", status, pack, keys, due_on=due_on, explanation=lines)
 
 
+def at_risk_from(ctx: CaseContext, due_on: date) -> date | None:
+    """First day after today on which TOTAL-DURATION's forecast turns ``at_risk``, if any.
+
+    The working days left only shrink as days pass while the remaining planned days
+    stay the same (for an unchanged case), so the forecast is monotone: binary search
+    over the days up to ``due_on``. None when it stays satisfiable until then.
+    """
+    case = ctx.case
+    first_meeting_on = case.first_meeting_on
+    if first_meeting_on is None:
+        return None
+    pack = ctx.pack_on(first_meeting_on)
+    remaining = pack.days(f"DAY-QUOTA.{case.service}") - sum(
+        1 for day in case.days if day.status == "realized"
+    )
+    between = ctx.env.calendar.working_days_between
+    low, high = ctx.env.today + timedelta(days=1), due_on
+    if low > high or between(max(high, first_meeting_on), due_on) >= remaining:
+        return None
+    while low < high:  # invariant: the forecast fails on ``high``
+        middle = low + (high - low) // 2
+        if between(max(middle, first_meeting_on), due_on) < remaining:
+            high = middle
+        else:
+            low = middle + timedelta(days=1)
+    return low
+
+
 def final_discussion(ctx: CaseContext) -> Deadline:
     """FINAL-DISCUSSION: 60 min at the client's workplace by a completed case's end."""
     case = ctx.case

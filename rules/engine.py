@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping
 from datetime import date
 
 from providers.payloads import AuditPayload, CasePayload, CoachPayload
-from rules._gc import gc_paused
+from rules._gc import relax_collector
 from rules.audit_rules import evaluate_audit
 from rules.calendar import FinnishCalendar
 from rules.case_counts import COUNT_RULES
@@ -20,6 +20,7 @@ from rules.case_rules import START_PHASE_RULES, long_illness, vocational_plan
 from rules.deadline import Deadline
 from rules.explain import CaseContext, Env
 from rules.pack import RulePack, Value
+from rules.recheck import next_change_on
 from rules.staff_rules import absence_cover, evaluate_staff
 
 CASE_RULES = (*START_PHASE_RULES, long_illness, vocational_plan, *END_RULES, *COUNT_RULES)
@@ -65,8 +66,13 @@ def evaluate(  # noqa: PLR0917 - the issue's contract: evaluate(cases, audits, s
     overrides: Mapping[str, Value] | None = None,
     provider_id: str | None = None,
     warn_days: int = 7,
+    recheck: dict[str, date | None] | None = None,
 ) -> list[Deadline]:
-    """All deadlines for the given (valid) items on ``today``: cases, audits, then staff."""
+    """All deadlines for the given (valid) items on ``today``: cases, audits, then staff.
+
+    When ``recheck`` is given, it receives for every case ref the first later day the
+    case must be evaluated again even if it does not change (``rules.recheck``).
+    """
     env = Env(
         today=today,
         calendar=calendar,
@@ -75,8 +81,8 @@ def evaluate(  # noqa: PLR0917 - the issue's contract: evaluate(cases, audits, s
         provider_id=provider_id,
         warn_days=warn_days,
     )
-    with gc_paused():
-        return _evaluate(cases, audits, list(staff), env, provider_id)
+    relax_collector()
+    return _evaluate(cases, audits, list(staff), env, provider_id, recheck=recheck)
 
 
 def _evaluate(
@@ -85,6 +91,8 @@ def _evaluate(
     coaches: list[CoachPayload],
     env: Env,
     provider_id: str | None,
+    *,
+    recheck: dict[str, date | None] | None,
 ) -> list[Deadline]:
     by_id = {coach.id: coach for coach in coaches}
     deadlines: list[Deadline] = []
@@ -92,6 +100,8 @@ def _evaluate(
         ctx = CaseContext(case, env)
         found = [rule(ctx) for rule in CASE_RULES]
         deadlines.extend(found)
+        if recheck is not None:
+            recheck[case.case_ref] = next_change_on(ctx, found)
         if by_id:
             cover = absence_cover(ctx, found, by_id)
             if cover is not None:

@@ -14,12 +14,19 @@ import re
 from collections.abc import Iterable, Mapping
 from datetime import date
 
+import orjson  # in the lock through prefect; 5x faster than json.dumps here
+
 _PATTERN = re.compile(
     r"(?<![0-9A-Za-z])(\d{2})(\d{2})(\d{2})([-+ABCDEFUVWXY])(\d{3})([0-9A-Y])(?![0-9A-Za-z])"
 )
 _CHECK = "0123456789ABCDEFHJKLMNPRSTUVWXY"
 _CENTURY = {"+": 1800, "A": 2000, **dict.fromkeys("BCDEF", 2000), **dict.fromkeys("-UVWXY", 1900)}
 WITHHELD = "<identity code withheld>"
+# Anything that could be a code, anywhere in an item's JSON text: the century sign with
+# six digits before it and four characters after. No word boundaries here (an escape
+# like ``\n`` reads as a letter in JSON text), so this finds a superset of the codes.
+# Starting at the sign (rare) and looking back is ~3x faster than starting at digits.
+_ROUGH = re.compile(rb"[-+A-FU-Y](?<=[0-9]{6}.)[0-9]{3}[0-9A-Y]")
 
 
 def _valid(match: re.Match[str]) -> bool:
@@ -45,8 +52,22 @@ def _has_code(text: str) -> bool:
     return len(text) >= 11 and contains_identity_code(text)
 
 
+def _maybe_code(item: object) -> bool:
+    """Quick pre-check over the item's JSON text: False means no string holds a code.
+
+    One regex search over the serialized item instead of a Python-level walk over
+    every string (a case with its day list holds hundreds). Items that are not JSON
+    (cycles, odd keys or values) take the exact walk.
+    """
+    try:
+        text = orjson.dumps(item)
+    except (TypeError, ValueError, RecursionError):  # orjson.JSONEncodeError is a TypeError
+        return _any_code(item)
+    return _ROUGH.search(text) is not None
+
+
 def _any_code(item: object) -> bool:  # noqa: C901 - one flat pass over JSON shapes
-    """Fast pre-check: does any string (key or value) hold an identity code?"""
+    """Exact pre-check: does any string (key or value) hold an identity code?"""
     if isinstance(item, str):
         return _has_code(item)
     if not isinstance(item, Mapping | list | tuple):
@@ -77,10 +98,11 @@ def _any_code(item: object) -> bool:  # noqa: C901 - one flat pass over JSON sha
 def identity_code_paths(item: object) -> list[str]:  # noqa: C901 - one flat pass over JSON shapes
     """Paths of every string (key or value) holding an identity code.
 
-    One tight pass over the raw JSON structure; strings shorter than a code are skipped
-    without a regex. Containers are visited once (cycles in non-JSON input are safe).
+    A regex over the item's JSON text rules out almost every item first; only items
+    with a possible code are walked, strings shorter than a code skipped without a
+    regex. Containers are visited once (cycles in non-JSON input are safe).
     """
-    if not _any_code(item):
+    if not _maybe_code(item) or not _any_code(item):
         return []
     found: list[str] = []
     stack: list[tuple[str, object]] = [("item", item)]

@@ -12,18 +12,22 @@ with the same reference and different content are all rejected.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable, Mapping
-from datetime import date
+from datetime import date, datetime
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
 from providers.payloads import AuditPayload, CasePayload, CoachPayload
-from rules._gc import gc_paused
+from rules._gc import relax_collector
 from rules.deadline import Rejected, RejectedKind
 from rules.hetu import identity_code_paths, withhold
 
 M = TypeVar("M", bound=BaseModel)
+#: Dates outside this range are data errors (and would overflow the engine's date arithmetic).
+EARLIEST_ON = date(1900, 1, 1)
+LATEST_ON = date(2199, 12, 31)
 
 
 def _show(value: object) -> str:
@@ -175,6 +179,38 @@ def _conflicts(refs: list[str | None], items: list[Any]) -> dict[str, int]:
     return {ref: counts[ref] for ref in differing}
 
 
+@functools.cache
+def _dated_fields(model: type[BaseModel]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The model's date/datetime fields and its fields holding nested models."""
+    dated: list[str] = []
+    nested: list[str] = []
+    for name, info in model.model_fields.items():
+        text = str(info.annotation).lower()
+        if "date" in text:
+            dated.append(name)
+        elif "payload" in text:
+            nested.append(name)
+    return tuple(dated), tuple(nested)
+
+
+def range_errors(payload: BaseModel, where: str = "") -> list[str]:
+    """Every date or timestamp of ``payload`` outside EARLIEST_ON..LATEST_ON."""
+    errors: list[str] = []
+    dated, nested = _dated_fields(type(payload))
+    for name in dated:
+        value = getattr(payload, name)
+        if value is None:
+            continue
+        day = value.date() if isinstance(value, datetime) else value
+        if not EARLIEST_ON <= day <= LATEST_ON:
+            at = f"{where}.{name}" if where else name
+            errors.append(f"{at} {value} is outside the supported range {EARLIEST_ON}..{LATEST_ON}")
+    for name in nested:
+        for index, item in enumerate(getattr(payload, name)):
+            errors += range_errors(item, f"{where + '.' if where else ''}{name}[{index}]")
+    return errors
+
+
 def _check_one(
     item: object, model: type[M], checks: Callable[[M], list[str]]
 ) -> tuple[M | None, list[str]]:
@@ -185,7 +221,7 @@ def _check_one(
     except ValidationError as exc:
         errors = _pydantic_errors(exc)
     else:
-        errors = checks(payload)
+        errors = range_errors(payload) or checks(payload)
     codes = identity_code_paths(item)
     if codes:
         errors = [withhold(error) for error in errors]
@@ -203,8 +239,8 @@ def _validate(
     model: type[M],
     checks: Callable[[M], list[str]],
 ) -> tuple[list[M], list[Rejected]]:
-    with gc_paused():
-        return _validate_batch(_as_list(raw_items), kind, ref_field, model, checks)
+    relax_collector()
+    return _validate_batch(_as_list(raw_items), kind, ref_field, model, checks)
 
 
 def _validate_batch(

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import html
 import logging
+import os
+import threading
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -19,7 +21,6 @@ from dataclasses import asdict, dataclass, field, replace
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
-from notifications.service import notify
 from sqlalchemy import Engine, func, or_, select
 from sqlmodel import Session
 
@@ -27,15 +28,21 @@ import rules
 from models.alerting import DeadlineRecord
 from models.db import ensure_schema, make_engine, session_scope
 from models.store import list_rejected, load_audits, load_cases, load_coaches
-from notifications.deadlines import load_current_deadlines, store_deadlines
+from notifications.deadlines import (
+    load_current_deadlines,
+    store_deadlines,
+    top_current_deadlines,
+)
 from notifications.delivery import deliver
 from notifications.ledger import active_suppressions
 from notifications.messages import Message
 from notifications.routing import targets_of
+from notifications.service import notify
 from providers.sync import sync_provider
 from rules.deadline import BREACH_STATUSES, Deadline, Status
 from vahti.config import Settings, load_settings
 from vahti.errors import DeliveryError, InputError, ProviderError
+from vahti.incremental import evaluate_and_store
 from vahti.report import AcknowledgedRow, HistoryPoint, build_report, render_html
 from vahti.rows import DeadlineRow, ProvisionalRow, RejectedRow, deadline_row, provisional_rows
 
@@ -43,6 +50,12 @@ log = logging.getLogger("vahti.pipeline")
 
 #: Rows per operator table returned by a step; the counts always cover everything.
 ROW_CAP = 200
+#: Provider steps (sync, evaluate) working at once in one process. Prefect's thread
+#: pool starts every submitted task at once (no limit by default), so 200 providers
+#: would hold 200 pages in memory and queue 200 writers on one SQLite file; the work is
+#: bound by one core (the GIL) anyway, and 3 overlap the provider's network time.
+STEP_SLOTS = int(os.environ.get("VAHTI_STEP_SLOTS", "3"))
+_slots = threading.BoundedSemaphore(max(1, STEP_SLOTS))
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,11 +125,16 @@ def open_engine(settings: Settings) -> Iterator[Engine]:
 
 
 def sync_step(config_path: str, provider_id: str, *, full: bool = False) -> SyncSummary:
-    """Pull one provider's cases, audits and staff into the store.
+    """Pull one provider's cases, audits and staff into the store (one of STEP_SLOTS).
 
     Raises ProviderError naming the provider when the sync did not complete; invalid
     items are not failures (they are stored as rejected payloads and counted).
     """
+    with _slots:
+        return _sync_step(config_path, provider_id, full=full)
+
+
+def _sync_step(config_path: str, provider_id: str, *, full: bool) -> SyncSummary:
     settings = settings_from(config_path)
     provider = settings.provider(provider_id)
     report = sync_provider(settings, provider_id, full=full, progress=False)
@@ -157,11 +175,39 @@ def evaluate_step(
 
     ``store=False`` computes without writing anything (ad-hoc dry runs, what-ifs);
     ``case_ref`` narrows the result to one case (every subject is still evaluated so
-    staff and audit rules see the whole provider).
+    staff and audit rules see the whole provider). One of STEP_SLOTS at a time.
     """
+    with _slots:
+        return _evaluate_step(
+            config_path, provider_id, today_on, store=store, case_ref=case_ref, explain=explain
+        )
+
+
+def _evaluate_step(
+    config_path: str,
+    provider_id: str,
+    today_on: str,
+    *,
+    store: bool = True,
+    case_ref: str | None = None,
+    explain: bool = False,
+) -> EvaluationSummary:
     settings = settings_from(config_path)
     provider = settings.provider(provider_id)
     today = date.fromisoformat(today_on)
+    if store and case_ref is None:  # the scheduled path: only what can have changed
+        with open_engine(settings) as engine:
+            outcome = evaluate_and_store(
+                engine=engine, settings=settings, provider_id=provider_id, today=today
+            )
+            with session_scope(engine) as session:
+                return summarize_stored(
+                    session=session,
+                    provider_id=provider_id,
+                    today=today,
+                    overrides=provider.overrides,
+                    history_rows=outcome.written,
+                )
     with open_engine(settings) as engine, session_scope(engine) as session:
         deadlines = evaluate_stored(
             session=session, settings=settings, provider_id=provider_id, today=today
@@ -292,6 +338,49 @@ def breach_history(
 
 
 # -- summaries --------------------------------------------------------------------------
+
+
+def summarize_stored(
+    *,
+    session: Session,
+    provider_id: str,
+    today: date,
+    overrides: dict[str, float | int | bool | None] | None = None,
+    history_rows: int = 0,
+) -> EvaluationSummary:
+    """:func:`summarize` of the provider's stored current deadlines (counted in SQL)."""
+    table = DeadlineRecord.__table__  # type: ignore[attr-defined]
+    mine = (table.c.provider_id == provider_id) & table.c.is_current.is_(True)
+    counted = select(table.c.status, func.count()).where(mine).group_by(table.c.status)
+    by_status = {str(status): int(n) for status, n in session.execute(counted)}
+    subjects = select(table.c.subject_kind, table.c.subject).where(mine).distinct().subquery()
+    packs = set(session.scalars(select(table.c.pack_id).where(mine).distinct()))
+    breached_total, breached = top_current_deadlines(
+        session=session,
+        provider_id=provider_id,
+        statuses=BREACH_STATUSES,
+        today=today,
+        limit=ROW_CAP,
+    )
+    due_soon_total, due_soon = top_current_deadlines(
+        session=session,
+        provider_id=provider_id,
+        statuses=(Status.DUE_SOON, Status.AT_RISK),
+        today=today,
+        limit=ROW_CAP,
+    )
+    return EvaluationSummary(
+        provider_id=provider_id,
+        evaluated_on=today.isoformat(),
+        subjects=int(session.execute(select(func.count()).select_from(subjects)).scalar_one()),
+        by_status=dict(sorted(by_status.items())),
+        breached_total=breached_total,
+        due_soon_total=due_soon_total,
+        breached=tuple(deadline_row(provider_id, d) for d in breached),
+        due_soon=tuple(deadline_row(provider_id, d) for d in due_soon),
+        provisional=provisional_rows({p for p in packs if p}, overrides or {}, provider_id),
+        history_rows=history_rows,
+    )
 
 
 def summarize(

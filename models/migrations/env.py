@@ -16,7 +16,7 @@ from sqlmodel import SQLModel
 from models.db import make_engine
 
 #: Modules whose SQLModel tables form the schema (imported for their side effect).
-TABLE_MODULES = ("models.provider_data", "models.alerting")
+TABLE_MODULES = ("models.provider_data", "models.alerting", "models.evaluation")
 
 
 def _import_tables() -> None:

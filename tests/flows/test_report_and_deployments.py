@@ -26,7 +26,11 @@ def _deadline(subject: str, rule: str, status: Status, office: str = "o-1") -> D
         rule=rule,
         status=status,
         due_on=date(2026, 3, 2),
-        explanation=("decision received 2026-02-16", "no workplace start by the due date"),
+        explanation=(
+            "trigger: decision_received_on 2026-02-16",
+            "event: first_meeting_on not yet recorded",
+            "rule pack kela-tk-tv-2025",
+        ),
         pack_id="kela-tk-tv-2025",
         office_id=office,
     )
@@ -58,7 +62,7 @@ def test_report_has_every_section_and_no_scripts() -> None:
         assert section in html
     assert 'id="provisional"' in html
     assert "START-2W.days" in html
-    assert "no workplace start by the due date" in html
+    assert "decision_received_on 2026-02-16; first_meeting_on not yet recorded" in html
     assert "client moved" in html
     assert html.count("<rect") == 2
     assert "<script" not in html

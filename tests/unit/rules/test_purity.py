@@ -10,6 +10,7 @@ from pathlib import Path
 
 import rules
 from rules import validate_cases
+from rules._gc import BATCH_THRESHOLD
 from tests.unit.rules.builders import raw_case
 
 FORBIDDEN = ("prefect", "sqlmodel", "sqlalchemy", "httpx", "apprise")
@@ -39,14 +40,20 @@ def test_engine_reads_no_clock() -> None:
         assert ".now(" not in text, info.name
 
 
-def test_collector_state_is_restored() -> None:
-    """Batches pause the cyclic collector and restore whatever state it had."""
-    assert gc.isenabled()
-    validate_cases([raw_case()])
-    assert gc.isenabled()
-    gc.disable()
+def test_collector_is_relaxed_once_never_toggled() -> None:
+    """Batches raise the collector's first threshold, never lower it, never switch it off."""
+    before = gc.get_threshold()
     try:
+        gc.set_threshold(700, before[1], before[2])
+        validate_cases([raw_case()])
+        assert gc.isenabled()
+        assert gc.get_threshold() == (BATCH_THRESHOLD, before[1], before[2])
+        gc.set_threshold(10 * BATCH_THRESHOLD, before[1], before[2])
+        validate_cases([raw_case()])
+        assert gc.get_threshold()[0] == 10 * BATCH_THRESHOLD
+        gc.disable()
         validate_cases([raw_case()])
         assert not gc.isenabled()
     finally:
         gc.enable()
+        gc.set_threshold(*before)

@@ -1,0 +1,1 @@
+"""Vahti's benchmarks: ``python -m bench --size N --providers K`` (see bench/README.md)."""

@@ -1,0 +1,62 @@
+"""The benchmark entry point still runs at a tiny size (no timings are checked)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from bench.__main__ import main, parse_args
+
+
+def test_floor_and_engine_parts_run_and_write_results(tmp_path: Path) -> None:
+    """`python -m bench` at 40 cases over 2 providers writes a result line and a plot."""
+    results = tmp_path / "results.jsonl"
+    assert (
+        main(
+            [
+                "--size",
+                "40",
+                "--providers",
+                "2",
+                "--parts",
+                "floor,engine",
+                "--results",
+                str(results),
+            ]
+        )
+        == 0
+    )
+    point = json.loads(results.read_text(encoding="utf-8"))
+    assert (point["size"], point["providers"], point["db"]) == (40, 2, "sqlite")
+    assert {f["parser"] for f in point["floor"]} == {"json", "orjson"}
+    assert all(f["cases"] == 40 for f in point["floor"])
+    assert point["engine"]["cases"] == 40
+    assert point["engine"]["deadlines"] > 40
+    png = tmp_path / "plot.png"
+    assert main(["--results", str(results), "--plot", str(png)]) == 0
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_bad_arguments_are_refused() -> None:
+    """Unknown parts and a naive run above 1 000 cases are usage errors."""
+    with pytest.raises(SystemExit):
+        parse_args(["--parts", "floor,warp"])
+    with pytest.raises(SystemExit):
+        parse_args(["--size", "5000", "--naive"])
+
+
+@pytest.mark.slow
+def test_full_incremental_and_naive_runs(tmp_path: Path) -> None:
+    """The Prefect runs (full, two re-runs, naive side by side) complete at 30 cases."""
+    results = tmp_path / "results.jsonl"
+    args = ["--size", "30", "--providers", "2", "--parts", "full,incremental", "--naive"]
+    assert main([*args, "--results", str(results), "--workdir", str(tmp_path / "work")]) == 0
+    point = json.loads(results.read_text(encoding="utf-8"))
+    runs = point["runs"]
+    assert {runs[name]["state"] for name in ("full", "rerun_1pct", "rerun_none")} == {"Completed"}
+    assert runs["full"]["task_runs"] == 2 * 2 + 1
+    assert runs["full"]["rows_written"] > 0
+    assert point["naive_runs"]["side_by_side_naive"]["task_runs"] >= 30  # one per case
+    assert "naive_over_vahti" in point["ratios"]
