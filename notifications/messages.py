@@ -8,6 +8,7 @@ a link: never personal data. Markdown for chat, HTML and plain text for email.
 from __future__ import annotations
 
 import re
+from collections import Counter
 from dataclasses import asdict, dataclass
 from datetime import date
 from typing import Literal, TypedDict
@@ -33,6 +34,8 @@ _TEMPLATE_FILES: dict[Format, str] = {
 #: Finnish personal identity codes (henkilötunnus) never leave Vahti, even in a reason.
 _IDENTITY_CODE = re.compile(r"\b\d{6}[-+A-FU-Y]\d{3}[0-9A-Y]\b")
 _MAX_REASON = 200
+#: Items listed in one digest; the rest are counted per rule.
+DIGEST_MAX_ITEMS = 50
 
 
 class ReasonFields(TypedDict):
@@ -165,9 +168,17 @@ def sort_items(items: list[MessageItem]) -> list[MessageItem]:
     )
 
 
-def render_digest(items: list[MessageItem], *, language: Language) -> Message:
-    """One digest in ``language`` with the urgent items first."""
+def render_digest(
+    items: list[MessageItem], *, language: Language, max_items: int = DIGEST_MAX_ITEMS
+) -> Message:
+    """One digest in ``language``: the most urgent ``max_items`` listed, the rest counted.
+
+    A digest stays readable (and within what mail servers accept) whatever the number
+    of alerts: items past ``max_items`` are summarised as counts per rule, with a pointer
+    to the compliance report that lists them all. Every item is delivered either way.
+    """
     ordered = sort_items(items)
+    shown, hidden = ordered[:max_items], ordered[max_items:]
     rows = [
         {
             "item": item,
@@ -175,13 +186,19 @@ def render_digest(items: list[MessageItem], *, language: Language) -> Message:
             "due": format_date(item.due_on, language) if item.due_on else None,
             "reason": localized_reason(item, language),
         }
-        for item in ordered
+        for item in shown
     ]
+    more = Counter(item.rule for item in hidden)
     context = {
         "rows": rows,
-        "urgent": [row for row, item in zip(rows, ordered, strict=True) if item.urgent],
-        "other": [row for row, item in zip(rows, ordered, strict=True) if not item.urgent],
-        "count": len(rows),
+        "urgent": [row for row, item in zip(rows, shown, strict=True) if item.urgent],
+        "other": [row for row, item in zip(rows, shown, strict=True) if not item.urgent],
+        "count": len(ordered),
+        "urgent_count": sum(item.urgent for item in ordered),
+        "more": [
+            {"title": rule_title(rule, language), "count": n} for rule, n in more.most_common()
+        ],
+        "more_count": len(hidden),
     }
     title = _ENV.get_template(f"{language}/subject.txt.j2").render(context).strip()
     bodies = {

@@ -283,9 +283,10 @@ def deliver_ready(
             items = [
                 _refresh(MessageItem.from_json(json.loads(a.item)), today) for a in claimed.alerts
             ]
-            result = deliver(
-                target, render_digest(items, language=target.language), environ=environ
+            message = render_digest(
+                items, language=target.language, max_items=settings.alerts.digest_max_items
             )
+            result = deliver(target, message, environ=environ)
         if hook:
             hook("delivered", key)
         with session_scope(engine) as session:

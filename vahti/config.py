@@ -120,6 +120,7 @@ class AlertSettings(_Section):
     max_attempts_before_operations: Annotated[int, Field(ge=1)] = 3
     resolved_note: bool = True  # one "resolved" note to quality staff after a breach
     claim_lease_minutes: Annotated[int, Field(ge=1)] = 15  # a crashed run's claim expires
+    digest_max_items: Annotated[int, Field(ge=1, le=1000)] = 50  # the rest as counts per rule
 
 
 class Settings(_Section):

@@ -74,3 +74,27 @@ def test_reason_survives_the_ledger_round_trip_and_reaches_the_digest():
     message = render_digest([stored], language="fi")
     assert "kuntoutuspäätös saapui 19.3.2026" in message.text
     assert "kuntoutuspäätös saapui 19.3.2026" in message.html
+
+
+def test_a_long_digest_lists_the_most_urgent_and_counts_the_rest():
+    """Past max_items the digest counts the rest per rule, so it stays readable and small."""
+    many = [
+        MessageItem(
+            provider_id="demo",
+            subject_kind="case",
+            subject=f"TK-{n:03d}",
+            rule="START-2W" if n % 2 else "DAY-LENGTH",
+            stage="breach",
+            status="breached",
+            urgent=n < 10,
+            due_on=date(2026, 4, 1),
+            days_left=-1 - n,
+        )
+        for n in range(40)
+    ]
+    message = render_digest(many, language="en", max_items=5)
+    assert message.title == "[!] Vahti: 40 deadlines, 10 urgent"
+    assert message.text.count("TK-") == 5
+    assert "35 more deadlines; the weekly compliance report lists them all:" in message.text
+    assert message.html.count("<li>") == 2
+    assert len(render_digest(many, language="en").text) > len(message.text)
