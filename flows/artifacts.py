@@ -17,6 +17,16 @@ from vahti.pipeline import EvaluationSummary, NotifySummary, ReportSummary
 from vahti.rows import DeadlineRow, ProvisionalRow
 
 _DEADLINE_COLUMNS = ("provider_id", "office_id", "subject", "rule", "status", "due_on", "days_left")
+#: Rows per deadline table in the UI (most overdue / nearest first); totals in the text.
+#: Bounded so a national run publishes small artifacts (Prefect drops events over ~1 MB).
+ARTIFACT_ROWS = 500
+
+
+def _most_pressing(rows: Iterable[DeadlineRow]) -> list[DeadlineRow]:
+    """The ARTIFACT_ROWS rows with the fewest days left (rows without a date last)."""
+    far = 1 << 30
+    ordered = sorted(rows, key=lambda r: (far if r.days_left is None else r.days_left, r.subject))
+    return ordered[:ARTIFACT_ROWS]
 
 
 def publish_check(outcome: CheckOutcome, *, key_prefix: str = "compliance") -> None:
@@ -49,9 +59,9 @@ def publish_check(outcome: CheckOutcome, *, key_prefix: str = "compliance") -> N
 
 
 def publish_deadlines(evaluations: Sequence[EvaluationSummary], *, key_prefix: str) -> None:
-    """Breached and due-soon deadline tables (capped per provider; totals in the text)."""
-    breached = [row for e in evaluations for row in e.breached]
-    due_soon = [row for e in evaluations for row in e.due_soon]
+    """Breached and due-soon deadline tables (capped; totals in the text)."""
+    breached = _most_pressing(row for e in evaluations for row in e.breached)
+    due_soon = _most_pressing(row for e in evaluations for row in e.due_soon)
     breached_total = sum(e.breached_total for e in evaluations)
     due_soon_total = sum(e.due_soon_total for e in evaluations)
     create_table_artifact(
