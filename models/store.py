@@ -15,10 +15,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Any, Literal, TypeVar
+from typing import Any, Generic, Literal, NamedTuple, TypeVar
 
 from pydantic import BaseModel
 from sqlalchemy import Table, delete, or_, select, update
@@ -202,6 +202,37 @@ def _changed(
     return {str(ref): str(digest) for ref, digest in rows}
 
 
+class _Row(NamedTuple, Generic[_Payload]):
+    """One item of a page: the validated payload, its canonical JSON and that text's hash."""
+
+    payload: _Payload
+    raw: str
+    digest: str
+
+
+def _page_rows(
+    items: Sequence[tuple[_Payload, object]], key_of: Callable[[_Payload], str]
+) -> dict[str, _Row[_Payload]]:
+    """The page's items by key (the first of identical duplicates wins)."""
+    rows: dict[str, _Row[_Payload]] = {}
+    for payload, raw in items:
+        text = canonical(raw)
+        rows.setdefault(key_of(payload), _Row(payload, text, content_hash(text)))
+    return rows
+
+
+def _changed_refs(
+    session: Session,
+    rows: Mapping[str, _Row[Any]],
+    key: Any,
+    hash_column: Any,
+    where: Any,
+) -> list[str]:
+    """The keys whose content differs from what is stored (one SELECT), sorted."""
+    stored = _changed(session, key, hash_column, where, rows)
+    return sorted(ref for ref, row in rows.items() if stored.get(ref) != row.digest)
+
+
 def store_cases(
     *,
     session: Session,
@@ -210,28 +241,22 @@ def store_cases(
     received_at: datetime,
 ) -> PageCounts:
     """Upsert one page of valid cases (payload, raw item) and keep every new revision."""
-    counts = PageCounts()
-    rows: dict[str, dict[str, Any]] = {}
-    for case, raw in items:
-        text = canonical(raw)
-        rows.setdefault(case.case_ref, {"case": case, "raw": text, "hash": content_hash(text)})
-    stored = _changed(
+    rows = _page_rows(items, lambda case: case.case_ref)
+    changed = _changed_refs(
         session,
+        rows,
         col(Case.case_ref),
         col(Case.content_hash),
         col(Case.provider_id) == provider_id,
-        rows,
     )
-    changed = sorted(ref for ref, row in rows.items() if stored.get(ref) != row["hash"])
-    counts.stored = len(changed)
-    counts.unchanged = len(items) - len(changed)
+    counts = PageCounts(stored=len(changed), unchanged=len(items) - len(changed))
     if not changed:
         return counts
     case_rows = []
     revision_rows = []
     for ref in changed:
         row = rows[ref]
-        case = row["case"]
+        case = row.payload
         case_rows.append({
             "provider_id": provider_id, "case_ref": ref, "service": case.service,
             "office_id": case.office_id, "coach_id": case.coach_id, "language": case.language,
@@ -240,12 +265,12 @@ def store_cases(
             "workplace_phase_started_on": case.workplace_phase_started_on,
             "ended_on": case.ended_on, "end_reason": case.end_reason,
             "feedback_sent_on": case.feedback_sent_on, "closed_on": _closed_on(case),
-            "raw": row["raw"], "content_hash": row["hash"], "updated_at": case.updated_at,
+            "raw": row.raw, "content_hash": row.digest, "updated_at": case.updated_at,
             "first_seen_at": received_at, "last_changed_at": received_at,
         })  # fmt: skip
         revision_rows.append({
-            "provider_id": provider_id, "case_ref": ref, "content_hash": row["hash"],
-            "raw": row["raw"], "updated_at": case.updated_at, "received_at": received_at,
+            "provider_id": provider_id, "case_ref": ref, "content_hash": row.digest,
+            "raw": row.raw, "updated_at": case.updated_at, "received_at": received_at,
         })  # fmt: skip
     _upsert(session, Case.__table__, case_rows, ("provider_id", "case_ref"), "first_seen_at")  # type: ignore[attr-defined]
     table: Table = CaseRevision.__table__  # type: ignore[attr-defined]
@@ -281,27 +306,21 @@ def store_audits(
     received_at: datetime,
 ) -> PageCounts:
     """Upsert one page of valid audits; a changed audit's findings are rewritten."""
-    counts = PageCounts()
-    rows: dict[str, dict[str, Any]] = {}
-    for audit, raw in items:
-        text = canonical(raw)
-        rows.setdefault(audit.audit_id, {"audit": audit, "raw": text, "hash": content_hash(text)})
-    stored = _changed(
+    rows = _page_rows(items, lambda audit: audit.audit_id)
+    changed = _changed_refs(
         session,
+        rows,
         col(Audit.audit_id),
         col(Audit.content_hash),
         col(Audit.provider_id) == provider_id,
-        rows,
     )
-    changed = sorted(ref for ref, row in rows.items() if stored.get(ref) != row["hash"])
-    counts.stored = len(changed)
-    counts.unchanged = len(items) - len(changed)
+    counts = PageCounts(stored=len(changed), unchanged=len(items) - len(changed))
     if not changed:
         return counts
     audit_rows = []
     finding_rows: list[dict[str, Any]] = []
     for ref in changed:
-        audit, text, digest = rows[ref]["audit"], rows[ref]["raw"], rows[ref]["hash"]
+        audit, text, digest = rows[ref]
         audit_rows.append({
             "provider_id": provider_id, "audit_id": ref, "office_id": audit.office_id,
             "visit_on": audit.visit_on, "report_received_on": audit.report_received_on,
