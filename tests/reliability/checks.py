@@ -54,7 +54,14 @@ def alert_settings(
                     {"urls": [sink.url("ops@example.org")], "name": "ops", "language": "en"}
                 ],
             },
-            "alerts": {"claim_lease_minutes": 1, "retry_base_minutes": 1, **alerts},
+            # Every item listed in its digest (no "N more" counts), so each ledger row can be
+            # traced to the message that carried it.
+            "alerts": {
+                "claim_lease_minutes": 1,
+                "retry_base_minutes": 1,
+                "digest_max_items": 1000,
+                **alerts,
+            },
         }
     )
 
