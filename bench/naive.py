@@ -16,7 +16,8 @@ from prefect import flow, task
 
 import rules
 from models.db import ensure_schema, make_engine, session_scope
-from models.store import ensure_provider, load_audits, load_coaches, store_cases
+from models.reads import load_audits, load_coaches
+from models.store import ensure_provider, store_cases
 from notifications.deadlines import store_deadlines
 from providers.client import ProviderClient
 from vahti.pipeline import notify_step, settings_from

@@ -1,4 +1,4 @@
-"""Persistence for provider data: idempotent page upserts and the read API.
+"""Persistence for provider data: idempotent page upserts (reads are in models/reads.py).
 
 Writes work one page at a time inside the caller's transaction (the sync commits once
 per page, together with the watermark). Each page costs a handful of statements
@@ -8,7 +8,7 @@ rejected items. The same page stored twice changes nothing.
 
 Open cases: a case is *closed* from ``closed_on`` = ``feedback_sent_on`` +
 ``CLOSE_AFTER_FEEDBACK_DAYS`` (60) when it has ended and its feedback was sent; closed
-cases need no re-evaluation and :func:`load_cases` skips them unless asked.
+cases need no re-evaluation and :func:`models.reads.load_cases` skips them unless asked.
 """
 
 from __future__ import annotations
@@ -37,20 +37,11 @@ from models.provider_data import (
     SyncRun,
 )
 from providers.payloads import AuditPayload, CasePayload, CoachPayload
-from rules._gc import relax_collector
 from rules.deadline import Rejected
 
 Collection = Literal["cases", "audits", "staff"]
-_REFS_CHUNK = 500  # refs per IN list (SQLite allows at most 32 766 parameters)
 
 _Payload = TypeVar("_Payload", bound=BaseModel)
-
-
-def _parse_all(model: type[_Payload], raws: Sequence[str]) -> list[_Payload]:
-    """Validate stored raw JSON (the collector relaxed as for every batch: rules._gc)."""
-    relax_collector()
-    parse = model.model_validate_json
-    return [parse(raw) for raw in raws]
 
 
 @dataclass(slots=True)
@@ -455,74 +446,3 @@ def finish_sync_run(
             unchanged=counts.unchanged, rejected=counts.rejected, error=error,
         )
     )  # fmt: skip
-
-
-def latest_sync_runs(*, session: Session, provider_id: str, limit: int = 10) -> list[SyncRun]:
-    """The provider's most recent sync runs, newest first."""
-    query = (
-        select(SyncRun)
-        .where(col(SyncRun.provider_id) == provider_id)
-        .order_by(col(SyncRun.started_at).desc(), col(SyncRun.id).desc())
-        .limit(limit)
-    )
-    return list(session.scalars(query))
-
-
-def load_cases(
-    *,
-    session: Session,
-    provider_id: str,
-    only_open: bool = True,
-    today: date | None = None,
-    changed_since: datetime | None = None,
-    refs: Sequence[str] | None = None,
-) -> list[CasePayload]:
-    """The provider's stored cases, validated from their raw JSON, ordered by case_ref.
-
-    ``only_open`` skips cases closed on or before ``today`` (default: the date of the
-    provider's last finished sync, so the answer depends only on the stored data).
-    ``changed_since`` keeps only cases stored or changed after that moment (what an
-    incremental evaluation needs); ``refs`` keeps only those case refs.
-    """
-    query = select(col(Case.raw)).where(col(Case.provider_id) == provider_id)
-    if only_open:
-        if today is None:
-            provider = session.get(Provider, provider_id)
-            synced = provider.last_synced_at if provider else None
-            today = synced.date() if synced else None
-        if today is not None:
-            query = query.where(or_(col(Case.closed_on).is_(None), col(Case.closed_on) > today))
-    if changed_since is not None:
-        query = query.where(col(Case.last_changed_at) > changed_since)
-    query = query.order_by(col(Case.case_ref))
-    if refs is None:
-        return _parse_all(CasePayload, session.scalars(query).all())
-    wanted = sorted(set(refs))  # sorted, disjoint chunks keep the case_ref order
-    raws: list[str] = []
-    for start in range(0, len(wanted), _REFS_CHUNK):
-        chunk = wanted[start : start + _REFS_CHUNK]
-        raws.extend(session.scalars(query.where(col(Case.case_ref).in_(chunk))).all())
-    return _parse_all(CasePayload, raws)
-
-
-def load_audits(*, session: Session, provider_id: str) -> list[AuditPayload]:
-    """The provider's stored audits (with findings), ordered by audit_id."""
-    query = select(col(Audit.raw)).where(col(Audit.provider_id) == provider_id)
-    return _parse_all(AuditPayload, session.scalars(query.order_by(col(Audit.audit_id))).all())
-
-
-def load_coaches(*, session: Session, provider_id: str) -> list[CoachPayload]:
-    """The provider's current staff list, ordered by coach id."""
-    query = select(col(Coach.raw)).where(col(Coach.provider_id) == provider_id)
-    return _parse_all(CoachPayload, session.scalars(query.order_by(col(Coach.coach_id))).all())
-
-
-def list_rejected(
-    *, session: Session, provider_id: str | None = None, limit: int = 100
-) -> list[RejectedPayload]:
-    """Rejected payloads, newest first (all providers unless one is given)."""
-    query = select(RejectedPayload)
-    if provider_id is not None:
-        query = query.where(col(RejectedPayload.provider_id) == provider_id)
-    query = query.order_by(col(RejectedPayload.received_at).desc(), col(RejectedPayload.id).desc())
-    return list(session.scalars(query.limit(limit)))

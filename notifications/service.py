@@ -22,7 +22,7 @@ from sqlalchemy import Engine
 
 from models.alerting import Alert
 from models.db import ensure_schema, make_engine, session_scope
-from models.store import load_coaches
+from models.reads import load_coaches
 from notifications import ledger
 from notifications.deadlines import current_deadline_providers, load_current_deadlines
 from notifications.delivery import DeliveryResult, deliver

@@ -40,7 +40,7 @@ from models.evaluation import (
     store_rechecks,
 )
 from models.provider_data import Coach
-from models.store import load_audits, load_cases, load_coaches
+from models.reads import load_audits, load_cases, load_coaches
 from notifications.deadlines import store_deadlines
 from vahti.config import Settings
 

@@ -27,7 +27,7 @@ from sqlmodel import Session
 import rules
 from models.alerting import DeadlineRecord
 from models.db import ensure_schema, make_engine, session_scope
-from models.store import list_rejected, load_audits, load_cases, load_coaches
+from models.reads import list_rejected, load_audits, load_cases, load_coaches
 from notifications.deadlines import (
     load_current_deadlines,
     store_deadlines,

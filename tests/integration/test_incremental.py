@@ -11,7 +11,7 @@ from sqlalchemy import Engine, select
 from sqlmodel import Session
 
 import rules
-from models import store
+from models import reads, store
 from models.alerting import DeadlineRecord
 from models.db import make_engine, session_scope, upgrade
 from notifications.deadlines import fingerprint
@@ -69,11 +69,11 @@ def _stored(session: Session) -> dict[tuple[str, str, str], str]:
 
 
 def _expected(session: Session, today: date, settings: Settings) -> dict[tuple[str, str, str], str]:
-    cases = store.load_cases(session=session, provider_id="p1", today=today)
+    cases = reads.load_cases(session=session, provider_id="p1", today=today)
     found = rules.evaluate(
         cases,
-        store.load_audits(session=session, provider_id="p1"),
-        store.load_coaches(session=session, provider_id="p1"),
+        reads.load_audits(session=session, provider_id="p1"),
+        reads.load_coaches(session=session, provider_id="p1"),
         None,
         today,
         rules.FinnishCalendar(),

@@ -12,7 +12,7 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Engine, func, select, text
 from sqlmodel import Session, SQLModel
 
-from models import store
+from models import reads, store
 from models.db import check_schema, current_revision, head_revision, make_engine, upgrade
 from models.provider_data import Audit, Case, CaseRevision, Coach, Finding, RejectedPayload
 from providers.payloads import AuditPayload, CasePayload, CoachPayload
@@ -134,7 +134,7 @@ def test_rejected_payloads_are_kept_with_errors(engine: Engine) -> None:
             )
             assert stored == 2
         session.commit()
-        rows = store.list_rejected(session=session, provider_id="demo")
+        rows = reads.list_rejected(session=session, provider_id="demo")
         assert count(session, RejectedPayload) == 2
     by_ref = {row.ref: row for row in rows}
     assert by_ref["TK-9"].errors == ["service: 'x' is not a service", "updated_at: missing"]
@@ -154,9 +154,9 @@ def test_load_cases_skips_closed_cases(engine: Engine) -> None:
             received_at=NOW,
         )
         session.commit()
-        before = store.load_cases(session=session, provider_id="demo", today=date(2025, 6, 8))
-        after = store.load_cases(session=session, provider_id="demo", today=date(2025, 6, 9))
-        everything = store.load_cases(session=session, provider_id="demo", only_open=False)
+        before = reads.load_cases(session=session, provider_id="demo", today=date(2025, 6, 8))
+        after = reads.load_cases(session=session, provider_id="demo", today=date(2025, 6, 9))
+        everything = reads.load_cases(session=session, provider_id="demo", only_open=False)
     assert [c.case_ref for c in before] == ["TK-1", "TK-2", "TK-3"]
     assert [c.case_ref for c in after] == ["TK-1", "TK-2"]
     assert len(everything) == 3
@@ -185,7 +185,7 @@ def test_audits_and_findings_follow_the_payload(engine: Engine) -> None:
             counts.append(result.stored)
         session.commit()
         findings = session.scalars(select(Finding.finding_id)).all()
-        audits = store.load_audits(session=session, provider_id="demo")
+        audits = reads.load_audits(session=session, provider_id="demo")
         assert count(session, Audit) == 1
     assert counts == [1, 0, 1]
     assert findings == ["F1"]
@@ -212,7 +212,7 @@ def test_staff_is_replaced_idempotently(engine: Engine) -> None:
     # c-2 leaves, c-3 sends an invalid payload (listed, not valid), c-1 changes office
     changed = replace([coach("c-1", office_id="TKU-1")], ["c-1", "c-3"])
     with Session(engine) as session:
-        coaches = store.load_coaches(session=session, provider_id="demo")
+        coaches = reads.load_coaches(session=session, provider_id="demo")
         assert count(session, Coach) == 2
     assert (first.stored, same.stored, same.unchanged) == (3, 0, 3)
     assert changed.stored == 2  # one changed, one removed
@@ -251,7 +251,7 @@ def test_sync_runs_are_recorded(engine: Engine) -> None:
             error="cases: boom",
         )
         session.commit()
-        (run,) = store.latest_sync_runs(session=session, provider_id="demo")
+        (run,) = reads.latest_sync_runs(session=session, provider_id="demo")
     assert (run.status, run.fetched, run.stored, run.unchanged, run.rejected) == (
         "failed", 7, 3, 2, 2,
     )  # fmt: skip

@@ -13,7 +13,7 @@ from sqlmodel import Session, SQLModel
 from typer.testing import CliRunner
 
 import providers.client
-from models import store
+from models import reads
 from models.db import make_engine
 from models.provider_data import Audit, Case, CaseRevision, Coach, RejectedPayload, SyncRun
 from providers.faults import Faults
@@ -96,8 +96,8 @@ def test_full_then_incremental_sync_stores_each_change_once(
 
     engine = make_engine(database_url)
     with Session(engine) as session:
-        rejected = store.list_rejected(session=session, provider_id="demo", limit=1000)
-        loaded = store.load_cases(session=session, provider_id="demo", only_open=False)
+        rejected = reads.list_rejected(session=session, provider_id="demo", limit=1000)
+        loaded = reads.load_cases(session=session, provider_id="demo", only_open=False)
     engine.dispose()
     assert all(row.errors for row in rejected)
     assert len(loaded) == cases.stored
@@ -296,9 +296,9 @@ def test_loaded_cases_match_what_the_server_sent(
     with Session(engine) as session:
         loaded = {
             c.case_ref: c
-            for c in store.load_cases(session=session, provider_id="demo", only_open=False)
+            for c in reads.load_cases(session=session, provider_id="demo", only_open=False)
         }
-        coaches = store.load_coaches(session=session, provider_id="demo")
+        coaches = reads.load_coaches(session=session, provider_id="demo")
     engine.dispose()
     some = reference_server.dataset.case_dict(0)
     assert loaded[some["case_ref"]].model_dump(mode="json")["days"] == some.get("days", [])
@@ -352,8 +352,8 @@ def test_hostile_items_are_rejected_and_the_rest_is_stored(database_url: str) ->
     assert (cases.fetched, cases.stored, cases.rejected) == (8, 1, 7)
     engine = make_engine(database_url)
     with Session(engine) as session:
-        loaded = store.load_cases(session=session, provider_id="demo", only_open=False)
-        rejected = store.list_rejected(session=session, provider_id="demo")
+        loaded = reads.load_cases(session=session, provider_id="demo", only_open=False)
+        rejected = reads.list_rejected(session=session, provider_id="demo")
     engine.dispose()
     assert [c.case_ref for c in loaded] == ["TK-1"]
     assert loaded[0].case_url == good["case_url"]

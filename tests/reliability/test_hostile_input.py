@@ -24,7 +24,7 @@ from sqlalchemy import Engine, select
 from sqlmodel import Session
 
 import rules
-from models import store
+from models import reads
 from models.db import ensure_schema, make_engine
 from models.provider_data import Case, RejectedPayload
 from models.store import canonical_json, content_hash
@@ -131,9 +131,9 @@ def _stored(engine: Engine, pid: str) -> tuple[dict[str, str], dict[str, list[st
 def _evaluate(engine: Engine, pid: str) -> None:
     with Session(engine) as session:
         rules.evaluate(
-            store.load_cases(session=session, provider_id=pid, today=TODAY),
-            store.load_audits(session=session, provider_id=pid),
-            store.load_coaches(session=session, provider_id=pid),
+            reads.load_cases(session=session, provider_id=pid, today=TODAY),
+            reads.load_audits(session=session, provider_id=pid),
+            reads.load_coaches(session=session, provider_id=pid),
             None,
             TODAY,
             rules.FinnishCalendar(),

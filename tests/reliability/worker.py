@@ -25,7 +25,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import rules
-from models import store
+from models import reads, store
 from models.db import ensure_schema, make_engine, session_scope
 from notifications import ledger, service
 from notifications.deadlines import store_deadlines
@@ -70,9 +70,9 @@ def evaluate(settings: Settings, now: datetime) -> dict[str, int]:
             with session_scope(engine) as session:
                 pid = provider.id
                 deadlines = rules.evaluate(
-                    store.load_cases(session=session, provider_id=pid, today=today),
-                    store.load_audits(session=session, provider_id=pid),
-                    store.load_coaches(session=session, provider_id=pid),
+                    reads.load_cases(session=session, provider_id=pid, today=today),
+                    reads.load_audits(session=session, provider_id=pid),
+                    reads.load_coaches(session=session, provider_id=pid),
                     None,
                     today,
                     rules.FinnishCalendar(),

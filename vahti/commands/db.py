@@ -41,7 +41,7 @@ def rejected(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON lines.")] = False,
 ) -> None:
     """List rejected payloads (newest first): reference and every error, no raw data."""
-    from models import store  # noqa: PLC0415
+    from models import reads  # noqa: PLC0415
     from models.db import check_schema, make_engine, session_scope  # noqa: PLC0415
 
     try:
@@ -49,7 +49,7 @@ def rejected(
         engine = make_engine(settings.database.url)
         check_schema(engine)
         with session_scope(engine) as session:
-            rows = store.list_rejected(session=session, provider_id=provider, limit=limit)
+            rows = reads.list_rejected(session=session, provider_id=provider, limit=limit)
     except ConfigError as exc:
         typer.echo(f"vahti db rejected: {exc}", err=True)
         raise typer.Exit(2) from None

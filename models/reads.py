@@ -1,0 +1,101 @@
+"""Reading provider data back: stored cases, audits and staff as validated payloads.
+
+The raw JSON stored by :mod:`models.store` is parsed again with the wire models, so the
+engine sees exactly what the provider sent. Open cases: see :mod:`models.store`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, datetime
+from typing import TypeVar
+
+from pydantic import BaseModel
+from sqlalchemy import or_, select
+from sqlmodel import Session, col
+
+from models.provider_data import Audit, Case, Coach, Provider, RejectedPayload, SyncRun
+from providers.payloads import AuditPayload, CasePayload, CoachPayload
+from rules._gc import relax_collector
+
+_REFS_CHUNK = 500  # refs per IN list (SQLite allows at most 32 766 parameters)
+
+_Payload = TypeVar("_Payload", bound=BaseModel)
+
+
+def _parse_all(model: type[_Payload], raws: Sequence[str]) -> list[_Payload]:
+    """Validate stored raw JSON (the collector relaxed as for every batch: rules._gc)."""
+    relax_collector()
+    parse = model.model_validate_json
+    return [parse(raw) for raw in raws]
+
+
+def latest_sync_runs(*, session: Session, provider_id: str, limit: int = 10) -> list[SyncRun]:
+    """The provider's most recent sync runs, newest first."""
+    query = (
+        select(SyncRun)
+        .where(col(SyncRun.provider_id) == provider_id)
+        .order_by(col(SyncRun.started_at).desc(), col(SyncRun.id).desc())
+        .limit(limit)
+    )
+    return list(session.scalars(query))
+
+
+def load_cases(
+    *,
+    session: Session,
+    provider_id: str,
+    only_open: bool = True,
+    today: date | None = None,
+    changed_since: datetime | None = None,
+    refs: Sequence[str] | None = None,
+) -> list[CasePayload]:
+    """The provider's stored cases, validated from their raw JSON, ordered by case_ref.
+
+    ``only_open`` skips cases closed on or before ``today`` (default: the date of the
+    provider's last finished sync, so the answer depends only on the stored data).
+    ``changed_since`` keeps only cases stored or changed after that moment (what an
+    incremental evaluation needs); ``refs`` keeps only those case refs.
+    """
+    query = select(col(Case.raw)).where(col(Case.provider_id) == provider_id)
+    if only_open:
+        if today is None:
+            provider = session.get(Provider, provider_id)
+            synced = provider.last_synced_at if provider else None
+            today = synced.date() if synced else None
+        if today is not None:
+            query = query.where(or_(col(Case.closed_on).is_(None), col(Case.closed_on) > today))
+    if changed_since is not None:
+        query = query.where(col(Case.last_changed_at) > changed_since)
+    query = query.order_by(col(Case.case_ref))
+    if refs is None:
+        return _parse_all(CasePayload, session.scalars(query).all())
+    wanted = sorted(set(refs))  # sorted, disjoint chunks keep the case_ref order
+    raws: list[str] = []
+    for start in range(0, len(wanted), _REFS_CHUNK):
+        chunk = wanted[start : start + _REFS_CHUNK]
+        raws.extend(session.scalars(query.where(col(Case.case_ref).in_(chunk))).all())
+    return _parse_all(CasePayload, raws)
+
+
+def load_audits(*, session: Session, provider_id: str) -> list[AuditPayload]:
+    """The provider's stored audits (with findings), ordered by audit_id."""
+    query = select(col(Audit.raw)).where(col(Audit.provider_id) == provider_id)
+    return _parse_all(AuditPayload, session.scalars(query.order_by(col(Audit.audit_id))).all())
+
+
+def load_coaches(*, session: Session, provider_id: str) -> list[CoachPayload]:
+    """The provider's current staff list, ordered by coach id."""
+    query = select(col(Coach.raw)).where(col(Coach.provider_id) == provider_id)
+    return _parse_all(CoachPayload, session.scalars(query.order_by(col(Coach.coach_id))).all())
+
+
+def list_rejected(
+    *, session: Session, provider_id: str | None = None, limit: int = 100
+) -> list[RejectedPayload]:
+    """Rejected payloads, newest first (all providers unless one is given)."""
+    query = select(RejectedPayload)
+    if provider_id is not None:
+        query = query.where(col(RejectedPayload.provider_id) == provider_id)
+    query = query.order_by(col(RejectedPayload.received_at).desc(), col(RejectedPayload.id).desc())
+    return list(session.scalars(query.limit(limit)))
