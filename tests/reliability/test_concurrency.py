@@ -15,19 +15,13 @@ schema migration and a provider's evaluation, and SQLite's ``BEGIN IMMEDIATE``.
 
 from __future__ import annotations
 
-import os
 import random
-import uuid
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 
 from notifications.sink import MaildirSink
-from tests.fixtures.database import POSTGRES_ENV
 from tests.fixtures.provider_server import ReferenceServer, StartServer
 from tests.reliability.checks import (
     BASE_NOW,
@@ -41,33 +35,6 @@ from tests.reliability.processes import follow, start_worker, write_settings
 from tests.reliability.test_crash_safety import prefect_env
 
 ROUNDS = 2
-
-
-@pytest.fixture(
-    params=[
-        pytest.param("sqlite", id="sqlite"),
-        pytest.param("postgres", id="postgres", marks=pytest.mark.postgres),
-    ]
-)
-def own_database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A fresh database of its own (PostgreSQL: a whole database, so pg_locks is ours alone)."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'vahti.db'}"
-        return
-    base = os.environ.get(POSTGRES_ENV)
-    if not base:
-        pytest.skip(f"{POSTGRES_ENV} is not set: PostgreSQL tests skipped")
-    url = make_url(base).set(drivername="postgresql+psycopg")
-    name = f"vahti_rel_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(url, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as connection:
-            connection.execute(text(f'CREATE DATABASE "{name}"'))
-        yield url.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def _touch(server: ReferenceServer, rng: random.Random) -> None:
