@@ -2,7 +2,8 @@
 
 - ``deadline_record``   every evaluated deadline; a changed status or due date is a new
                         row and the previous one is marked not current (history kept);
-                        at most one current row per (provider, subject kind, subject, rule)
+                        at most one current row per (provider, subject kind, subject, rule);
+                        ``planned`` once the notifier has planned the row's alerts
 - ``alert``             the write-ahead ledger: one row per (dedup key, target), written
                         and committed before anything is sent
 - ``delivery_attempt``  one row per digest sent to one target: status, per-service
@@ -18,7 +19,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Index, Text, UniqueConstraint, text
+from sqlalchemy import Index, Text, UniqueConstraint, false, text
 from sqlmodel import Field, SQLModel
 
 from models.db import UTCDateTime
@@ -43,6 +44,19 @@ class DeadlineRecord(SQLModel, table=True):
             postgresql_where=text("is_current"),
         ),
         Index("ix_deadline_record_provider_current", "provider_id", "is_current"),
+        Index(
+            "ix_deadline_record_unplanned",
+            "provider_id",
+            sqlite_where=text("is_current AND NOT planned"),
+            postgresql_where=text("is_current AND NOT planned"),
+        ),
+        Index(
+            "ix_deadline_record_current_due",
+            "status",
+            "due_on",
+            sqlite_where=text("is_current"),
+            postgresql_where=text("is_current"),
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -70,6 +84,8 @@ class DeadlineRecord(SQLModel, table=True):
     is_current: bool = True
     superseded_on: date | None = None
     created_at: datetime = Field(sa_type=UTCDateTime)
+    # False until the notifier planned this row's alerts (rows that never alert start true)
+    planned: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
 
 
 class Alert(SQLModel, table=True):

@@ -5,6 +5,10 @@ PostgreSQL (psycopg 3, production). Alembic owns the schema: :func:`upgrade` run
 migrations in ``models/migrations`` programmatically (no ``alembic.ini``), and
 :func:`check_schema` refuses a database that is behind or ahead of this code.
 
+:func:`shared_engine` keeps one engine per database URL for the process (its schema
+checked once), so the steps of a flow share one connection pool instead of building
+and migrating-checking an engine per provider.
+
 SQLite is opened in WAL mode with foreign keys on and a busy timeout, and every
 transaction starts with ``BEGIN IMMEDIATE``: writers queue on the busy timeout instead
 of failing with "database is locked" when two processes write at once. Within one
@@ -14,8 +18,11 @@ flow (one task per provider) wait in turn instead of racing the busy handler.
 
 from __future__ import annotations
 
+import atexit
+import functools
 import logging
 import threading
+from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -220,8 +227,9 @@ def alembic_config(connection: Connection | None = None) -> Config:
     return config
 
 
+@functools.cache
 def head_revision() -> str:
-    """The newest migration this code knows."""
+    """The newest migration this code knows (read from the scripts once per process)."""
     head = ScriptDirectory.from_config(alembic_config()).get_current_head()
     if head is None:  # pragma: no cover - the first migration always exists
         raise StoreError("no Alembic migrations found")
@@ -290,3 +298,50 @@ def ensure_schema(engine: Engine) -> None:
 def _safe(engine: Engine) -> str:
     """The engine's URL without its password."""
     return engine.url.render_as_string(hide_password=True)
+
+
+#: Engines kept by :func:`shared_engine`; the least recently used one past this is disposed.
+SHARED_ENGINES = 8
+_shared: OrderedDict[str, Engine] = OrderedDict()
+_shared_guard = threading.Lock()
+
+
+def shared_engine(url: str) -> Engine:
+    """This process's engine for ``url``: migrated when empty, schema checked once.
+
+    Flow steps run many times per process (one per provider); each one used to build an
+    engine, check the schema and dispose the pool again. Callers must not dispose it;
+    :func:`dispose_shared_engines` does (at exit, and in tests between databases).
+    """
+    with _shared_guard:
+        engine = _shared.get(url)
+        if engine is not None:
+            _shared.move_to_end(url)
+            return engine
+    engine = make_engine(url)
+    try:
+        ensure_schema(engine)
+    except BaseException:
+        engine.dispose()
+        raise
+    with _shared_guard:
+        if url in _shared:  # another thread made one meanwhile: use that one
+            engine.dispose()
+            return _shared[url]
+        _shared[url] = engine
+        while len(_shared) > SHARED_ENGINES:
+            _, old = _shared.popitem(last=False)
+            old.dispose()
+    return engine
+
+
+def dispose_shared_engines() -> None:
+    """Close every engine :func:`shared_engine` keeps."""
+    with _shared_guard:
+        engines = list(_shared.values())
+        _shared.clear()
+    for engine in engines:
+        engine.dispose()
+
+
+atexit.register(dispose_shared_engines)

@@ -13,15 +13,16 @@ import hashlib
 import json
 from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, cast
 
 from sqlalchemy import select, text, update
 from sqlmodel import Session, col
 
-from models.alerting import DeadlineRecord
+from models.alerting import OPEN_ALERT_STATUSES, Alert, DeadlineRecord
 from models.db import bulk_insert
-from notifications.policy import ProviderDeadline
+from notifications.policy import ACTIONABLE_STATUSES, QUIET_STATUSES, ProviderDeadline, Suppression
+from notifications.reminder import BreachedRef
 from rules.deadline import Deadline, Status, SubjectKind
 
 _CHUNK = 500
@@ -64,7 +65,7 @@ _ROW_COLUMNS = (
     "provider_id", "subject_kind", "subject", "rule", "status", "due_on", "event_on",
     "days_left", "details", "explanation", "pack_id", "provisional", "office_id", "coach_id",
     "link", "language", "escalate", "count", "limit_value", "fingerprint", "evaluated_on",
-    "is_current", "superseded_on", "created_at",
+    "is_current", "superseded_on", "created_at", "planned",
 )  # fmt: skip
 
 
@@ -79,7 +80,7 @@ def _row(
         provider_id, d.subject_kind, d.subject, d.rule, d.status.value, d.due_on, d.event_on,
         d.days_left, _json_list(d.details), _json_list(d.explanation), d.pack_id,
         _json_list(d.provisional), d.office_id, d.coach_id, d.link, d.language, d.escalate,
-        d.count, d.limit, fp, evaluated_on, True, None, at,
+        d.count, d.limit, fp, evaluated_on, True, None, at, d.status in QUIET_STATUSES,
     )  # fmt: skip
 
 
@@ -241,6 +242,112 @@ def _from_columns(row: Any) -> ProviderDeadline:
     return ProviderDeadline(pid, deadline)
 
 
+#: Row id -> current deadline: the rows one notification plan looks at.
+Candidates = dict[int, ProviderDeadline]
+
+
+def plan_candidates(
+    *,
+    session: Session,
+    provider_id: str | None,
+    today: date,
+    window_days: int,
+    suppressions: Sequence[Suppression] = (),
+) -> Candidates:
+    """The current deadlines that can have something new to alert on ``today``.
+
+    Actionable rows (:data:`ACTIONABLE_STATUSES`) that are
+
+    * not yet planned (new or changed since the last plan, or held for the window),
+    * ``open``/``due_soon`` dated rows due within ``window_days`` (a warning lead may
+      be reached today: the row does not change, the date does),
+    * named by an undelivered ledger entry (so the plan keeps or cancels it),
+    * named by an acknowledgement or silence in force (listed as suppressed).
+
+    Every other current row was planned before and can only say something new when it
+    changes (a new row) or enters the window. Each query runs on its own index.
+    """
+    table = DeadlineRecord.__table__  # type: ignore[attr-defined]
+    alert = Alert.__table__  # type: ignore[attr-defined]
+    columns = (*(table.c[name] for name in _DEADLINE_COLUMNS), table.c.id)
+    actionable = table.c.status.in_(sorted(s.value for s in ACTIONABLE_STATUSES))
+    base = select(*columns).where(table.c.is_current, actionable)
+    if provider_id is not None:
+        base = base.where(table.c.provider_id == provider_id)
+    unplanned = base.where(~table.c.planned)
+    window = base.where(
+        table.c.status.in_([Status.OPEN.value, Status.DUE_SOON.value]),
+        table.c.due_on >= today,
+        table.c.due_on <= today + timedelta(days=window_days),
+    )
+    named = (
+        select(alert.c.provider_id, alert.c.subject_kind, alert.c.subject, alert.c.rule)
+        .where(alert.c.status.in_(OPEN_ALERT_STATUSES))
+        .distinct()
+        .subquery()
+    )
+    pending = base.join(
+        named,
+        (named.c.provider_id == table.c.provider_id)
+        & (named.c.subject_kind == table.c.subject_kind)
+        & (named.c.subject == table.c.subject)
+        & (named.c.rule == table.c.rule),
+    )
+    queries = [unplanned, window, pending]
+    subjects = sorted({s.subject for s in suppressions})
+    rules_ = sorted({s.rule for s in suppressions})
+    pairs = {(s.subject, s.rule) for s in suppressions}
+    queries += [
+        base.where(table.c.subject.in_(subjects[i : i + _CHUNK]), table.c.rule.in_(rules_))
+        for i in range(0, len(subjects), _CHUNK)
+    ]
+    found: Candidates = {}
+    for number, query in enumerate(queries):
+        for row in session.execute(query):
+            if row[-1] in found:
+                continue
+            if number >= 3 and (row[2], row[3]) not in pairs:
+                continue
+            found[row[-1]] = _from_columns(row[:-1])
+    return found
+
+
+def mark_planned(*, session: Session, ids: Iterable[int]) -> int:
+    """Mark rows planned (their alerts are in the ledger, or they need none)."""
+    chosen = sorted(set(ids))
+    table = DeadlineRecord.__table__  # type: ignore[attr-defined]
+    for chunk in _chunks(chosen):
+        session.execute(
+            update(table).where(table.c.id.in_(chunk), ~table.c.planned).values(planned=True)
+        )
+    return len(chosen)
+
+
+def breached_refs(
+    *, session: Session, before: date, provider_id: str | None = None
+) -> list[BreachedRef]:
+    """Breached current deadlines written before ``before``, as the reminder needs them.
+
+    A row written today was alerted today: the reminder starts on the next working day.
+    """
+    table = DeadlineRecord.__table__  # type: ignore[attr-defined]
+    query = select(
+        table.c.provider_id,
+        table.c.subject_kind,
+        table.c.subject,
+        table.c.rule,
+        table.c.office_id,
+        table.c.due_on,
+    ).where(
+        table.c.is_current,
+        table.c.status == Status.BREACHED.value,
+        table.c.evaluated_on < before,
+    )
+    if provider_id is not None:
+        query = query.where(table.c.provider_id == provider_id)
+    return [BreachedRef(*row) for row in session.execute(query)]
+
+
 def top_current_deadlines(
     *, session: Session, provider_id: str, statuses: Collection[Status], today: date, limit: int
 ) -> tuple[int, list[Deadline]]:
@@ -271,15 +378,6 @@ def top_current_deadlines(
     return len(keys), [
         replace(d, days_left=None if d.due_on is None else (d.due_on - today).days) for d in found
     ]
-
-
-def current_deadline_providers(*, session: Session, provider_id: str | None = None) -> set[str]:
-    """Providers that have at least one current deadline (all, or just ``provider_id``)."""
-    table = DeadlineRecord.__table__  # type: ignore[attr-defined]
-    query = select(table.c.provider_id).where(table.c.is_current.is_(True)).distinct()
-    if provider_id is not None:
-        query = query.where(table.c.provider_id == provider_id)
-    return {str(pid) for (pid,) in session.execute(query)}
 
 
 def deadline_history(

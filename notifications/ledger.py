@@ -30,6 +30,7 @@ from sqlmodel import Session, col
 from models.alerting import OPEN_ALERT_STATUSES, Acknowledgement, Alert, DeliveryAttempt
 from notifications.messages import MessageItem
 from notifications.policy import LedgerEntry, PlannedAlert, Suppression
+from notifications.reminder import REMINDER_RULE
 from notifications.routing import OPERATIONS_RULES, Target
 
 MAX_BACKOFF = timedelta(hours=24)
@@ -42,21 +43,55 @@ class Claimed:
     alerts: list[Alert]
 
 
-def ledger_entries(*, session: Session, provider_ids: Iterable[str]) -> dict[str, LedgerEntry]:
-    """Every deadline dedup key of these providers: open (undelivered) or done, and its day."""
-    query = (
-        select(col(Alert.dedup_key), col(Alert.status), func.min(col(Alert.created_on)))
-        .where(col(Alert.provider_id).in_(list(provider_ids)))
-        .where(col(Alert.rule).not_in(sorted(OPERATIONS_RULES)))
-        .group_by(col(Alert.dedup_key), col(Alert.status))
-    )
+def _entries(rows: Iterable[tuple[str, str, date]]) -> dict[str, LedgerEntry]:
+    """(dedup key, status, first created_on) rows merged into one entry per key."""
     entries: dict[str, LedgerEntry] = {}
-    for key, status, created_on in session.execute(query):
+    for key, status, created_on in rows:
         before = entries.get(key)
         is_open = status in OPEN_ALERT_STATUSES or (before is not None and before.open)
         first = min(created_on, before.created_on) if before else created_on
         entries[key] = LedgerEntry(open=is_open, created_on=first)
     return entries
+
+
+def _grouped() -> Any:
+    return select(col(Alert.dedup_key), col(Alert.status), func.min(col(Alert.created_on)))
+
+
+def entries_for_keys(*, session: Session, keys: Iterable[str]) -> dict[str, LedgerEntry]:
+    """The ledger entries of just these dedup keys (500 keys a query, on the key index)."""
+    wanted = sorted(set(keys))
+    rows: list[tuple[str, str, date]] = []
+    for start in range(0, len(wanted), _CHUNK):
+        query = (
+            _grouped()
+            .where(col(Alert.dedup_key).in_(wanted[start : start + _CHUNK]))
+            .group_by(col(Alert.dedup_key), col(Alert.status))
+        )
+        rows.extend((str(k), str(status), on) for k, status, on in session.execute(query))
+    return _entries(rows)
+
+
+def open_entries(*, session: Session, provider_id: str | None = None) -> dict[str, LedgerEntry]:
+    """Undelivered deadline alerts (all providers, or one): the plan decides their fate."""
+    query = (
+        _grouped()
+        .where(col(Alert.status).in_(OPEN_ALERT_STATUSES))
+        .where(col(Alert.rule).not_in(sorted({*OPERATIONS_RULES, REMINDER_RULE})))
+    )
+    if provider_id is not None:
+        query = query.where(col(Alert.provider_id) == provider_id)
+    return _entries(session.execute(query.group_by(col(Alert.dedup_key), col(Alert.status))))
+
+
+def stale_reminders(*, session: Session, stage: str) -> list[str]:
+    """Undelivered breach reminders of earlier days (today's reminder replaces them)."""
+    query = select(col(Alert.dedup_key)).where(
+        col(Alert.rule) == REMINDER_RULE,
+        col(Alert.stage) != stage,
+        col(Alert.status).in_(["pending", "failed"]),
+    )
+    return sorted(set(session.scalars(query)))
 
 
 def _insert(session: Session) -> Any:

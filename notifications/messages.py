@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import date
 from typing import Literal, TypedDict
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
 from notifications.reasons import localized_reason
+from notifications.reminder import Reminder
 from notifications.rule_titles import Language, rule_title
 from rules.summary import reason_parts, summary
 
@@ -71,12 +72,14 @@ class MessageItem:
     extension_days: int = 0
     rolled: bool = False
     offending_on: tuple[date, ...] = ()
+    reminder: Reminder | None = None  # the daily breach reminder's summary (no other item)
 
     def to_json(self) -> dict[str, object]:
-        data = asdict(self)
+        data = asdict(replace(self, reminder=None))
         data["due_on"] = self.due_on.isoformat() if self.due_on else None
         data["trigger_on"] = self.trigger_on.isoformat() if self.trigger_on else None
         data["offending_on"] = [on.isoformat() for on in self.offending_on]
+        data["reminder"] = self.reminder.to_json() if self.reminder else None
         return data
 
     @classmethod
@@ -92,6 +95,8 @@ class MessageItem:
         values["offending_on"] = tuple(
             date.fromisoformat(str(on)) for on in (offending if isinstance(offending, list) else [])
         )
+        reminder = values.get("reminder")
+        values["reminder"] = Reminder.from_json(reminder) if isinstance(reminder, dict) else None
         return cls(**values)  # type: ignore[arg-type]
 
 
@@ -168,15 +173,55 @@ def sort_items(items: list[MessageItem]) -> list[MessageItem]:
     )
 
 
+def _reminder_context(
+    reminder: Reminder, language: Language, today: date | None
+) -> dict[str, object]:
+    def overdue(due_on: date | None) -> int | None:
+        return None if due_on is None or today is None else (today - due_on).days
+
+    return {
+        "total": reminder.total,
+        "providers": reminder.providers,
+        "offices": reminder.offices,
+        "rules": [
+            {"title": rule_title(rule, language), "count": n} for rule, n in reminder.by_rule
+        ],
+        "top_offices": [
+            {"provider": provider, "office": office, "count": n}
+            for provider, office, n in reminder.by_office
+        ],
+        "oldest": [
+            {
+                "kind": ref.subject_kind,
+                "subject": ref.subject,
+                "provider": ref.provider_id,
+                "title": rule_title(ref.rule, language),
+                "due": format_date(ref.due_on, language) if ref.due_on else None,
+                "overdue": overdue(ref.due_on),
+            }
+            for ref in reminder.oldest
+        ],
+    }
+
+
 def render_digest(
-    items: list[MessageItem], *, language: Language, max_items: int = DIGEST_MAX_ITEMS
+    items: list[MessageItem],
+    *,
+    language: Language,
+    max_items: int = DIGEST_MAX_ITEMS,
+    today: date | None = None,
 ) -> Message:
     """One digest in ``language``: the most urgent ``max_items`` listed, the rest counted.
 
     A digest stays readable (and within what mail servers accept) whatever the number
     of alerts: items past ``max_items`` are summarised as counts per rule, with a pointer
     to the compliance report that lists them all. Every item is delivered either way.
+    A breach reminder (the newest one, when a retry carries several) leads the digest as
+    a summary section; ``today`` dates its "days overdue".
     """
+    reminders = [item for item in items if item.reminder is not None]
+    items = [item for item in items if item.reminder is None]
+    newest = max(reminders, key=lambda item: item.stage, default=None)
     ordered = sort_items(items)
     shown, hidden = ordered[:max_items], ordered[max_items:]
     rows = [
@@ -199,6 +244,11 @@ def render_digest(
             {"title": rule_title(rule, language), "count": n} for rule, n in more.most_common()
         ],
         "more_count": len(hidden),
+        "reminder": (
+            _reminder_context(newest.reminder, language, today)
+            if newest is not None and newest.reminder is not None
+            else None
+        ),
     }
     title = _ENV.get_template(f"{language}/subject.txt.j2").render(context).strip()
     bodies = {

@@ -12,9 +12,14 @@ Stages per deadline (one dedup key each, sent once across runs):
 * ``at-risk``: the engine forecasts the deadline cannot be met;
 * ``advisory``: an advisory item, once, to the owner;
 * ``breach``: once, to the owner and quality staff;
-* ``breach-repeat-YYYY-MM-DD``: daily on working days to quality staff until met or
-  acknowledged (never on the day the breach itself was written);
 * ``resolved``: one note to quality staff when a breached deadline becomes met.
+
+Breaches still open on later working days are not repeated one alert each: quality
+staff get one daily reminder summarising them (:mod:`notifications.reminder`).
+
+The plan needs only the deadlines that can have something new to say (see
+:func:`ledger_keys` for the ledger entries it needs): what changed since the last plan,
+what is inside the warning window, what the open ledger entries and suppressions name.
 """
 
 from __future__ import annotations
@@ -77,11 +82,15 @@ class Suppression:
 
     def applies(self, item: ProviderDeadline, today: date) -> bool:
         """True when this suppression quietens ``item`` on ``today``."""
+        return self.covers(item.provider_id, item.deadline.subject, item.deadline.rule, today)
+
+    def covers(self, provider_id: str, subject: str, rule: str, today: date) -> bool:
+        """True when this suppression quietens that provider's subject and rule on ``today``."""
         if self.until_on is not None and today > self.until_on:
             return False
-        if self.provider_id is not None and self.provider_id != item.provider_id:
+        if self.provider_id is not None and self.provider_id != provider_id:
             return False
-        return self.subject == item.deadline.subject and self.rule == item.deadline.rule
+        return self.subject == subject and self.rule == rule
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,7 +160,6 @@ def _stages(  # noqa: PLR0911 (one return per status of the closed set)
     today: date,
     ledger: Mapping[str, LedgerEntry],
     settings: PolicySettings,
-    working_day: bool,
 ) -> list[tuple[str, frozenset[Audience]]]:
     """The stages the current state of one deadline justifies today."""
     d = item.deadline
@@ -159,13 +167,8 @@ def _stages(  # noqa: PLR0911 (one return per status of the closed set)
     days_left = _days_left(d, today)
     match d.status:
         case Status.BREACHED:
-            breach_key = dedup_key(item.provider_id, d, "breach")
-            entry = ledger.get(breach_key)
-            if entry is None or entry.open:
-                return [("breach", _BOTH)]
-            if settings.breach_repeat and working_day and entry.created_on < today:
-                return [(f"breach-repeat-{today.isoformat()}", _QUALITY)]
-            return []
+            entry = ledger.get(dedup_key(item.provider_id, d, "breach"))
+            return [("breach", _BOTH)] if entry is None or entry.open else []
         case Status.MET | Status.MET_LATE:
             breached = dedup_key(item.provider_id, d, "breach") in ledger
             return [("resolved", _QUALITY)] if breached and settings.resolved_note else []
@@ -182,6 +185,30 @@ def _stages(  # noqa: PLR0911 (one return per status of the closed set)
             return [(stage, owner)] if stage else []
         case _:  # QUIET_STATUSES (ok, waiting, not_applicable, unconfigured): nothing to say
             return []
+
+
+def ledger_keys(
+    deadlines: Iterable[ProviderDeadline], *, today: date, settings: PolicySettings
+) -> set[str]:
+    """Every dedup key :func:`plan` may look up in the ledger for these deadlines.
+
+    The caller reads just these entries (plus the open ones) instead of the whole ledger:
+    each deadline's breach key and the key of the stage it justifies whatever the ledger
+    holds (the ledger only decides between sending it and sending nothing).
+    """
+    nothing: Mapping[str, LedgerEntry] = {}
+    keys: set[str] = set()
+    for item in deadlines:
+        d = item.deadline
+        if d.status in QUIET_STATUSES:
+            continue
+        keys.add(dedup_key(item.provider_id, d, "breach"))
+        if d.status in (Status.MET, Status.MET_LATE):
+            keys.add(dedup_key(item.provider_id, d, "resolved"))
+            continue
+        for stage, _ in _stages(item, today=today, ledger=nothing, settings=settings):
+            keys.add(dedup_key(item.provider_id, d, stage))
+    return keys
 
 
 def _urgent(stage: str, days_left: int | None) -> bool:
@@ -203,16 +230,13 @@ def plan(
     """The alerts due now; see the module docstring for the stages and inhibition."""
     active = [s for s in suppressions if s.until_on is None or s.until_on >= today]
     window_open = in_send_window(now, settings, is_working_day)
-    working_day = is_working_day(today)
     due: list[PlannedAlert] = []
     held: list[PlannedAlert] = []
     suppressed: list[SuppressedItem] = []
     wanted: set[str] = set()
     for item in deadlines:
         days_left = _days_left(item.deadline, today)
-        for stage, audience in _stages(
-            item, today=today, ledger=ledger, settings=settings, working_day=working_day
-        ):
+        for stage, audience in _stages(item, today=today, ledger=ledger, settings=settings):
             key = dedup_key(item.provider_id, item.deadline, stage)
             alert = PlannedAlert(
                 key=key,

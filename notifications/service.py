@@ -1,8 +1,11 @@
 """``notify``: from the stored current deadlines to delivered digests, through the ledger.
 
-1. read the current deadlines, coaches, ledger keys and acks/silences;
-2. validate the recipients, run the pure policy, route each due alert to its targets;
-3. write every new ledger row and COMMIT (write-ahead), cancel the ones no longer due;
+1. read the deadlines that can have something new to say, their ledger entries, the
+   coaches and acks/silences (:mod:`notifications.planning`);
+2. validate the recipients, run the pure policy, route each due alert to its targets,
+   add the day's breach reminder for quality staff;
+3. write every new ledger row, cancel the ones no longer due, mark the planned
+   deadlines, and COMMIT (write-ahead);
 4. per target: claim its ready rows, render one digest, send it with Apprise, record
    the result; failed rows wait for their backoff, repeated failures reach operations.
 
@@ -21,13 +24,14 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Engine
 
 from models.alerting import Alert
-from models.db import ensure_schema, make_engine, session_scope
+from models.db import session_scope, shared_engine
 from models.reads import load_coaches
 from notifications import ledger
-from notifications.deadlines import current_deadline_providers, load_current_deadlines
+from notifications.deadlines import mark_planned
 from notifications.delivery import DeliveryResult, deliver
 from notifications.messages import MessageItem, reason_fields, render_digest
-from notifications.policy import ACTIONABLE_STATUSES, PlannedAlert, PolicySettings, plan
+from notifications.planning import Identity, RunPlan, identity, plan_run
+from notifications.policy import PlannedAlert, PolicySettings
 from notifications.routing import Router, Target, targets_of, validate_recipients
 from providers.payloads import CoachPayload
 from rules.calendar import FinnishCalendar
@@ -136,7 +140,13 @@ def _today(now: datetime, settings: Settings) -> date:
 
 
 def _rows(
-    alerts: list[PlannedAlert], router: Router, *, now: datetime, today: date, report: NotifyReport
+    alerts: list[PlannedAlert],
+    router: Router,
+    *,
+    now: datetime,
+    today: date,
+    report: NotifyReport,
+    unroutable: set[Identity] | None = None,
 ) -> list[dict[str, object]]:
     rows: list[dict[str, object]] = []
     for alert in alerts:
@@ -144,10 +154,28 @@ def _rows(
         if not targets:
             report.unroutable += 1
             report.errors.append(f"{alert.key}: no recipient configured")
+            if unroutable is not None:
+                unroutable.add(identity(alert))
             continue
         item = message_item(alert)
         rows += [ledger.alert_row(alert, t, item, now=now, today=today) for t in targets]
     return rows
+
+
+def _reminder_rows(
+    run: RunPlan, router: Router, *, now: datetime, today: date, report: NotifyReport
+) -> list[dict[str, object]]:
+    """The day's breach reminder, one ledger row per quality recipient URL."""
+    alert, summary = run.reminder, run.summary
+    if alert is None or summary is None:
+        return []
+    targets = router.quality
+    if not targets:
+        report.unroutable += 1
+        report.errors.append(f"{alert.key}: no quality or operations recipient configured")
+        return []
+    item = replace(message_item(alert), reminder=summary, reason=alert.deadline.explanation[0])
+    return [ledger.alert_row(alert, t, item, now=now, today=today) for t in targets]
 
 
 def _coaches(engine: Engine, provider_ids: set[str]) -> list[CoachPayload]:
@@ -169,83 +197,80 @@ def notify(
     """Plan, write ahead, deliver and record; see the module docstring."""
     today = _today(now, settings)
     report = NotifyReport(dry_run=dry_run)
-    engine = make_engine(settings.database.url)
-    try:
-        ensure_schema(engine)
-        with session_scope(engine) as session:
-            items = load_current_deadlines(
-                session=session, provider_id=provider_id, statuses=ACTIONABLE_STATUSES
-            )
-            scope = current_deadline_providers(session=session, provider_id=provider_id)
-            scope |= {provider_id} if provider_id else set()
-            entries = ledger.ledger_entries(session=session, provider_ids=scope)
-            suppressions = ledger.active_suppressions(session=session, today=today)
-        coaches = _coaches(engine, scope | {p.id for p in settings.providers})
-        validate_recipients(
-            settings.recipients,
-            known_coach_ids={c.id for c in coaches} if coaches else None,
-            environ=environ,
-        )
-        result = plan(
-            items,
-            ledger=entries,
-            suppressions=suppressions,
+    engine = shared_engine(settings.database.url)
+    with session_scope(engine) as session:
+        run = plan_run(
+            session=session,
+            provider_id=provider_id,
             today=today,
             now=now,
             settings=policy_settings(settings.alerts),
-            is_working_day=FinnishCalendar().is_working_day,
+            calendar=FinnishCalendar(),
         )
-        report.suppressed = len(result.suppressed)
-        report.held = len(result.held)
-        report.suppressed_items = [
-            {
-                "key": s.alert.key,
-                "kind": s.suppression.kind,
-                "reason": s.suppression.reason,
-                "by": s.suppression.by,
-                "until_on": s.suppression.until_on.isoformat() if s.suppression.until_on else None,
-            }
-            for s in result.suppressed
-        ]
-        rows = _rows(
-            list(result.due),
-            Router(settings.recipients, coaches),
-            now=now,
-            today=today,
-            report=report,
-        )
-        if dry_run:
-            report.planned = len(rows)
-            for row in rows:
-                lang = str(row["language"])
-                report.by_language[lang] = report.by_language.get(lang, 0) + 1
-            with session_scope(engine) as session:
-                report.pending = ledger.count_open(session=session) + report.held
-            return report
-        with session_scope(engine) as session:  # write ahead: committed before any send
-            report.planned = ledger.write_alerts(session=session, rows=rows)
-            report.cancelled = ledger.cancel(
-                session=session,
-                keys=result.obsolete,
-                reason="no longer due: met, superseded, moved or silenced",
-                now=now,
-            )
-        deliver_ready(
-            settings, engine=engine, now=now, today=today, report=report, environ=environ, hook=hook
-        )
-        _tell_operations(settings, engine=engine, now=now, today=today, report=report)
-        deliver_ready(
-            settings, engine=engine, now=now, today=today, report=report, environ=environ, hook=hook
-        )
-        lease = timedelta(minutes=settings.alerts.claim_lease_minutes)
+    result = run.result
+    scope = {item.provider_id for item in run.candidates.values()}
+    scope |= {p.id for p in settings.providers} | ({provider_id} if provider_id else set())
+    coaches = _coaches(engine, scope)
+    validate_recipients(
+        settings.recipients,
+        known_coach_ids={c.id for c in coaches} if coaches else None,
+        environ=environ,
+    )
+    report.suppressed = len(result.suppressed)
+    report.held = len(result.held)
+    report.suppressed_items = [
+        {
+            "key": s.alert.key,
+            "kind": s.suppression.kind,
+            "reason": s.suppression.reason,
+            "by": s.suppression.by,
+            "until_on": s.suppression.until_on.isoformat() if s.suppression.until_on else None,
+        }
+        for s in result.suppressed
+    ]
+    router = Router(settings.recipients, coaches)
+    unroutable: set[Identity] = set()
+    rows = _rows(
+        list(result.due), router, now=now, today=today, report=report, unroutable=unroutable
+    )
+    rows += _reminder_rows(run, router, now=now, today=today, report=report)
+    if dry_run:
+        report.planned = len(rows)
+        for row in rows:
+            lang = str(row["language"])
+            report.by_language[lang] = report.by_language.get(lang, 0) + 1
         with session_scope(engine) as session:
             report.pending = ledger.count_open(session=session) + report.held
-            report.possible_duplicates = ledger.possible_duplicates(
-                session=session, now=now, lease=lease
-            )
         return report
-    finally:
-        engine.dispose()
+    with session_scope(engine) as session:  # write ahead: committed before any send
+        report.planned = ledger.write_alerts(session=session, rows=rows)
+        report.cancelled = ledger.cancel(
+            session=session,
+            keys=result.obsolete,
+            reason="no longer due: met, superseded, moved or silenced",
+            now=now,
+        )
+        report.cancelled += ledger.cancel(
+            session=session,
+            keys=run.stale_reminders,
+            reason="replaced by a newer breach reminder",
+            now=now,
+        )
+        mark_planned(session=session, ids=run.settled_ids(unroutable))
+    deliver_ready(
+        settings, engine=engine, now=now, today=today, report=report, environ=environ, hook=hook
+    )
+    _tell_operations(settings, engine=engine, now=now, today=today, report=report)
+    deliver_ready(
+        settings, engine=engine, now=now, today=today, report=report, environ=environ, hook=hook
+    )
+    lease = timedelta(minutes=settings.alerts.claim_lease_minutes)
+    with session_scope(engine) as session:
+        report.pending = ledger.count_open(session=session) + report.held
+        report.possible_duplicates = ledger.possible_duplicates(
+            session=session, now=now, lease=lease
+        )
+    return report
 
 
 def deliver_ready(
@@ -284,7 +309,10 @@ def deliver_ready(
                 _refresh(MessageItem.from_json(json.loads(a.item)), today) for a in claimed.alerts
             ]
             message = render_digest(
-                items, language=target.language, max_items=settings.alerts.digest_max_items
+                items,
+                language=target.language,
+                max_items=settings.alerts.digest_max_items,
+                today=today,
             )
             result = deliver(target, message, environ=environ)
         if hook:
@@ -387,16 +415,12 @@ def notify_operations(
     """
     today = _today(now, settings)
     report = NotifyReport()
-    engine = make_engine(settings.database.url)
-    try:
-        ensure_schema(engine)
-        alert = _operations_alert(
-            provider_id=provider_id, rule=rule, subject=subject, reason=reason, today=today
-        )
-        rows = _rows([alert], Router(settings.recipients), now=now, today=today, report=report)
-        with session_scope(engine) as session:
-            report.planned = ledger.write_alerts(session=session, rows=rows)
-        deliver_ready(settings, engine=engine, now=now, today=today, report=report, environ=environ)
-        return report
-    finally:
-        engine.dispose()
+    engine = shared_engine(settings.database.url)
+    alert = _operations_alert(
+        provider_id=provider_id, rule=rule, subject=subject, reason=reason, today=today
+    )
+    rows = _rows([alert], Router(settings.recipients), now=now, today=today, report=report)
+    with session_scope(engine) as session:
+        report.planned = ledger.write_alerts(session=session, rows=rows)
+    deliver_ready(settings, engine=engine, now=now, today=today, report=report, environ=environ)
+    return report

@@ -30,7 +30,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from models import store
-from models.db import ensure_schema, make_engine, session_scope
+from models.db import session_scope, shared_engine
 from providers.client import PagedCollection, ProviderClient
 from rules.deadline import Rejected, RejectedKind
 from rules.validate import validate_audits, validate_cases, validate_staff
@@ -263,15 +263,7 @@ def _progress(enabled: bool) -> AbstractContextManager[Progress | None]:
 
 @contextmanager
 def _engine_for(settings: Settings, engine: Engine | None) -> Iterator[Engine]:
-    if engine is not None:
-        yield engine
-        return
-    own = make_engine(settings.database.url)
-    try:
-        ensure_schema(own)
-        yield own
-    finally:
-        own.dispose()
+    yield engine if engine is not None else shared_engine(settings.database.url)
 
 
 def sync_provider(

@@ -81,16 +81,40 @@ def evaluate(  # noqa: PLR0917 - the issue's contract: evaluate(cases, audits, s
         provider_id=provider_id,
         warn_days=warn_days,
     )
+    coaches = list(staff)
     relax_collector()
-    return _evaluate(cases, audits, list(staff), env, provider_id, recheck=recheck)
+    deadlines = _case_deadlines(cases, coaches, env, recheck=recheck)
+    deadlines.extend(_other_deadlines(audits, coaches, env))
+    return deadlines
 
 
-def _evaluate(
+def evaluate_cases(
     cases: Iterable[CasePayload],
-    audits: Iterable[AuditPayload],
+    staff: Iterable[CoachPayload],
+    env: Env,
+    *,
+    recheck: dict[str, date | None] | None = None,
+) -> list[Deadline]:
+    """The case deadlines alone (ABSENCE-COVER included: it reads the staff list).
+
+    Cases are independent of each other, so a provider's cases can be evaluated in
+    batches (a page at a time) with one :class:`Env` and give what :func:`evaluate` gives.
+    """
+    relax_collector()
+    return _case_deadlines(cases, list(staff), env, recheck=recheck)
+
+
+def evaluate_others(
+    audits: Iterable[AuditPayload], staff: Iterable[CoachPayload], env: Env
+) -> list[Deadline]:
+    """The audit, finding and staff deadlines (everything :func:`evaluate_cases` leaves out)."""
+    return _other_deadlines(audits, list(staff), env)
+
+
+def _case_deadlines(
+    cases: Iterable[CasePayload],
     coaches: list[CoachPayload],
     env: Env,
-    provider_id: str | None,
     *,
     recheck: dict[str, date | None] | None,
 ) -> list[Deadline]:
@@ -106,7 +130,14 @@ def _evaluate(
             cover = absence_cover(ctx, found, by_id)
             if cover is not None:
                 deadlines.append(cover)
+    return deadlines
+
+
+def _other_deadlines(
+    audits: Iterable[AuditPayload], coaches: list[CoachPayload], env: Env
+) -> list[Deadline]:
+    deadlines: list[Deadline] = []
     for audit in audits:
         deadlines.extend(evaluate_audit(audit, env))
-    deadlines.extend(evaluate_staff(coaches, env, provider_id))
+    deadlines.extend(evaluate_staff(coaches, env, env.provider_id))
     return deadlines

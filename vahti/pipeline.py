@@ -26,7 +26,7 @@ from sqlmodel import Session
 
 import rules
 from models.alerting import DeadlineRecord
-from models.db import ensure_schema, make_engine, session_scope
+from models.db import session_scope, shared_engine
 from models.reads import list_rejected, load_audits, load_cases, load_coaches
 from notifications.deadlines import (
     load_current_deadlines,
@@ -112,13 +112,8 @@ def settings_from(config_path: str) -> Settings:
 
 @contextmanager
 def open_engine(settings: Settings) -> Iterator[Engine]:
-    """The store's engine, migrated when empty, disposed on exit."""
-    engine = make_engine(settings.database.url)
-    try:
-        ensure_schema(engine)
-        yield engine
-    finally:
-        engine.dispose()
+    """The store's engine (this process's shared one: migrated when empty, checked once)."""
+    yield shared_engine(settings.database.url)
 
 
 # -- steps ------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ from notifications.policy import (
     Suppression,
     dedup_key,
     in_send_window,
+    ledger_keys,
     plan,
     warning_stage,
 )
@@ -144,21 +145,44 @@ def test_a_moved_due_date_starts_afresh():
     assert [a.stage for a in run(moved, ledger=sent).due] == ["warn-3"]
 
 
-def test_breach_repeats_daily_to_quality_on_working_days():
-    """After the breach was written on an earlier day, quality gets one repeat per working day."""
+def test_a_delivered_breach_is_not_repeated_one_by_one():
+    """Once its breach alert is delivered, a deadline says nothing more (the reminder does)."""
     item = dl(Status.BREACHED, -3)
     breach = dedup_key("p1", item.deadline, "breach")
     ledger = {breach: LedgerEntry(open=False, created_on=date(2026, 4, 6))}
     result = run(item, ledger=ledger)
-    assert [(a.stage, set(a.audience)) for a in result.due] == [
-        ("breach-repeat-2026-04-07", {"quality"})
-    ]
-    saturday = date(2026, 4, 11)
-    assert run(item, ledger=ledger, today=saturday).due == ()
-    same_day = {breach: LedgerEntry(open=False, created_on=TODAY)}
-    assert run(item, ledger=same_day).due == ()
-    no_repeat = PolicySettings(breach_repeat=False)
-    assert run(item, ledger=ledger, settings=no_repeat).due == ()
+    assert result.due == ()
+    assert result.obsolete == ()
+    assert [(a.stage, set(a.audience)) for a in run(item).due] == [("breach", {"owner", "quality"})]
+
+
+def test_ledger_keys_name_every_key_the_plan_reads():
+    """The keys to read from the ledger: each deadline's breach key and its stage's key."""
+    warn = dl(Status.DUE_SOON, 3)
+    met = dl(Status.MET, -1, subject="TK-2")
+    quiet = dl(Status.OK, subject="TK-3")
+    keys = ledger_keys([warn, met, quiet], today=TODAY, settings=SETTINGS)
+    assert keys == {
+        dedup_key("p1", warn.deadline, "breach"),
+        dedup_key("p1", warn.deadline, "warn-3"),
+        dedup_key("p1", met.deadline, "breach"),
+        dedup_key("p1", met.deadline, "resolved"),
+    }
+    looked: list[str] = []
+
+    class Spy(dict[str, LedgerEntry]):
+        def get(self, key, default=None):  # type: ignore[override]
+            looked.append(key)
+            return super().get(key, default)
+
+        def __contains__(self, key):  # type: ignore[override]
+            looked.append(key)
+            return super().__contains__(key)
+
+    for entry in keys:  # whatever the ledger holds, plan() looks at no other key
+        run(warn, met, quiet, ledger=Spy({entry: LedgerEntry(open=False, created_on=TODAY)}))
+    assert looked
+    assert set(looked) <= keys
 
 
 def test_an_undelivered_breach_is_kept_not_repeated():

@@ -1,0 +1,146 @@
+"""One notification run's plan: which deadlines to look at, the policy, the daily reminder.
+
+A run reads only what can have something new to say (:func:`plan_candidates`): rows not
+yet planned, rows inside the warning window, rows named by undelivered ledger entries
+or by suppressions. It reads the ledger entries of just those rows' keys, plus every
+undelivered entry, and runs the pure policy over them. After the write-ahead commit
+the rows whose alerts are now in the ledger (or that need none) are marked planned;
+rows with alerts held for the send window, suppressed or without a recipient stay
+unplanned and are planned again by the next run. So a run's cost follows what changed
+and what is near its due date, not the number of deadlines stored.
+
+The daily breach reminder (:mod:`notifications.reminder`) is planned here too: on a
+working day, in a run over every provider, one reminder of the breaches still open.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from sqlmodel import Session
+
+from notifications import ledger
+from notifications.deadlines import Candidates, breached_refs, plan_candidates
+from notifications.policy import (
+    PlannedAlert,
+    PolicyResult,
+    PolicySettings,
+    ProviderDeadline,
+    dedup_key,
+    ledger_keys,
+    plan,
+)
+from notifications.reminder import REMINDER_RULE, Reminder, still_breached, summarize_breaches
+from rules.calendar import FinnishCalendar
+from rules.deadline import Deadline, Status
+
+Identity = tuple[str, str, str, str]  # provider, subject kind, subject, rule
+#: The reminder's provider in the ledger: it covers every provider of the run.
+ALL_PROVIDERS = "*"
+
+
+def identity(item: ProviderDeadline | PlannedAlert) -> Identity:
+    d = item.deadline
+    return (item.provider_id, d.subject_kind, d.subject, d.rule)
+
+
+@dataclass(frozen=True, slots=True)
+class RunPlan:
+    """The policy's result for the candidates, the reminder, and what stays unplanned."""
+
+    result: PolicyResult
+    candidates: Candidates
+    reminder: PlannedAlert | None = None  # the day's breach reminder, when one is due
+    summary: Reminder | None = None  # what the reminder says
+    stale_reminders: tuple[str, ...] = ()  # undelivered reminders of earlier days
+
+    def settled_ids(self, unroutable: set[Identity]) -> list[int]:
+        """Candidate rows to mark planned: all but the held, suppressed and unroutable."""
+        waiting = {identity(a) for a in self.result.held} | unroutable
+        waiting |= {identity(s.alert) for s in self.result.suppressed}
+        return [row_id for row_id, item in self.candidates.items() if identity(item) not in waiting]
+
+
+def plan_run(
+    *,
+    session: Session,
+    provider_id: str | None,
+    today: date,
+    now: datetime,
+    settings: PolicySettings,
+    calendar: FinnishCalendar,
+) -> RunPlan:
+    """Read the candidates and their ledger entries, run the policy, add the reminder."""
+    suppressions = ledger.active_suppressions(session=session, today=today)
+    candidates = plan_candidates(
+        session=session,
+        provider_id=provider_id,
+        today=today,
+        window_days=max(settings.lead_days, default=0),
+        suppressions=suppressions,
+    )
+    items = list(candidates.values())
+    entries = ledger.open_entries(session=session, provider_id=provider_id)
+    entries.update(
+        ledger.entries_for_keys(
+            session=session, keys=ledger_keys(items, today=today, settings=settings)
+        )
+    )
+    result = plan(
+        items,
+        ledger=entries,
+        suppressions=suppressions,
+        today=today,
+        now=now,
+        settings=settings,
+        is_working_day=calendar.is_working_day,
+    )
+    if provider_id is not None or not settings.breach_repeat or not calendar.is_working_day(today):
+        return RunPlan(result=result, candidates=candidates)
+    alerted = {
+        identity(item)
+        for item in items
+        if item.deadline.status is Status.BREACHED
+        and dedup_key(item.provider_id, item.deadline, "breach") in result.wanted
+    }
+    remind = still_breached(
+        breached_refs(session=session, before=today),
+        alerted=alerted,
+        suppressions=suppressions,
+        today=today,
+    )
+    summary = summarize_breaches(remind) if remind else None
+    return RunPlan(
+        result=result,
+        candidates=candidates,
+        reminder=reminder_alert(summary, today=today) if summary else None,
+        summary=summary,
+        stale_reminders=tuple(ledger.stale_reminders(session=session, stage=reminder_stage(today))),
+    )
+
+
+def reminder_stage(today: date) -> str:
+    return f"breach-repeat-{today.isoformat()}"
+
+
+def reminder_alert(reminder: Reminder, *, today: date) -> PlannedAlert:
+    """The day's reminder as one alert to quality staff (one ledger row per recipient URL)."""
+    stage = reminder_stage(today)
+    deadline = Deadline(
+        subject_kind="provider",
+        subject="all",
+        rule=REMINDER_RULE,
+        status=Status.BREACHED,
+        count=reminder.total,
+        explanation=(f"{reminder.total} breached deadline(s) still open",),
+    )
+    return PlannedAlert(
+        key=dedup_key(ALL_PROVIDERS, deadline, stage),
+        provider_id=ALL_PROVIDERS,
+        deadline=deadline,
+        stage=stage,
+        audience=frozenset({"quality"}),
+        urgent=True,
+        days_left=None,
+    )
