@@ -1,7 +1,7 @@
 """``adhoc-check``: one provider (optionally one case) now, or on a what-if date.
 
     dry run (default):  evaluate-<id> (nothing stored)  ->  notify (dry run: nothing sent)
-    real run:           sync-<id>  ->  evaluate-<id>  ->  notify (this provider only)
+    real run:           check-<id>  ->  [evaluate-<id>, shown only]  ->  notify (this provider)
 
 A dry run computes and shows: the deadlines with their explanations land in a
 markdown artifact and in the return value; nothing is written to the deadline history
@@ -19,7 +19,7 @@ from prefect import flow, get_run_logger
 from flows.artifacts import publish_explanations, publish_notify, publish_provisional
 from flows.compliance import HELSINKI, helsinki_now
 from flows.logs import vahti_logs
-from flows.tasks import evaluate_task, notify_task, sync_task
+from flows.tasks import check_task, evaluate_task, notify_task
 from vahti.errors import InputError
 
 
@@ -57,11 +57,14 @@ def adhoc_check(
             if today is None
             else datetime.combine(datetime.fromisoformat(today_on).date(), time(9, 0), HELSINKI)
         )
-        if not dry_run:
-            sync_task(config, provider)
-        evaluation = evaluate_task(
-            config, provider, today_on, store=not dry_run, case_ref=case_ref, explain=explain
-        )
+        if dry_run or case_ref is not None:  # a real run stores first, then shows the case
+            if not dry_run:
+                check_task(config, provider, today_on)
+            evaluation = evaluate_task(
+                config, provider, today_on, store=False, case_ref=case_ref, explain=explain
+            )
+        else:
+            evaluation = check_task(config, provider, today_on).evaluation
         notified = notify_task(config, now_at.isoformat(), dry_run=dry_run, provider_id=provider)
         rows = evaluation.selected if case_ref else (*evaluation.breached, *evaluation.due_soon)
         mode = "dry run, nothing stored or sent" if dry_run else "stored and delivered"

@@ -13,8 +13,9 @@ from dataclasses import asdict
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
 from flows.outcome import CheckOutcome
-from vahti.pipeline import EvaluationSummary, NotifySummary, ReportSummary
+from vahti.reporting import ReportSummary
 from vahti.rows import DeadlineRow, ProvisionalRow
+from vahti.summaries import EvaluationSummary, NotifySummary
 
 _DEADLINE_COLUMNS = ("provider_id", "office_id", "subject", "rule", "status", "due_on", "days_left")
 #: Rows per deadline table in the UI (most overdue / nearest first); totals in the text.

@@ -1,13 +1,13 @@
-"""``compliance-check``: sync every provider, evaluate and store deadlines, then notify.
+"""``compliance-check``: check every provider (sync and evaluate), then notify.
 
-    for each provider, concurrently:   sync-<id>  ->  evaluate-<id>
+    for each provider, concurrently:   check-<id>   (sync, each page evaluated as stored)
     once, after all providers:          notify
     then:                               artifacts, final state
 
-Two task runs per provider plus one: the orchestration cost grows with providers,
-never with cases. A provider that fails (down, 401, bad data) fails its own two
-tasks with a clear message; the others finish. The run ends Failed when any provider
-failed or any alert stayed undelivered, Completed only when nothing was lost.
+One task run per provider plus one: the orchestration cost grows with providers, never
+with cases. A provider that fails (down, 401, bad data) fails its own task with a clear
+message; the others finish. The run ends Failed when any provider failed or any alert
+stayed undelivered, Completed only when nothing was lost.
 """
 
 from __future__ import annotations
@@ -23,8 +23,9 @@ from prefect.states import Completed, Failed
 from flows.artifacts import publish_check
 from flows.logs import vahti_logs
 from flows.outcome import CheckOutcome, ProviderOutcome, error_of
-from flows.tasks import evaluate_task, notify_task, sync_task
-from vahti.pipeline import EvaluationSummary, SyncSummary, settings_from
+from flows.tasks import check_task, notify_task
+from vahti.pipeline import settings_from
+from vahti.summaries import CheckSummary
 
 HELSINKI = ZoneInfo("Europe/Helsinki")
 
@@ -73,12 +74,8 @@ def _check(
     provider_ids = [p.id for p in settings_from(config).providers]
     logger.info("compliance check for %s: %d provider(s)", today_on, len(provider_ids))
 
-    syncs = {pid: sync_task.submit(config, pid, full=full_sync) for pid in provider_ids}
-    evaluations = {
-        pid: evaluate_task.submit(config, pid, today_on, return_state=False, wait_for=[syncs[pid]])
-        for pid in provider_ids
-    }
-    providers = tuple(_provider_outcome(pid, syncs[pid], evaluations[pid]) for pid in provider_ids)
+    checks = {pid: check_task.submit(config, pid, today_on, full=full_sync) for pid in provider_ids}
+    providers = tuple(_provider_outcome(pid, checks[pid]) for pid in provider_ids)
     for failed in (p for p in providers if not p.ok):
         logger.error("provider %r failed: %s", failed.provider_id, failed.error)
 
@@ -95,25 +92,13 @@ def _check(
     return finish(outcome)
 
 
-def _provider_outcome(
-    provider_id: str,
-    sync: PrefectFuture[SyncSummary],
-    evaluation: PrefectFuture[EvaluationSummary],
-) -> ProviderOutcome:
-    evaluation.wait()
-    sync_error = error_of(sync)
-    eval_error = error_of(evaluation)
-    error = None
-    if sync_error is not None:
-        error = f"sync {sync_error}"
-    elif eval_error is not None:
-        error = f"evaluate {eval_error}"
-    return ProviderOutcome(
-        provider_id=provider_id,
-        sync=sync.result() if sync_error is None else None,
-        evaluation=evaluation.result() if eval_error is None else None,
-        error=error,
-    )
+def _provider_outcome(provider_id: str, check: PrefectFuture[CheckSummary]) -> ProviderOutcome:
+    check.wait()
+    error = error_of(check)
+    if error is not None:
+        return ProviderOutcome(provider_id=provider_id, error=f"check {error}")
+    done = check.result()
+    return ProviderOutcome(provider_id=provider_id, sync=done.sync, evaluation=done.evaluation)
 
 
 def finish(outcome: CheckOutcome) -> State[dict[str, object]]:

@@ -14,7 +14,7 @@ from typing import Any
 from prefect.client.schemas.objects import State
 from prefect.futures import PrefectFuture
 
-from vahti.pipeline import EvaluationSummary, NotifySummary, SyncSummary
+from vahti.summaries import EvaluationSummary, NotifySummary, SyncSummary
 
 
 @dataclass(frozen=True, slots=True)

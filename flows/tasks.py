@@ -10,8 +10,9 @@ from __future__ import annotations
 from prefect import Task, task
 from prefect.client.schemas.objects import State, TaskRun
 
-from vahti import pipeline
+from vahti import pipeline, reporting
 from vahti.errors import TransientProviderError
+from vahti.summaries import CheckSummary, EvaluationSummary, NotifySummary
 
 
 def _transient(task_: Task[..., object], task_run: TaskRun, state: State[object]) -> bool:
@@ -22,16 +23,16 @@ def _transient(task_: Task[..., object], task_run: TaskRun, state: State[object]
 
 
 @task(
-    name="sync",
-    task_run_name="sync-{provider_id}",
+    name="check",
+    task_run_name="check-{provider_id}",
     retries=2,
     retry_delay_seconds=[30, 120],
     retry_condition_fn=_transient,
     persist_result=False,
 )
-def sync_task(config: str, provider_id: str, full: bool = False) -> pipeline.SyncSummary:
-    """Pull one provider's cases, audits and staff into the store."""
-    return pipeline.sync_step(config, provider_id, full=full)
+def check_task(config: str, provider_id: str, today_on: str, full: bool = False) -> CheckSummary:
+    """Sync one provider and evaluate it, page by page (the scheduled check, one task each)."""
+    return pipeline.check_step(config, provider_id, today_on, full=full)
 
 
 @task(name="evaluate", task_run_name="evaluate-{provider_id}", persist_result=False)
@@ -43,7 +44,7 @@ def evaluate_task(
     store: bool = True,
     case_ref: str | None = None,
     explain: bool = False,
-) -> pipeline.EvaluationSummary:
+) -> EvaluationSummary:
     """Evaluate one provider's stored subjects and (unless store=False) keep the deadlines."""
     return pipeline.evaluate_step(
         config, provider_id, today_on, store=store, case_ref=case_ref, explain=explain
@@ -53,12 +54,12 @@ def evaluate_task(
 @task(name="notify", persist_result=False)
 def notify_task(
     config: str, now_at: str, dry_run: bool = False, provider_id: str | None = None
-) -> pipeline.NotifySummary:
+) -> NotifySummary:
     """Deliver the alerts due now (one digest per recipient); dry_run sends nothing."""
     return pipeline.notify_step(config, now_at, dry_run=dry_run, provider_id=provider_id)
 
 
 @task(name="report", task_run_name="report-{kind}", persist_result=False)
-def report_task(config: str, today_on: str, kind: str) -> pipeline.ReportSummary:
+def report_task(config: str, today_on: str, kind: str) -> reporting.ReportSummary:
     """Build the compliance report from stored deadlines and write its HTML file."""
-    return pipeline.report_step(config, today_on, kind=kind)
+    return reporting.report_step(config, today_on, kind=kind)

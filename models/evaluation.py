@@ -23,6 +23,7 @@ from sqlalchemy import Index, delete, func, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Field, Session, SQLModel, col
 
+from models.alerting import DeadlineRecord
 from models.db import UTCDateTime
 from models.provider_data import Case
 
@@ -84,13 +85,22 @@ def cases_seen_at(*, session: Session, provider_id: str) -> datetime | None:
     return value
 
 
-def open_case_count(*, session: Session, provider_id: str, today: date) -> int:
+def open_case_refs(*, session: Session, provider_id: str, today: date) -> set[str]:
     """The provider's stored cases not closed on ``today``."""
-    query = select(func.count()).where(
+    query = select(col(Case.case_ref)).where(
         col(Case.provider_id) == provider_id,
         or_(col(Case.closed_on).is_(None), col(Case.closed_on) > today),
     )
-    return int(session.execute(query).scalar_one())
+    return set(session.scalars(query))
+
+
+def current_case_refs(*, session: Session, provider_id: str) -> set[str]:
+    """Cases that have current deadlines (a complete evaluation retires the closed ones)."""
+    table = DeadlineRecord.__table__  # type: ignore[attr-defined]
+    query = select(table.c.subject).where(
+        table.c.provider_id == provider_id, table.c.is_current, table.c.subject_kind == "case"
+    )
+    return set(session.scalars(query.distinct()))
 
 
 def refs_to_evaluate(

@@ -51,6 +51,7 @@ class PageCounts:
     stored: int = 0  # new or changed items saved
     unchanged: int = 0  # identical to what was stored
     rejected: int = 0  # invalid items saved to rejected payloads
+    changed: tuple[str, ...] = ()  # the refs stored (new or changed), sorted
 
     def add(self, other: PageCounts) -> None:
         self.stored += other.stored
@@ -185,6 +186,12 @@ def _closed_on(case: CasePayload) -> date | None:
     return case.feedback_sent_on + timedelta(days=CLOSE_AFTER_FEEDBACK_DAYS)
 
 
+def is_open(case: CasePayload, today: date) -> bool:
+    """The case still needs evaluating on ``today`` (not closed; see the module docstring)."""
+    closed_on = _closed_on(case)
+    return closed_on is None or closed_on > today
+
+
 def _changed(
     session: Session, key: Any, hash_column: Any, where: Any, refs: Iterable[str]
 ) -> dict[str, str]:
@@ -240,7 +247,9 @@ def store_cases(
         col(Case.content_hash),
         col(Case.provider_id) == provider_id,
     )
-    counts = PageCounts(stored=len(changed), unchanged=len(items) - len(changed))
+    counts = PageCounts(
+        stored=len(changed), unchanged=len(items) - len(changed), changed=tuple(changed)
+    )
     if not changed:
         return counts
     case_rows = []

@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Collection, Iterable, Iterator, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, cast
 
@@ -98,13 +98,15 @@ def store_deadlines(
     recorded_at: datetime | None = None,
     retire_missing: bool = False,
     cases: Collection[str] | None = None,
+    others: bool = True,
 ) -> StoreDeadlinesResult:
     """Keep history: new/changed deadlines get a new row, unchanged ones are not rewritten.
 
     With ``retire_missing`` the provider's current rows absent from ``deadlines`` are
-    marked not current (use it only with a complete evaluation of the provider).
-    ``cases`` narrows what was evaluated to these case refs plus every subject that is
-    not a case (an incremental evaluation): current rows of other cases stay untouched.
+    marked not current (use it only with a complete evaluation of what is in scope).
+    ``cases`` narrows the scope to these case refs plus, with ``others``, every subject
+    that is not a case (an incremental evaluation): current rows of other cases stay
+    untouched. ``cases=()`` with ``others`` is the audit and staff subjects alone.
     """
     at = recorded_at or datetime.combine(evaluated_on, time(), tzinfo=UTC)
     if session.get_bind().dialect.name == "postgresql":  # SQLite: BEGIN IMMEDIATE serialises
@@ -115,7 +117,7 @@ def store_deadlines(
             {"ns": _DEADLINES_LOCK, "pid": provider_id},
         )
     table = DeadlineRecord.__table__  # type: ignore[attr-defined]
-    current = _current_fingerprints(session, table, provider_id, cases)
+    current = _current_fingerprints(session, table, provider_id, cases, others=others)
     latest: dict[Identity, Deadline] = {(d.subject_kind, d.subject, d.rule): d for d in deadlines}
     inserts: list[tuple[Any, ...]] = []
     retire: list[int] = []
@@ -149,7 +151,7 @@ def store_deadlines(
 
 
 def _current_fingerprints(
-    session: Session, table: Any, provider_id: str, cases: Collection[str] | None
+    session: Session, table: Any, provider_id: str, cases: Collection[str] | None, *, others: bool
 ) -> dict[Identity, tuple[int, str]]:
     """(row id, fingerprint) of the current rows in scope, by identity."""
     columns = (table.c.id, table.c.subject_kind, table.c.subject, table.c.rule, table.c.fingerprint)
@@ -159,7 +161,7 @@ def _current_fingerprints(
     else:
         refs = sorted(cases)
         is_case = table.c.subject_kind == "case"
-        queries = [select(*columns).where(mine, ~is_case)]
+        queries = [select(*columns).where(mine, ~is_case)] if others else []
         queries += [
             select(*columns).where(mine, is_case, table.c.subject.in_(refs[i : i + _CHUNK]))
             for i in range(0, len(refs), _CHUNK)
@@ -195,7 +197,7 @@ def to_deadline(row: DeadlineRecord) -> Deadline:
     )
 
 
-_DEADLINE_COLUMNS = (
+DEADLINE_COLUMNS = (
     "provider_id", "subject_kind", "subject", "rule", "status", "due_on", "event_on",
     "days_left", "details", "explanation", "pack_id", "provisional", "office_id", "coach_id",
     "link", "language", "escalate", "count", "limit_value",
@@ -215,7 +217,7 @@ def load_current_deadlines(
     is read for every deadline of every provider on every run.
     """
     table = DeadlineRecord.__table__  # type: ignore[attr-defined]
-    query = select(*(table.c[name] for name in _DEADLINE_COLUMNS)).where(
+    query = select(*(table.c[name] for name in DEADLINE_COLUMNS)).where(
         table.c.is_current.is_(True)
     )
     if provider_id is not None:
@@ -223,15 +225,15 @@ def load_current_deadlines(
     if statuses is not None:
         query = query.where(table.c.status.in_(sorted(s.value for s in statuses)))
     query = query.order_by(table.c.provider_id, table.c.id)
-    return [_from_columns(row) for row in session.execute(query)]
+    return [from_columns(row) for row in session.execute(query)]
 
 
 def _json_tuple(text: str) -> tuple[Any, ...]:
     return () if text == "[]" else tuple(json.loads(text))
 
 
-def _from_columns(row: Any) -> ProviderDeadline:
-    """A row of :data:`_DEADLINE_COLUMNS` as a provider's Deadline."""
+def from_columns(row: Any) -> ProviderDeadline:
+    """A row of :data:`DEADLINE_COLUMNS` as a provider's Deadline."""
     (pid, kind, subject, rule, status, due_on, event_on, days_left, details, explanation,
      pack_id, provisional, office, coach, link, language, escalate, count, limit) = row  # fmt: skip
     deadline = Deadline(
@@ -269,7 +271,7 @@ def plan_candidates(
     """
     table = DeadlineRecord.__table__  # type: ignore[attr-defined]
     alert = Alert.__table__  # type: ignore[attr-defined]
-    columns = (*(table.c[name] for name in _DEADLINE_COLUMNS), table.c.id)
+    columns = (*(table.c[name] for name in DEADLINE_COLUMNS), table.c.id)
     actionable = table.c.status.in_(sorted(s.value for s in ACTIONABLE_STATUSES))
     base = select(*columns).where(table.c.is_current, actionable)
     if provider_id is not None:
@@ -308,7 +310,7 @@ def plan_candidates(
                 continue
             if number >= 3 and (row[2], row[3]) not in pairs:
                 continue
-            found[row[-1]] = _from_columns(row[:-1])
+            found[row[-1]] = from_columns(row[:-1])
     return found
 
 
@@ -346,38 +348,6 @@ def breached_refs(
     if provider_id is not None:
         query = query.where(table.c.provider_id == provider_id)
     return [BreachedRef(*row) for row in session.execute(query)]
-
-
-def top_current_deadlines(
-    *, session: Session, provider_id: str, statuses: Collection[Status], today: date, limit: int
-) -> tuple[int, list[Deadline]]:
-    """How many current deadlines are in ``statuses``, and the first ``limit`` of them.
-
-    Ordered by due date (none: ``today``), subject and rule, with ``days_left`` as of
-    ``today`` (a stored row keeps the value of the day it was written).
-    """
-    table = DeadlineRecord.__table__  # type: ignore[attr-defined]
-    mine = (
-        (table.c.provider_id == provider_id)
-        & table.c.is_current.is_(True)
-        & table.c.status.in_(sorted(s.value for s in statuses))
-    )
-    keys = list(
-        session.execute(
-            select(table.c.id, table.c.due_on, table.c.subject, table.c.rule).where(mine)
-        )
-    )
-    keys.sort(key=lambda k: (k[1] or today, k[2], k[3]))
-    ids = [k[0] for k in keys[:limit]]
-    query = select(*(table.c[name] for name in _DEADLINE_COLUMNS), table.c.id).where(
-        table.c.id.in_(ids)
-    )
-    order = {row_id: n for n, row_id in enumerate(ids)}
-    rows = sorted(session.execute(query), key=lambda row: order[row[-1]])
-    found = [_from_columns(row[:-1]).deadline for row in rows]
-    return len(keys), [
-        replace(d, days_left=None if d.due_on is None else (d.due_on - today).days) for d in found
-    ]
 
 
 def deadline_history(

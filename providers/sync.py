@@ -1,10 +1,12 @@
 """Pull a provider's cases, audits and staff into the store, page by page.
 
-For each page: validate every item (``rules.validate``), store the valid ones and the
-rejected ones with their errors, advance the collection's watermark, and commit - all
-in one transaction. A crash therefore loses nothing already committed, and the next
-run resumes from the stored watermark (the greatest stored ``updated_at``, sent as the
-inclusive ``updated_since``; the items re-read at the boundary are unchanged upserts).
+Staff first, then audits, then cases. For each page: validate every item
+(``rules.validate``), store the valid ones and the rejected ones with their errors,
+advance the collection's watermark, let an observer (the compliance check's
+evaluation) see the cases just stored, and commit - all in one transaction. A crash
+therefore loses nothing already committed, and the next run resumes from the stored
+watermark (the greatest stored ``updated_at``, sent as the inclusive ``updated_since``;
+the items re-read at the boundary are unchanged upserts).
 ``full=True`` omits ``updated_since`` and re-reads everything (still idempotent).
 
 Memory stays bounded by one page whatever the provider's size. One collection's failure
@@ -21,17 +23,19 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 import httpx
 from pydantic import BaseModel, ValidationError
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
+from sqlmodel import Session
 
 from models import store
 from models.db import session_scope, shared_engine
 from providers.client import PagedCollection, ProviderClient
+from providers.payloads import CasePayload
 from rules.deadline import Rejected, RejectedKind
 from rules.validate import validate_audits, validate_cases, validate_staff
 from vahti.config import ProviderSettings, Settings
@@ -165,16 +169,32 @@ def _unreadable(model: type[BaseModel], text: str) -> str | None:
     return None
 
 
+class CasesObserver(Protocol):
+    """Told about each page's stored cases inside the page's transaction (see sync_provider)."""
+
+    def begin(self) -> None:
+        """The staff list and audits are synced; the first page of cases comes next."""
+
+    def cases_stored(self, session: Session, cases: Sequence[CasePayload]) -> None:
+        """These valid cases of a page were just stored (new or changed); still uncommitted."""
+
+
 class _Syncer:
     """One provider's sync against one engine (internal: see :func:`sync_provider`)."""
 
     def __init__(
-        self, engine: Engine, provider: ProviderSettings, run_id: int, clock: Clock
+        self,
+        engine: Engine,
+        provider: ProviderSettings,
+        run_id: int,
+        clock: Clock,
+        observer: CasesObserver | None = None,
     ) -> None:
         self.engine = engine
         self.provider = provider
         self.run_id = run_id
         self.clock = clock
+        self.observer = observer
 
     def paged(
         self,
@@ -186,6 +206,8 @@ class _Syncer:
         tick: Callable[[int], None],
     ) -> None:
         pid = self.provider.id
+        if collection == "cases" and self.observer is not None:
+            self.observer.begin()
         since = None
         if not full:
             with session_scope(self.engine) as session:
@@ -212,6 +234,10 @@ class _Syncer:
                     store.advance_watermark(
                         session=session, provider_id=pid, collection=collection, updated_at=newest
                     )
+                if collection == "cases" and self.observer is not None and result.changed:
+                    by_ref = {payload.case_ref: payload for payload, _ in pairs}
+                    stored = [by_ref[ref] for ref in result.changed]
+                    self.observer.cases_stored(session, stored)
             counts.pages += 1
             counts.fetched += len(page.items)
             counts.stored += result.stored
@@ -275,15 +301,20 @@ def sync_provider(
     transport: httpx.BaseTransport | None = None,
     engine: Engine | None = None,
     clock: Clock = _utc_now,
+    observer: CasesObserver | None = None,
 ) -> SyncReport:
     """Sync one provider; failures are recorded in the report, not raised.
 
+    ``observer`` sees every page's stored cases inside that page's transaction (the
+    compliance check evaluates them there, so they are never read back).
     Raises ConfigError for an unknown provider id and StoreError when the database
     cannot be used at all (wrong schema version, unreachable).
     """
     provider = settings.provider(provider_id)
     with _engine_for(settings, engine) as db, _progress(progress) as bar:
-        return _run(db, provider, full=full, transport=transport, clock=clock, bar=bar)
+        return _run(
+            db, provider, full=full, transport=transport, clock=clock, bar=bar, observer=observer
+        )
 
 
 def _run(
@@ -294,6 +325,7 @@ def _run(
     transport: httpx.BaseTransport | None,
     clock: Clock,
     bar: Progress | None,
+    observer: CasesObserver | None = None,
 ) -> SyncReport:
     started = time.monotonic()
     report = SyncReport(id=provider.id)
@@ -307,7 +339,7 @@ def _run(
             )
     except SQLAlchemyError as exc:
         raise StoreError(f"provider {provider.id!r}: cannot record the sync run: {exc}") from exc
-    syncer = _Syncer(engine, provider, report.run_id, clock)
+    syncer = _Syncer(engine, provider, report.run_id, clock, observer)
     try:
         token = provider.token()
     except ConfigError as exc:
@@ -325,8 +357,11 @@ def _run(
 def _collections(
     syncer: _Syncer, client: ProviderClient, report: SyncReport, *, full: bool, bar: Progress | None
 ) -> None:
-    """Cases, audits, staff: each collection's failure is recorded, the next one still runs."""
-    collections: tuple[CollectionName, ...] = ("cases", "audits", "staff")
+    """Staff, audits, cases: each collection's failure is recorded, the next one still runs.
+
+    Staff first: evaluating a page of cases as it is stored needs the current staff list.
+    """
+    collections: tuple[CollectionName, ...] = ("staff", "audits", "cases")
     for collection in collections:
         counts = report.collections.setdefault(collection, CollectionCounts())
         task = bar.add_task(f"{syncer.provider.id} {collection}") if bar else None

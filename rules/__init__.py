@@ -8,20 +8,25 @@ from __future__ import annotations
 
 from rules.calendar import FinnishCalendar
 from rules.deadline import Deadline, Rejected, Status
-from rules.engine import RULE_IDS, evaluate
+from rules.engine import RULE_IDS, WARN_DAYS, evaluate, evaluate_cases, evaluate_others
+from rules.explain import Env
 from rules.pack import PACKS, Parameter, RulePack, get_pack, pack_in_force
 from rules.validate import validate_audits, validate_cases, validate_staff
 
 __all__ = [
     "PACKS",
     "RULE_IDS",
+    "WARN_DAYS",
     "Deadline",
+    "Env",
     "FinnishCalendar",
     "Parameter",
     "Rejected",
     "RulePack",
     "Status",
     "evaluate",
+    "evaluate_cases",
+    "evaluate_others",
     "get_pack",
     "pack_in_force",
     "validate_audits",

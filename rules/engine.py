@@ -23,6 +23,9 @@ from rules.pack import RulePack, Value
 from rules.recheck import next_change_on
 from rules.staff_rules import absence_cover, evaluate_staff
 
+#: Days before a due date a deadline is ``due_soon`` (and when an unchanged case is rechecked).
+WARN_DAYS = 7
+
 CASE_RULES = (*START_PHASE_RULES, long_illness, vocational_plan, *END_RULES, *COUNT_RULES)
 
 #: Every rule id the engine can emit, in catalogue order.
@@ -65,7 +68,7 @@ def evaluate(  # noqa: PLR0917 - the issue's contract: evaluate(cases, audits, s
     *,
     overrides: Mapping[str, Value] | None = None,
     provider_id: str | None = None,
-    warn_days: int = 7,
+    warn_days: int = WARN_DAYS,
     recheck: dict[str, date | None] | None = None,
 ) -> list[Deadline]:
     """All deadlines for the given (valid) items on ``today``: cases, audits, then staff.

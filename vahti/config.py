@@ -123,8 +123,14 @@ class AlertSettings(_Section):
     digest_max_items: Annotated[int, Field(ge=1, le=1000)] = 50  # the rest as counts per rule
 
 
+class FlowSettings(_Section):
+    # provider steps (sync, evaluation) running at once in one process
+    provider_steps: Annotated[int, Field(ge=1, le=64)] = 3
+
+
 class Settings(_Section):
     database: DatabaseSettings = Field(default_factory=DatabaseSettings)
+    flows: FlowSettings = Field(default_factory=FlowSettings)
     providers: list[ProviderSettings] = Field(default_factory=list)
     recipients: RecipientsSettings = Field(default_factory=RecipientsSettings)
     alerts: AlertSettings = Field(default_factory=AlertSettings)

@@ -1,5 +1,8 @@
 """Incremental evaluation: evaluate only what can have changed since the last run.
 
+The compliance check evaluates the cases a sync page brings while they are in memory
+(:class:`ProviderEvaluation`), and reads back only what the pages did not bring.
+
 Due dates move only when a case or the rule pack changes; statuses move with the date.
 So a provider's evaluation re-reads and re-evaluates only
 
@@ -20,8 +23,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from functools import cache
 from importlib.metadata import version
 from pathlib import Path
@@ -33,19 +37,22 @@ import rules
 from models.db import session_scope
 from models.evaluation import (
     cases_seen_at,
+    current_case_refs,
     get_state,
-    open_case_count,
+    open_case_refs,
     refs_to_evaluate,
     save_state,
     store_rechecks,
 )
 from models.provider_data import Coach
 from models.reads import load_audits, load_cases, load_coaches
-from notifications.deadlines import store_deadlines
+from models.store import is_open
+from notifications.deadlines import StoreDeadlinesResult, store_deadlines
+from providers.payloads import CasePayload, CoachPayload
 from vahti.config import Settings
 
-#: Past this share of the provider's cases, a complete evaluation is cheaper.
-FULL_SHARE = 0.5
+#: Cases read back and evaluated per transaction when the sync did not bring them.
+CHUNK = 1000
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,74 +94,144 @@ def engine_key(session: Session, settings: Settings, provider_id: str) -> str:
     return hashlib.sha256(json.dumps(data, default=str).encode()).hexdigest()
 
 
+class ProviderEvaluation:
+    """One provider's evaluation on one day: fed page by page by its sync, then finished.
+
+    :meth:`begin` (after the staff list is synced) decides between a complete and an
+    incremental evaluation; :meth:`cases_stored` evaluates the cases a page just stored
+    or changed, in that page's transaction (already validated and in memory: nothing is
+    read back); :meth:`finish` evaluates what the pages did not bring (cases whose
+    recheck day came, cases closed since, everything else when complete), a chunk at a
+    time, then audits and staff, and records the state. Memory stays bounded by a page
+    or a chunk whatever the provider's size.
+    """
+
+    def __init__(
+        self, *, engine: Engine, settings: Settings, provider_id: str, today: date
+    ) -> None:
+        self.engine = engine
+        self.provider_id = provider_id
+        self.today = today
+        self._settings = settings
+        provider = settings.provider(provider_id)
+        self._env = rules.Env(
+            today=today,
+            calendar=rules.FinnishCalendar(),
+            pack=rules.get_pack(settings.pack) if settings.pack else None,
+            overrides=dict(provider.overrides) or None,
+            provider_id=provider_id,
+            warn_days=rules.WARN_DAYS,
+        )
+        self._key = ""
+        self._complete = True
+        self._since: datetime | None = None
+        self._after_on = today
+        self._coaches: list[CoachPayload] = []
+        self._done: set[str] = set()
+        self._counts = [0, 0, 0, 0]  # cases, deadlines, written, retired
+        self._begun = False
+
+    def begin(self) -> None:
+        """Read the state and the staff list: complete, or only what can have changed."""
+        self._begun = True
+        with session_scope(self.engine) as session:
+            self._key = engine_key(session, self._settings, self.provider_id)
+            state = get_state(session=session, provider_id=self.provider_id)
+            self._coaches = load_coaches(session=session, provider_id=self.provider_id)
+        self._complete = not (
+            state is not None and state.engine_key == self._key and self.today >= state.evaluated_on
+        )
+        if state is not None and not self._complete:
+            self._since, self._after_on = state.cases_seen_at, state.evaluated_on
+
+    def cases_stored(self, session: Session, cases: Sequence[CasePayload]) -> None:
+        """Evaluate cases just stored (new or changed) inside the caller's transaction."""
+        if not cases:
+            return
+        refs = {case.case_ref for case in cases}
+        live = [case for case in cases if is_open(case, self.today)]
+        self._store(session, live, refs)
+        self._done |= refs
+
+    def finish(self) -> Outcome:
+        """Evaluate the cases the pages did not bring, then audits and staff; save the state."""
+        if not self._begun:  # the sync stopped before its cases (e.g. refused credentials)
+            self.begin()
+        with session_scope(self.engine) as session:
+            seen_at = cases_seen_at(session=session, provider_id=self.provider_id)
+            if self._complete:
+                refs = current_case_refs(session=session, provider_id=self.provider_id)
+                refs |= open_case_refs(
+                    session=session, provider_id=self.provider_id, today=self.today
+                )
+            else:
+                refs = refs_to_evaluate(
+                    session=session,
+                    provider_id=self.provider_id,
+                    since=self._since,
+                    after_on=self._after_on,
+                    today=self.today,
+                )
+        remaining = sorted(refs - self._done)
+        for start in range(0, len(remaining), CHUNK):
+            chunk = remaining[start : start + CHUNK]
+            with session_scope(self.engine) as session:
+                loaded = load_cases(
+                    session=session, provider_id=self.provider_id, today=self.today, refs=chunk
+                )
+            with session_scope(self.engine) as session:
+                self._store(session, loaded, set(chunk))
+        with session_scope(self.engine) as session:
+            audits = load_audits(session=session, provider_id=self.provider_id)
+        others = rules.evaluate_others(audits, self._coaches, self._env)
+        with session_scope(self.engine) as session:
+            result = store_deadlines(
+                session=session,
+                provider_id=self.provider_id,
+                deadlines=others,
+                evaluated_on=self.today,
+                retire_missing=True,
+                cases=(),
+            )
+            self._count(0, len(others), result)
+            save_state(
+                session=session,
+                provider_id=self.provider_id,
+                engine_key=self._key,
+                evaluated_on=self.today,
+                cases_seen_at=seen_at,
+            )
+        cases, deadlines, written, retired = self._counts
+        return Outcome(self._complete, cases, deadlines, written, retired)
+
+    def _store(self, session: Session, cases: Sequence[CasePayload], refs: set[str]) -> None:
+        recheck: dict[str, date | None] = {}
+        deadlines = rules.evaluate_cases(cases, self._coaches, self._env, recheck=recheck)
+        result = store_deadlines(
+            session=session,
+            provider_id=self.provider_id,
+            deadlines=deadlines,
+            evaluated_on=self.today,
+            retire_missing=True,
+            cases=refs,
+            others=False,
+        )
+        store_rechecks(session=session, provider_id=self.provider_id, rechecks=recheck, scope=refs)
+        self._count(len(cases), len(deadlines), result)
+
+    def _count(self, cases: int, deadlines: int, result: StoreDeadlinesResult) -> None:
+        self._counts[0] += cases
+        self._counts[1] += deadlines
+        self._counts[2] += result.new + result.changed
+        self._counts[3] += result.retired
+
+
 def evaluate_and_store(
     *, engine: Engine, settings: Settings, provider_id: str, today: date
 ) -> Outcome:
-    """Evaluate what can have changed on ``today`` and store it (complete when needed).
-
-    Three steps: read (one transaction), evaluate (no transaction: no lock is held while
-    the engine works), write (one transaction). Rows are compared at write time, so a
-    run that stored the same provider in between is seen, not overwritten.
-    """
-    with session_scope(engine) as session:
-        key = engine_key(session, settings, provider_id)
-        state = get_state(session=session, provider_id=provider_id)
-        seen_at = cases_seen_at(session=session, provider_id=provider_id)
-        refs: set[str] | None = None
-        if state is not None and state.engine_key == key and today >= state.evaluated_on:
-            refs = refs_to_evaluate(
-                session=session,
-                provider_id=provider_id,
-                since=state.cases_seen_at,
-                after_on=state.evaluated_on,
-                today=today,
-            )
-            if len(refs) > FULL_SHARE * open_case_count(
-                session=session, provider_id=provider_id, today=today
-            ):
-                refs = None  # most cases need it anyway: the complete path is as fast
-        cases = load_cases(
-            session=session,
-            provider_id=provider_id,
-            today=today,
-            refs=None if refs is None else sorted(refs),
-        )
-        audits = load_audits(session=session, provider_id=provider_id)
-        staff = load_coaches(session=session, provider_id=provider_id)
-    provider = settings.provider(provider_id)
-    recheck: dict[str, date | None] = {}
-    deadlines = rules.evaluate(
-        cases,
-        audits,
-        staff,
-        rules.get_pack(settings.pack) if settings.pack else None,
-        today,
-        rules.FinnishCalendar(),
-        overrides=dict(provider.overrides) or None,
-        provider_id=provider_id,
-        recheck=recheck,
+    """Evaluate the provider's stored data on ``today`` (complete when needed) and store it."""
+    evaluation = ProviderEvaluation(
+        engine=engine, settings=settings, provider_id=provider_id, today=today
     )
-    with session_scope(engine) as session:
-        result = store_deadlines(
-            session=session,
-            provider_id=provider_id,
-            deadlines=deadlines,
-            evaluated_on=today,
-            retire_missing=True,
-            cases=refs,
-        )
-        store_rechecks(session=session, provider_id=provider_id, rechecks=recheck, scope=refs)
-        save_state(
-            session=session,
-            provider_id=provider_id,
-            engine_key=key,
-            evaluated_on=today,
-            cases_seen_at=seen_at,
-        )
-    return Outcome(
-        complete=refs is None,
-        cases=len(cases),
-        deadlines=len(deadlines),
-        written=result.new + result.changed,
-        retired=result.retired,
-    )
+    evaluation.begin()
+    return evaluation.finish()

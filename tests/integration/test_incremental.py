@@ -1,4 +1,7 @@
-"""Incremental evaluation stores exactly what a complete evaluation would, day after day."""
+"""Incremental evaluation stores exactly what a complete evaluation would, day after day.
+
+Both ways in: evaluating the stored data, and evaluating each sync page as it is stored.
+"""
 
 from __future__ import annotations
 
@@ -13,11 +16,15 @@ from sqlmodel import Session
 import rules
 from models import reads, store
 from models.alerting import DeadlineRecord
-from models.db import make_engine, session_scope, upgrade
+from models.db import make_engine, session_scope, shared_engine, upgrade
+from models.evaluation import open_case_refs
 from notifications.deadlines import fingerprint
 from providers.generator import Dataset, generate_dataset
+from providers.sync import CollectionCounts, sync_provider
+from tests.fixtures.provider_server import StartServer
+from vahti import incremental
 from vahti.config import Settings
-from vahti.incremental import evaluate_and_store
+from vahti.incremental import ProviderEvaluation, evaluate_and_store
 
 TODAY = date(2026, 3, 10)
 
@@ -122,3 +129,72 @@ def test_a_new_override_or_an_earlier_day_evaluates_everything(engine: Engine) -
     assert not _run(engine, TODAY + timedelta(days=1), _settings())[0]
     assert _run(engine, TODAY + timedelta(days=1), _settings(**{"START-2W.days": 10}))[0]
     assert _run(engine, TODAY, _settings(**{"START-2W.days": 10}))[0]
+
+
+def test_checks_evaluating_each_page_as_stored_match_complete_evaluations(
+    start_reference_server: StartServer, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Sync with every page evaluated in its own transaction, day after day, through
+    changes, closures and a new override: the same rows as a complete evaluation."""
+    server = start_reference_server(cases=400, seed=11, today=TODAY, invalid_share=0.05)
+    monkeypatch.setenv("P1_TOKEN", server.token)
+    engine = shared_engine(database_url)
+
+    def settings_with(**overrides: float) -> Settings:
+        return Settings.model_validate({
+            "database": {"url": database_url},
+            "providers": [{
+                "id": "p1", "base_url": server.url, "token_env": "P1_TOKEN", "page_size": 60,
+                "overrides": overrides,
+            }],
+        })  # fmt: skip
+
+    read_back: list[str] = []
+
+    def load_cases(**kwargs: object) -> list[object]:
+        read_back.extend(kwargs["refs"])  # type: ignore[arg-type]
+        return reads.load_cases(**kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(incremental, "load_cases", load_cases)
+
+    def check(today: date, settings: Settings) -> tuple[bool, int, CollectionCounts]:
+        read_back.clear()
+        evaluation = ProviderEvaluation(
+            engine=engine, settings=settings, provider_id="p1", today=today
+        )
+        report = sync_provider(settings, "p1", engine=engine, observer=evaluation)
+        assert report.ok, report.errors
+        outcome = evaluation.finish()
+        with session_scope(engine) as session:
+            assert _stored(session) == _expected(session, today, settings)
+        return outcome.complete, outcome.cases, report.collections["cases"]
+
+    settings = settings_with()
+    complete, evaluated, cases = check(TODAY, settings)
+    assert complete
+    assert cases.rejected > 0  # 5 % invalid on purpose
+    assert cases.stored + cases.rejected == 400
+    with session_scope(engine) as session:
+        assert evaluated == len(open_case_refs(session=session, provider_id="p1", today=TODAY))
+    assert read_back == []  # every case evaluated once, as its page arrived
+
+    complete, evaluated, cases = check(TODAY + timedelta(days=1), settings)
+    assert (complete, cases.stored) == (False, 0)
+    assert 0 < evaluated < 100  # only the cases whose status moves with the date
+    assert len(read_back) == evaluated
+
+    for day, share in ((2, 0.05), (9, 0.02), (40, 0.1)):
+        moment = datetime.combine(TODAY + timedelta(days=day), time(7), tzinfo=UTC)
+        server.dataset.touch(share, day, moment)
+        complete, evaluated, cases = check(TODAY + timedelta(days=day), settings)
+        assert not complete
+        assert cases.stored > 0
+        assert len(read_back) < evaluated  # the touched ones came with their pages
+
+    moment = datetime.combine(TODAY + timedelta(days=41), time(7), tzinfo=UTC)
+    server.dataset.touch(0.05, 41, moment)
+    complete, evaluated, _ = check(
+        TODAY + timedelta(days=41), settings_with(**{"START-2W.days": 10})
+    )
+    assert complete  # a new override: every open case, the pages' and the stored ones
+    assert evaluated > 150

@@ -35,7 +35,7 @@ from tests.reliability.test_crash_safety import prefect_env
 from tests.reliability.worker import evaluate
 from vahti.config import ProviderSettings, Settings, load_settings
 from vahti.errors import ConfigError
-from vahti.pipeline import report_step
+from vahti.reporting import report_step
 
 PROVIDER_TOKEN = "tok-Zq8xSECRETprov1d3r"
 SMTP_PASSWORD = "pw-K7vSECRETsmtpPa55"

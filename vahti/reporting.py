@@ -1,0 +1,146 @@
+"""The daily and weekly compliance reports, from the stored current deadlines.
+
+:func:`report_step` writes one self-contained HTML file under ``reports_dir`` (per office:
+breached, due soon, met late; the breach history chart; acknowledgements and silences in
+force; provisional parameters) and returns its headline numbers.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+from pathlib import Path
+
+from sqlalchemy import func, or_, select
+from sqlmodel import Session
+
+from models.alerting import DeadlineRecord
+from models.db import session_scope, shared_engine
+from notifications.deadlines import load_current_deadlines
+from notifications.ledger import active_suppressions
+from rules.deadline import BREACH_STATUSES, Deadline
+from vahti.config import load_settings
+from vahti.errors import InputError
+from vahti.report import AcknowledgedRow, HistoryPoint, build_report, render_html
+from vahti.rows import ProvisionalRow, provisional_rows
+
+log = logging.getLogger("vahti.reports")
+
+
+def current_deadlines(*, session: Session, provider_id: str) -> list[Deadline]:
+    """The provider's stored current deadlines (as of their last evaluation)."""
+    return [
+        item.deadline for item in load_current_deadlines(session=session, provider_id=provider_id)
+    ]
+
+
+def acknowledged_rows(
+    *, session: Session, provider_ids: Sequence[str], today: date
+) -> list[AcknowledgedRow]:
+    """Acknowledgements and silences in force on ``today`` for these providers."""
+    return [
+        AcknowledgedRow(
+            provider_id=s.provider_id or "(all)",
+            kind=s.kind,
+            subject=s.subject,
+            rule=s.rule,
+            reason=s.reason,
+            until_on=s.until_on.isoformat() if s.until_on else None,
+        )
+        for s in active_suppressions(session=session, today=today)
+        if s.provider_id is None or s.provider_id in provider_ids
+    ]
+
+
+def breach_history(
+    *, session: Session, provider_ids: Sequence[str], today: date, days: int
+) -> list[HistoryPoint]:
+    """Breached deadlines per day over the last ``days`` days, from the deadline history.
+
+    A history row holds from its ``evaluated_on`` until its ``superseded_on``; a day
+    before the first evaluation is left out rather than shown as zero.
+    """
+    start = today - timedelta(days=days - 1)
+    table = DeadlineRecord.__table__  # type: ignore[attr-defined]
+    breached = [s.value for s in BREACH_STATUSES]
+    spans = session.execute(
+        select(table.c.evaluated_on, table.c.superseded_on).where(
+            table.c.provider_id.in_(list(provider_ids)),
+            table.c.status.in_(breached),
+            table.c.evaluated_on <= today,
+            or_(table.c.superseded_on.is_(None), table.c.superseded_on > start),
+        )
+    ).all()
+    first = session.execute(
+        select(func.min(table.c.evaluated_on)).where(table.c.provider_id.in_(list(provider_ids)))
+    ).scalar()
+    if first is None:
+        return []
+    points = []
+    for offset in range(days):
+        on = start + timedelta(days=offset)
+        if on < first:
+            continue
+        count = sum(1 for ev, sup in spans if ev <= on and (sup is None or sup > on))
+        points.append(HistoryPoint(on=on.isoformat(), breached=count))
+    return points
+
+
+@dataclass(frozen=True, slots=True)
+class ReportSummary:
+    """Where the report was written and its headline numbers."""
+
+    kind: str
+    path: str
+    generated_on: str
+    offices: int
+    totals: dict[str, int]
+    acknowledged: int
+    provisional: int
+
+
+#: Days of breach history in the chart, per report kind.
+HISTORY_DAYS = {"daily": 14, "weekly": 56}
+
+
+def report_step(config_path: str, today_on: str, *, kind: str = "weekly") -> ReportSummary:
+    """Write the daily or weekly compliance report under ``reports_dir``."""
+    if kind not in ("daily", "weekly"):
+        raise InputError(f"report kind {kind!r}: use 'daily' or 'weekly'")
+    settings = load_settings(Path(config_path))
+    today = date.fromisoformat(today_on)
+    ids = [p.id for p in settings.providers]
+    pairs: list[tuple[str, Deadline]] = []
+    provisional: list[ProvisionalRow] = []
+    with session_scope(shared_engine(settings.database.url)) as session:
+        for provider in settings.providers:
+            deadlines = current_deadlines(session=session, provider_id=provider.id)
+            pairs.extend((provider.id, d) for d in deadlines)
+            packs = {d.pack_id for d in deadlines if d.pack_id}
+            provisional.extend(provisional_rows(packs, provider.overrides, provider.id))
+        acknowledged = acknowledged_rows(session=session, provider_ids=ids, today=today)
+        days = HISTORY_DAYS[kind]
+        history = breach_history(session=session, provider_ids=ids, today=today, days=days)
+    data = build_report(
+        "weekly" if kind == "weekly" else "daily",
+        today,
+        pairs,
+        acknowledged=acknowledged,
+        provisional=provisional,
+        history=history,
+    )
+    target = Path(settings.reports_dir) / f"vahti-{kind}-{today.isoformat()}.html"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(render_html(data), encoding="utf-8")
+    log.info("%s report written: %d office(s), %s", kind, len(data.offices), data.totals)
+    return ReportSummary(
+        kind=kind,
+        path=str(target),
+        generated_on=data.generated_on,
+        offices=len(data.offices),
+        totals=data.totals,
+        acknowledged=len(data.acknowledged),
+        provisional=len(data.provisional),
+    )
