@@ -15,11 +15,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any, Generic, Literal, NamedTuple, TypeVar
 
+import orjson
 from pydantic import BaseModel
 from sqlalchemy import Table, delete, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -65,37 +67,63 @@ class Canonical(str):
     __slots__ = ()
 
 
-def canonical(raw: object) -> Canonical:
+def canonical(raw: object, *, strict: bool = False) -> Canonical:
     """``canonical_json(raw)`` marked as such; a Canonical passes through unchanged."""
-    return raw if isinstance(raw, Canonical) else Canonical(canonical_json(raw))
+    return raw if isinstance(raw, Canonical) else Canonical(canonical_json(raw, strict=strict))
 
 
 def may_be_unstorable(text: str) -> bool:
-    """False when canonical ``text`` holds no NUL and no surrogate, raw or escaped.
+    """False when canonical ``text`` holds no NUL and no lone surrogate, raw or escaped.
 
     Every string of a payload validated from the item is in the text, so False proves
-    :func:`unstorable` would find nothing; True means: run it. Canonical JSON is ASCII,
-    so NUL and surrogates show as escapes (a valid surrogate pair too: then the exact
-    check decides); non-ASCII text (the repr fallback) always takes the exact check.
+    :func:`unstorable` would find nothing; True means: run it. NUL shows as an escape in
+    every canonical form; a lone surrogate as an escape in the ASCII form (a valid pair
+    too: then the exact check decides) and only un-encodable in the repr fallback.
     """
-    return (
-        not text.isascii()
-        or "\\u0000" in text
-        or "\\x00" in text
-        or "\x00" in text
-        or "\\ud" in text
-        or "\\uD" in text
-    )
+    if "\\u0000" in text or "\\x00" in text or "\x00" in text or "\\ud" in text or "\\uD" in text:
+        return True
+    if text.isascii():
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
 
 
-def canonical_json(raw: object) -> str:
-    """The raw item as canonical JSON text; anything not serialisable as its repr.
+def _non_finite(value: object) -> bool:
+    """A NaN or infinite float anywhere in ``value`` (orjson would write it as null)."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, float):
+            if not math.isfinite(item):
+                return True
+        elif isinstance(item, dict):
+            stack.extend(item.values())
+        elif isinstance(item, list | tuple):
+            stack.extend(item)
+    return False
 
-    ASCII only (``\\uXXXX`` escapes), so NUL characters and lone surrogates a hostile
-    provider may send are stored safely on every backend.
+
+def canonical_json(raw: object, *, strict: bool = False) -> str:
+    """The raw item as canonical JSON text: sorted keys, no spaces; else its repr.
+
+    Written by orjson (UTF-8, ~8x faster than ``json``) whenever that is exact: always
+    for a value a strict parser read (``strict``, see ``providers.client.parse_json``),
+    otherwise unless it holds NaN or infinity. What orjson cannot write exactly (lone
+    surrogates, integers past 64 bits, non-string keys, NaN) is written by ``json`` in
+    ASCII with ``\\uXXXX`` escapes. Either way NUL characters and lone surrogates a
+    hostile provider may send are stored safely on every backend, and the same item
+    always gives the same text.
     """
     if isinstance(raw, bytes):
         return safe_text(raw.decode("utf-8", errors="backslashreplace"))
+    if strict or not _non_finite(raw):
+        try:
+            return orjson.dumps(raw, option=orjson.OPT_SORT_KEYS).decode()
+        except TypeError:  # orjson.JSONEncodeError is a TypeError
+            pass
     try:
         return json.dumps(raw, sort_keys=True, separators=(",", ":"))
     except (TypeError, ValueError):

@@ -18,9 +18,12 @@ Logs go to the ``vahti.providers`` logger and never contain the token.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import random
+import re
+import ssl
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -29,7 +32,9 @@ from importlib.metadata import PackageNotFoundError, version
 from types import TracebackType
 from typing import Any, Literal, Self
 
+import certifi
 import httpx
+import orjson
 from pydantic import ValidationError
 
 from providers.payloads import HealthPayload, PagePayload
@@ -54,6 +59,38 @@ class _MalformedBodyError(TransientProviderError):
         self.detail = detail
 
 
+@functools.cache
+def verified_tls() -> ssl.SSLContext:
+    """The process's TLS context: certificates and host names verified (certifi's CAs).
+
+    Built once: loading the CA bundle costs ~15 ms, and a compliance check opens one
+    client per provider. An ``SSLContext`` is safe to share between connections.
+    """
+    return ssl.create_default_context(cafile=certifi.where())
+
+
+#: 19 digits in a row: maybe an integer past 64 bits, which orjson would read as a float.
+_LONG_NUMBER = re.compile(rb"\d{19}")
+
+
+def parse_json(content: bytes) -> tuple[Any, bool]:
+    """The body as JSON, and whether it was read *strictly* (by orjson, 2-3x faster).
+
+    A strict result holds only what JSON itself can say exactly: no NaN or Infinity,
+    no lone surrogates (orjson refuses those) and no integers past 64 bits (orjson
+    would round them to floats: bodies with a long digit run go to ``json`` instead).
+    Everything else is read by ``json`` as before, so a provider's quirks are seen
+    and validated the same way. Only a strict value may be written back with orjson
+    without losing anything (``models.store.canonical``).
+    """
+    if not _LONG_NUMBER.search(content):
+        try:
+            return orjson.loads(content), True
+        except orjson.JSONDecodeError:
+            pass
+    return json.loads(content), False
+
+
 def _user_agent() -> str:
     try:
         return f"vahti/{version('vahti')}"
@@ -69,6 +106,7 @@ class Page:
     number: int  # 1-based
     items: list[Any]
     next_cursor: str | None
+    strict: bool = False  # read by orjson: see parse_json
 
 
 def _safe_url(url: httpx.URL) -> str:
@@ -144,7 +182,7 @@ class ProviderClient:
             },
             timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0), pool=timeout),
             limits=httpx.Limits(max_connections=4, max_keepalive_connections=2),
-            verify=settings.verify_tls,
+            verify=verified_tls() if settings.verify_tls else False,
             transport=transport,
             follow_redirects=False,
             trust_env=False,  # no proxy or netrc surprises: the config says where to go
@@ -184,12 +222,12 @@ class ProviderClient:
         seen: set[str] = set()
         path = f"/v1/{collection}"
         for number in range(1, self.settings.max_pages + 1):
-            body = self._get_json(path, params, expect="page")
+            body, strict = self._get_json(path, params, expect="page")
             try:
                 page = PagePayload.model_validate(body)
             except ValidationError as exc:
                 raise self._permanent(path, f"not a page: {_first_error(exc)}", 200) from None
-            yield Page(collection, number, page.items, page.next_cursor)
+            yield Page(collection, number, page.items, page.next_cursor, strict)
             cursor = page.next_cursor
             if cursor is None:
                 return
@@ -207,7 +245,7 @@ class ProviderClient:
         """One case's raw JSON, or None when the provider does not know it (404)."""
         path = f"/v1/cases/{case_ref}"
         try:
-            body = self._get_json(path, {}, expect="object")
+            body, _ = self._get_json(path, {}, expect="object")
         except PermanentProviderError as exc:
             if exc.status == 404:
                 return None
@@ -216,7 +254,7 @@ class ProviderClient:
 
     def get_staff(self) -> list[Any]:
         """The provider's staff list (raw items)."""
-        body = self._get_json("/v1/staff", {}, expect="page")
+        body, _ = self._get_json("/v1/staff", {}, expect="page")
         try:
             return PagePayload.model_validate(body).items
         except ValidationError as exc:
@@ -224,7 +262,7 @@ class ProviderClient:
 
     def health(self) -> HealthPayload:
         """The provider's health document."""
-        body = self._get_json("/v1/health", {}, expect="object")
+        body, _ = self._get_json("/v1/health", {}, expect="object")
         try:
             return HealthPayload.model_validate(body)
         except ValidationError as exc:
@@ -244,7 +282,7 @@ class ProviderClient:
 
     def _get_json(
         self, path: str, params: dict[str, str | int], *, expect: Literal["page", "object"]
-    ) -> Any:
+    ) -> tuple[Any, bool]:
         attempts = self.settings.max_attempts
         for attempt in range(1, attempts + 1):
             try:
@@ -268,7 +306,7 @@ class ProviderClient:
             return retry_after
         return self._rng.uniform(0.0, min(BACKOFF_CAP, BACKOFF_BASE * 2 ** (attempt - 1)))
 
-    def _attempt(self, path: str, params: dict[str, str | int], expect: str) -> Any:
+    def _attempt(self, path: str, params: dict[str, str | int], expect: str) -> tuple[Any, bool]:
         url = self._url(path)
         provider = self.provider_id
         try:
@@ -290,7 +328,7 @@ class ProviderClient:
                 _problem(response), provider=provider, url=url, status=status
             )
         try:
-            body = response.json()
+            body, strict = parse_json(response.content)
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             detail = "empty body" if not response.content else f"malformed JSON: {exc}"
             raise _MalformedBodyError(detail, provider=provider, url=url, status=status) from exc
@@ -308,4 +346,4 @@ class ProviderClient:
                 url=url,
                 status=status,
             )
-        return body
+        return body, strict

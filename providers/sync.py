@@ -123,7 +123,7 @@ _KIND: dict[str, RejectedKind] = {"cases": "case", "audits": "audit", "staff": "
 
 
 def _pair_with_raw(
-    collection: str, valid: Sequence[BaseModel], raw_items: list[Any]
+    collection: str, valid: Sequence[BaseModel], raw_items: list[Any], *, strict: bool = False
 ) -> tuple[list[tuple[Any, object]], list[Rejected]]:
     """Each valid payload with the raw item it came from (to store the raw JSON).
 
@@ -148,7 +148,7 @@ def _pair_with_raw(
                         break
                 except ValidationError:
                     continue
-        text = store.canonical(raw)  # made once here, reused by the store
+        text = store.canonical(raw, strict=strict)  # made once here, reused by the store
         reason = store.unstorable(payload) if store.may_be_unstorable(text) else None
         if reason is None and store.may_be_unstorable(text):
             reason = _unreadable(type(payload), text)
@@ -216,7 +216,7 @@ class _Syncer:
         log.info("provider %r: syncing %s since %s", pid, collection, updated_since or "start")
         for page in client.iter_pages(collection, updated_since=updated_since):
             valid, rejected = _VALIDATORS[collection](page.items)
-            pairs, refused = _pair_with_raw(collection, valid, page.items)
+            pairs, refused = _pair_with_raw(collection, valid, page.items, strict=page.strict)
             rejected = [*rejected, *refused]
             now = self.clock()
             with session_scope(self.engine) as session:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -64,6 +65,42 @@ def test_migrations_match_the_models(engine: Engine) -> None:
         assert compare_metadata(context, SQLModel.metadata) == []
     assert current_revision(engine) == head_revision()
     check_schema(engine)
+
+
+def test_upgrading_keeps_stored_items_unchanged(database_url: str) -> None:
+    """Texts stored in the old canonical form are rewritten (hash too) by migration 0005,
+    so the same items synced after the upgrade are unchanged; NaN keeps its old text."""
+    engine = make_engine(database_url)
+    upgrade(engine, "0004")
+    old_form = [case_raw("TK-1", office_id="Äänekoski"), case_raw("TK-2")]
+    quirky = case_raw("TK-3", score=float("nan"))
+    with Session(engine) as session:
+        store.ensure_provider(session=session, provider_id="demo", name="Demo", now=NOW)
+        items = [
+            (
+                CasePayload.model_validate(raw),
+                store.Canonical(json.dumps(raw, sort_keys=True, separators=(",", ":"))),
+            )
+            for raw in (*old_form, quirky)
+        ]
+        store.store_cases(session=session, provider_id="demo", items=items, received_at=NOW)
+        session.commit()
+    upgrade(engine)
+    with Session(engine) as session:
+        stored = {c.case_ref: c for c in session.scalars(select(Case))}
+        assert stored["TK-1"].raw == store.canonical_json(old_form[0])
+        assert "Äänekoski" in stored["TK-1"].raw
+        assert stored["TK-3"].raw == json.dumps(quirky, sort_keys=True, separators=(",", ":"))
+        revisions = {r.content_hash for r in session.scalars(select(CaseRevision))}
+        assert revisions == {c.content_hash for c in stored.values()}
+        again = store.store_cases(
+            session=session,
+            provider_id="demo",
+            items=cases(*old_form, quirky),
+            received_at=NOW + timedelta(days=1),
+        )
+    engine.dispose()
+    assert (again.stored, again.unchanged) == (0, 3)
 
 
 def test_schema_version_checks(engine: Engine) -> None:
