@@ -40,21 +40,20 @@ class DeadlineRecord(SQLModel, table=True):
             "subject",
             "rule",
             unique=True,
-            sqlite_where=text("is_current"),
+            sqlite_where=text("is_current = 1"),  # as SQLite is given it: queries use the index
             postgresql_where=text("is_current"),
         ),
-        Index("ix_deadline_record_provider_current", "provider_id", "is_current"),
         Index(
             "ix_deadline_record_unplanned",
             "provider_id",
-            sqlite_where=text("is_current AND NOT planned"),
+            sqlite_where=text("is_current = 1 AND planned = 0"),
             postgresql_where=text("is_current AND NOT planned"),
         ),
         Index(
             "ix_deadline_record_current_due",
             "status",
             "due_on",
-            sqlite_where=text("is_current"),
+            sqlite_where=text("is_current = 1"),
             postgresql_where=text("is_current"),
         ),
     )

@@ -10,10 +10,11 @@ checked once), so the steps of a flow share one connection pool instead of build
 and migrating-checking an engine per provider.
 
 SQLite is opened in WAL mode with foreign keys on and a busy timeout, and every
-transaction starts with ``BEGIN IMMEDIATE``: writers queue on the busy timeout instead
-of failing with "database is locked" when two processes write at once. Within one
-process, transactions on the same file first take a Python lock, so the threads of a
-flow (one task per provider) wait in turn instead of racing the busy handler.
+transaction of :func:`session_scope` starts with ``BEGIN IMMEDIATE``: writers queue on
+the busy timeout instead of failing with "database is locked" when two processes write
+at once. Within one process, those transactions on the same file first take a Python
+lock, so the threads of a flow (one task per provider) wait in turn instead of racing
+the busy handler. :func:`read_scope` is for reads: a snapshot that takes no lock.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import functools
 import logging
 import threading
 from collections import OrderedDict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -104,6 +105,7 @@ def make_engine(url: str) -> Engine:
 
 
 _HOLDS_WRITER = "vahti_holds_writer_lock"
+_READ_ONLY = "vahti_read_only"
 _writer_locks: dict[str, threading.RLock] = {}
 _writer_locks_guard = threading.Lock()
 
@@ -149,6 +151,9 @@ def _sqlite_engine(url: str) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Connection) -> None:
+        if not in_memory and connection.get_execution_options().get(_READ_ONLY):
+            connection.exec_driver_sql("BEGIN")  # WAL: a reader needs no lock, waits for none
+            return
         # Threads of one process queue on a Python lock (first come, first served)
         # instead of polling SQLite's busy handler, which lets a busy writer starve
         # the others past the busy timeout when many provider tasks run at once.
@@ -173,35 +178,68 @@ def _sqlite_engine(url: str) -> Engine:
 
 
 def bulk_insert(
-    session: Session, table: Table, columns: Sequence[str], rows: Iterable[Sequence[Any]]
+    session: Session,
+    table: Table,
+    columns: Sequence[str],
+    rows: Iterable[Sequence[Any]],
+    *,
+    constants: Mapping[str, Any] | None = None,
 ) -> None:
     """INSERT plain tuples (values in ``columns`` order) with one driver ``executemany``.
 
     Each value goes through its column type's own bind processor, so what is stored is
     exactly what a Core ``insert`` would store; skipped are the per-row dictionaries and
     parameter construction that make Core inserts cost tens of microseconds a row.
+    ``constants`` (column -> value) are the same for every row: processed once.
     """
     connection = session.connection()
     dialect = connection.dialect
-    statement = insert(table).values({name: bindparam(name) for name in columns})
-    compiled = statement.compile(dialect=dialect)
-    processors = [
-        table.c[name].type.dialect_impl(dialect).bind_processor(dialect) for name in columns
-    ]
-    active = [(i, proc) for i, proc in enumerate(processors) if proc is not None]
+    fixed = dict(constants or {})
+    names = [*columns, *fixed]
+    if dialect.paramstyle == "qmark":  # SQLite: placeholders in our order, not the table's
+        quote = dialect.identifier_preparer.quote
+        targets = ", ".join(quote(name) for name in names)  # names from the table's metadata
+        marks = ", ".join("?" for _ in names)
+        sql = f"INSERT INTO {quote(table.name)} ({targets}) VALUES ({marks})"  # noqa: S608
+    elif dialect.positional:  # pragma: no cover - Vahti's drivers are qmark or named
+        raise StoreError(f"bulk insert into {table.name}: paramstyle {dialect.paramstyle!r}")
+    else:
+        statement = insert(table).values({name: bindparam(name) for name in names})
+        sql = str(statement.compile(dialect=dialect))
+
+    def processor(name: str) -> Any:
+        return table.c[name].type.dialect_impl(dialect).bind_processor(dialect)
+
+    active = [(i, proc) for i, name in enumerate(columns) if (proc := processor(name))]
+    tail = tuple(
+        proc(value) if (proc := processor(name)) else value for name, value in fixed.items()
+    )
     prepared: list[Any] = []
     for row in rows:
         values = list(row)
         for index, process in active:
             values[index] = process(values[index])
+        values.extend(tail)
         prepared.append(
-            tuple(values) if dialect.positional else dict(zip(columns, values, strict=True))
+            tuple(values) if dialect.positional else dict(zip(names, values, strict=True))
         )
-    if not prepared:
-        return
-    if dialect.positional and list(compiled.positiontup or ()) != list(columns):  # pragma: no cover
-        raise StoreError(f"bulk insert into {table.name}: unexpected parameter order")
-    connection.exec_driver_sql(str(compiled), prepared)
+    if prepared:
+        connection.exec_driver_sql(sql, prepared)
+
+
+@contextmanager
+def read_scope(engine: Engine) -> Iterator[Session]:
+    """A session that only reads: one consistent snapshot, never blocks a writer.
+
+    On a SQLite file (WAL) it begins a deferred transaction without the process's
+    writer lock, so the provider steps' many small reads stop queueing behind each
+    other's writes. Writing in it is a bug (SQLite may refuse to upgrade the snapshot).
+    """
+    session = Session(engine.execution_options(**{_READ_ONLY: True}), expire_on_commit=False)
+    try:
+        yield session
+    finally:
+        session.close()  # ends the snapshot; objects read stay loaded
 
 
 @contextmanager

@@ -10,12 +10,12 @@ deadline, marks the replaced row not current, and leaves an unchanged one untouc
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, cast
 
+import orjson
 from sqlalchemy import select, text, update
 from sqlmodel import Session, col
 
@@ -25,7 +25,8 @@ from notifications.policy import ACTIONABLE_STATUSES, QUIET_STATUSES, ProviderDe
 from notifications.reminder import BreachedRef
 from rules.deadline import Deadline, Status, SubjectKind
 
-_CHUNK = 500
+_CHUNK = 500  # refs per IN list when reading a page's current rows
+_IDS_CHUNK = 5000  # row ids per UPDATE (SQLite takes 32 766 parameters)
 #: PostgreSQL advisory lock namespace: one provider's deadlines are stored by one run at a time.
 _DEADLINES_LOCK = 0x7A47_0002
 Identity = tuple[str, str, str]  # subject_kind, subject, rule
@@ -41,46 +42,39 @@ class StoreDeadlinesResult:
 
 def fingerprint(deadline: Deadline) -> str:
     """SHA-256 of the fields whose change makes a new history row."""
-    data = [
+    data = (
         deadline.status.value,
-        deadline.due_on.isoformat() if deadline.due_on else None,
-        deadline.event_on.isoformat() if deadline.event_on else None,
+        deadline.due_on,
+        deadline.event_on,
         deadline.count,
         deadline.limit,
-        list(deadline.details),
+        deadline.details,
         deadline.coach_id,
         deadline.office_id,
         deadline.escalate,
         deadline.link,
-    ]
-    return hashlib.sha256(_COMPACT.encode(data).encode()).hexdigest()
+    )
+    return hashlib.sha256(orjson.dumps(data)).hexdigest()
 
 
-# Module-level encoders: ``json.dumps`` with options builds a new encoder on every call.
-_COMPACT = json.JSONEncoder(separators=(",", ":"))  # same text as json.dumps(..., separators)
-_TEXT = json.JSONEncoder(ensure_ascii=False)  # same text as json.dumps(..., ensure_ascii=False)
-
-#: The columns :func:`_row` fills, in its order.
+#: The columns :func:`_row` fills, in its order (the rest are the same for every row).
 _ROW_COLUMNS = (
-    "provider_id", "subject_kind", "subject", "rule", "status", "due_on", "event_on",
-    "days_left", "details", "explanation", "pack_id", "provisional", "office_id", "coach_id",
-    "link", "language", "escalate", "count", "limit_value", "fingerprint", "evaluated_on",
-    "is_current", "superseded_on", "created_at", "planned",
+    "subject_kind", "subject", "rule", "status", "due_on", "event_on", "days_left",
+    "details", "explanation", "pack_id", "provisional", "office_id", "coach_id", "link",
+    "language", "escalate", "count", "limit_value", "fingerprint", "planned",
 )  # fmt: skip
 
 
 def _json_list(values: tuple[str, ...]) -> str:
-    return _TEXT.encode(list(values)) if values else "[]"
+    return orjson.dumps(values).decode() if values else "[]"
 
 
-def _row(
-    provider_id: str, d: Deadline, fp: str, evaluated_on: date, at: datetime
-) -> tuple[Any, ...]:
+def _row(d: Deadline, fp: str) -> tuple[Any, ...]:
     return (
-        provider_id, d.subject_kind, d.subject, d.rule, d.status.value, d.due_on, d.event_on,
-        d.days_left, _json_list(d.details), _json_list(d.explanation), d.pack_id,
-        _json_list(d.provisional), d.office_id, d.coach_id, d.link, d.language, d.escalate,
-        d.count, d.limit, fp, evaluated_on, True, None, at, d.status in QUIET_STATUSES,
+        d.subject_kind, d.subject, d.rule, d.status.value, d.due_on, d.event_on, d.days_left,
+        _json_list(d.details), _json_list(d.explanation), d.pack_id, _json_list(d.provisional),
+        d.office_id, d.coach_id, d.link, d.language, d.escalate, d.count, d.limit, fp,
+        d.status in QUIET_STATUSES,
     )  # fmt: skip
 
 
@@ -133,7 +127,7 @@ def store_deadlines(
         else:
             changed += 1
             retire.append(existing[0])
-        inserts.append(_row(provider_id, d, fp, evaluated_on, at))
+        inserts.append(_row(d, fp))
     missing = [row_id for identity, (row_id, _) in current.items() if identity not in latest]
     if retire_missing:
         retire += missing
@@ -143,7 +137,14 @@ def store_deadlines(
             .where(table.c.id.in_(chunk))
             .values(is_current=False, superseded_on=evaluated_on)
         )
-    bulk_insert(session, table, _ROW_COLUMNS, inserts)
+    constants = {
+        "provider_id": provider_id,
+        "evaluated_on": evaluated_on,
+        "is_current": True,
+        "superseded_on": None,
+        "created_at": at,
+    }
+    bulk_insert(session, table, _ROW_COLUMNS, inserts, constants=constants)
     session.flush()
     return StoreDeadlinesResult(
         new=new, changed=changed, unchanged=unchanged, retired=len(missing) if retire_missing else 0
@@ -155,7 +156,7 @@ def _current_fingerprints(
 ) -> dict[Identity, tuple[int, str]]:
     """(row id, fingerprint) of the current rows in scope, by identity."""
     columns = (table.c.id, table.c.subject_kind, table.c.subject, table.c.rule, table.c.fingerprint)
-    mine = (table.c.provider_id == provider_id) & table.c.is_current.is_(True)
+    mine = (table.c.provider_id == provider_id) & table.c.is_current
     if cases is None:
         queries = [select(*columns).where(mine)]
     else:
@@ -183,10 +184,10 @@ def to_deadline(row: DeadlineRecord) -> Deadline:
         due_on=row.due_on,
         event_on=row.event_on,
         days_left=row.days_left,
-        details=tuple(json.loads(row.details)),
-        explanation=tuple(json.loads(row.explanation)),
+        details=_json_tuple(row.details),
+        explanation=_json_tuple(row.explanation),
         pack_id=row.pack_id,
-        provisional=tuple(json.loads(row.provisional)),
+        provisional=_json_tuple(row.provisional),
         office_id=row.office_id,
         coach_id=row.coach_id,
         link=row.link,
@@ -217,9 +218,7 @@ def load_current_deadlines(
     is read for every deadline of every provider on every run.
     """
     table = DeadlineRecord.__table__  # type: ignore[attr-defined]
-    query = select(*(table.c[name] for name in DEADLINE_COLUMNS)).where(
-        table.c.is_current.is_(True)
-    )
+    query = select(*(table.c[name] for name in DEADLINE_COLUMNS)).where(table.c.is_current)
     if provider_id is not None:
         query = query.where(table.c.provider_id == provider_id)
     if statuses is not None:
@@ -229,7 +228,7 @@ def load_current_deadlines(
 
 
 def _json_tuple(text: str) -> tuple[Any, ...]:
-    return () if text == "[]" else tuple(json.loads(text))
+    return () if text == "[]" else tuple(orjson.loads(text))
 
 
 def from_columns(row: Any) -> ProviderDeadline:
@@ -305,7 +304,7 @@ def plan_candidates(
     ]
     found: Candidates = {}
     for number, query in enumerate(queries):
-        for row in session.execute(query):
+        for row in session.execute(query).all():
             if row[-1] in found:
                 continue
             if number >= 3 and (row[2], row[3]) not in pairs:
@@ -318,7 +317,8 @@ def mark_planned(*, session: Session, ids: Iterable[int]) -> int:
     """Mark rows planned (their alerts are in the ledger, or they need none)."""
     chosen = sorted(set(ids))
     table = DeadlineRecord.__table__  # type: ignore[attr-defined]
-    for chunk in _chunks(chosen):
+    for start in range(0, len(chosen), _IDS_CHUNK):
+        chunk = chosen[start : start + _IDS_CHUNK]
         session.execute(
             update(table).where(table.c.id.in_(chunk), ~table.c.planned).values(planned=True)
         )

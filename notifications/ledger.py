@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
+import orjson
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col
@@ -34,13 +35,23 @@ from notifications.reminder import REMINDER_RULE
 from notifications.routing import OPERATIONS_RULES, Target
 
 MAX_BACKOFF = timedelta(hours=24)
-_CHUNK = 500  # ids per IN list
+_CHUNK = 500  # rows per executemany, ids per claim statement
+_KEYS_CHUNK = 5000  # dedup keys per IN list (SQLite takes 32 766 parameters)
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimedAlert:
+    """What delivery needs of one claimed ledger row."""
+
+    id: int
+    attempts: int  # including this attempt
+    item: str  # the MessageItem's JSON
 
 
 @dataclass(frozen=True, slots=True)
 class Claimed:
     attempt_id: int
-    alerts: list[Alert]
+    alerts: list[ClaimedAlert]
 
 
 def _entries(rows: Iterable[tuple[str, str, date]]) -> dict[str, LedgerEntry]:
@@ -59,13 +70,13 @@ def _grouped() -> Any:
 
 
 def entries_for_keys(*, session: Session, keys: Iterable[str]) -> dict[str, LedgerEntry]:
-    """The ledger entries of just these dedup keys (500 keys a query, on the key index)."""
+    """The ledger entries of just these dedup keys (5 000 keys a query, on the key index)."""
     wanted = sorted(set(keys))
     rows: list[tuple[str, str, date]] = []
-    for start in range(0, len(wanted), _CHUNK):
+    for start in range(0, len(wanted), _KEYS_CHUNK):
         query = (
             _grouped()
-            .where(col(Alert.dedup_key).in_(wanted[start : start + _CHUNK]))
+            .where(col(Alert.dedup_key).in_(wanted[start : start + _KEYS_CHUNK]))
             .group_by(col(Alert.dedup_key), col(Alert.status))
         )
         rows.extend((str(k), str(status), on) for k, status, on in session.execute(query))
@@ -119,7 +130,7 @@ def alert_row(
         "target_label": target.label,
         "language": target.language,
         "urgent": alert.urgent,
-        "item": json.dumps(item.to_json(), ensure_ascii=False),
+        "item": orjson.dumps(item.to_json()).decode(),
         "status": "pending",
         "attempts": 0,
         "operations_notified": False,
@@ -209,12 +220,20 @@ def claim(
     session.add(attempt)
     session.flush()
     assert attempt.id is not None
-    session.execute(
-        update(Alert).where(col(Alert.id).in_(owned)).values(last_attempt_id=attempt.id)
-    )
-    alerts = list(
-        session.scalars(select(Alert).where(col(Alert.id).in_(owned)).order_by(col(Alert.id)))
-    )
+    for start in range(0, len(owned), _KEYS_CHUNK):
+        session.execute(
+            update(Alert)
+            .where(col(Alert.id).in_(owned[start : start + _KEYS_CHUNK]))
+            .values(last_attempt_id=attempt.id)
+            .execution_options(synchronize_session=False)
+        )
+    alerts: list[ClaimedAlert] = []
+    for start in range(0, len(owned), _KEYS_CHUNK):
+        query = select(col(Alert.id), col(Alert.attempts), col(Alert.item)).where(
+            col(Alert.id).in_(owned[start : start + _KEYS_CHUNK])
+        )
+        alerts.extend(ClaimedAlert(*row) for row in session.execute(query))
+    alerts.sort(key=lambda alert: alert.id)
     return Claimed(attempt_id=attempt.id, alerts=alerts)
 
 
@@ -237,8 +256,7 @@ def record_result(
     """Mark the claimed rows sent or failed (with backoff) and finish the attempt."""
     by_attempts: dict[int, list[int]] = {}
     for alert in claimed.alerts:
-        if alert.id is not None:
-            by_attempts.setdefault(0 if ok else alert.attempts, []).append(alert.id)
+        by_attempts.setdefault(0 if ok else alert.attempts, []).append(alert.id)
     for attempts, ids in by_attempts.items():
         values: dict[str, Any] = {"last_error": error}
         if ok:

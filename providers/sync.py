@@ -33,7 +33,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
 
 from models import store
-from models.db import session_scope, shared_engine
+from models.db import read_scope, session_scope, shared_engine
 from providers.client import PagedCollection, ProviderClient
 from providers.payloads import CasePayload
 from rules.deadline import Rejected, RejectedKind
@@ -210,7 +210,7 @@ class _Syncer:
             self.observer.begin()
         since = None
         if not full:
-            with session_scope(self.engine) as session:
+            with read_scope(self.engine) as session:
                 since = store.watermark(session=session, provider_id=pid, collection=collection)
         updated_since = since.isoformat() if since else None
         log.info("provider %r: syncing %s since %s", pid, collection, updated_since or "start")

@@ -7,15 +7,19 @@
 - ``roll`` moves a date off a non-working day to the next working day and says which
   days it skipped and why.
 
-Years are computed once per calendar instance and cached; every lookup is a dict or set
-probe afterwards.
+A year's holidays are computed once per process (the ``holidays`` package takes ~10 ms
+a year); rolls and working-day counts once per calendar instance. Every lookup is a
+dict or set probe afterwards.
 """
 
 from __future__ import annotations
 
 import calendar as _stdlib_calendar
+import functools
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
+from types import MappingProxyType
 
 import holidays
 
@@ -65,29 +69,27 @@ def add_days(start_on: date, days: int) -> date:
     return start_on + timedelta(days=days)
 
 
+@functools.cache
+def _holiday_names(year: int) -> MappingProxyType[date, str]:
+    """Finland's non-working holidays of ``year`` with their English names (read-only)."""
+    extra = {date(year, 12, 24): "Christmas Eve", _midsummer_eve(year): "Midsummer Eve"}
+    package = holidays.country_holidays("FI", years=year, language="en_US")
+    return MappingProxyType({**extra, **{d: str(n) for d, n in package.items()}})
+
+
 class FinnishCalendar:
     """Finnish working days with per-year caches. Cheap to share; not thread-hostile."""
 
     def __init__(self) -> None:
-        self._names: dict[int, dict[date, str]] = {}
         self._rolls: dict[date, Rolled] = {}
         self._working_prefix: dict[int, list[int]] = {}
 
     add_days = staticmethod(add_days)
     add_months = staticmethod(add_months)
 
-    def holidays_in(self, year: int) -> dict[date, str]:
+    def holidays_in(self, year: int) -> Mapping[date, str]:
         """Non-working holidays of ``year`` with their English names."""
-        names = self._names.get(year)
-        if names is None:
-            extra = {
-                date(year, 12, 24): "Christmas Eve",
-                _midsummer_eve(year): "Midsummer Eve",
-            }
-            package = holidays.country_holidays("FI", years=year, language="en_US")
-            names = {**extra, **{d: str(n) for d, n in package.items()}}
-            self._names[year] = names
-        return names
+        return _holiday_names(year)
 
     def holiday_name(self, on: date) -> str | None:
         """The holiday's name, or None on an ordinary day."""

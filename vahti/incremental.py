@@ -34,7 +34,7 @@ from sqlalchemy import Engine, select
 from sqlmodel import Session, col
 
 import rules
-from models.db import session_scope
+from models.db import read_scope, session_scope
 from models.evaluation import (
     cases_seen_at,
     current_case_refs,
@@ -134,7 +134,7 @@ class ProviderEvaluation:
     def begin(self) -> None:
         """Read the state and the staff list: complete, or only what can have changed."""
         self._begun = True
-        with session_scope(self.engine) as session:
+        with read_scope(self.engine) as session:
             self._key = engine_key(session, self._settings, self.provider_id)
             state = get_state(session=session, provider_id=self.provider_id)
             self._coaches = load_coaches(session=session, provider_id=self.provider_id)
@@ -157,7 +157,7 @@ class ProviderEvaluation:
         """Evaluate the cases the pages did not bring, then audits and staff; save the state."""
         if not self._begun:  # the sync stopped before its cases (e.g. refused credentials)
             self.begin()
-        with session_scope(self.engine) as session:
+        with read_scope(self.engine) as session:
             seen_at = cases_seen_at(session=session, provider_id=self.provider_id)
             if self._complete:
                 refs = current_case_refs(session=session, provider_id=self.provider_id)
@@ -175,13 +175,13 @@ class ProviderEvaluation:
         remaining = sorted(refs - self._done)
         for start in range(0, len(remaining), CHUNK):
             chunk = remaining[start : start + CHUNK]
-            with session_scope(self.engine) as session:
+            with read_scope(self.engine) as session:
                 loaded = load_cases(
                     session=session, provider_id=self.provider_id, today=self.today, refs=chunk
                 )
             with session_scope(self.engine) as session:
                 self._store(session, loaded, set(chunk))
-        with session_scope(self.engine) as session:
+        with read_scope(self.engine) as session:
             audits = load_audits(session=session, provider_id=self.provider_id)
         others = rules.evaluate_others(audits, self._coaches, self._env)
         with session_scope(self.engine) as session:

@@ -28,7 +28,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 import rules
-from models.db import session_scope, shared_engine
+from models.db import read_scope, session_scope, shared_engine
 from models.reads import list_rejected, load_audits, load_cases, load_coaches
 from notifications.deadlines import store_deadlines
 from notifications.delivery import deliver
@@ -104,7 +104,7 @@ def check_step(
         report = sync_provider(settings, provider_id, full=full, engine=engine, observer=evaluation)
         sync = _sync_summary(engine, settings, report)
         outcome = evaluation.finish()
-        with session_scope(engine) as session:
+        with read_scope(engine) as session:
             summary = summarize_stored(
                 session=session,
                 provider_id=provider_id,
@@ -151,7 +151,7 @@ def _sync_summary(engine: Engine, settings: Settings, report: SyncReport) -> Syn
         )
     rejected_rows: tuple[RejectedRow, ...] = ()
     if report.rejected:
-        with session_scope(engine) as session:
+        with read_scope(engine) as session:
             rejected = list_rejected(session=session, provider_id=report.id, limit=ROW_CAP)
             rejected_rows = tuple(
                 RejectedRow(kind=item.kind, ref=item.ref, errors=tuple(item.errors))
@@ -205,7 +205,7 @@ def _evaluate_step(
         outcome = evaluate_and_store(
             engine=engine, settings=settings, provider_id=provider_id, today=today
         )
-        with session_scope(engine) as session:
+        with read_scope(engine) as session:
             return summarize_stored(
                 session=session,
                 provider_id=provider_id,
@@ -215,12 +215,13 @@ def _evaluate_step(
                 cases_evaluated=outcome.cases,
                 complete=outcome.complete,
             )
-    with session_scope(engine) as session:
+    with read_scope(engine) as session:
         deadlines = evaluate_stored(
             session=session, settings=settings, provider_id=provider_id, today=today
         )
-        written = 0
-        if store:
+    written = 0
+    if store:
+        with session_scope(engine) as session:
             result = store_deadlines(
                 session=session,
                 provider_id=provider_id,
@@ -228,7 +229,7 @@ def _evaluate_step(
                 evaluated_on=today,
                 retire_missing=True,
             )
-            written = result.new + result.changed
+        written = result.new + result.changed
     selected: tuple[DeadlineRow, ...] = ()
     if case_ref is not None:
         deadlines = [d for d in deadlines if d.subject == case_ref]

@@ -17,7 +17,7 @@ from sqlalchemy import func, or_, select
 from sqlmodel import Session
 
 from models.alerting import DeadlineRecord
-from models.db import session_scope, shared_engine
+from models.db import read_scope, shared_engine
 from notifications.deadlines import load_current_deadlines
 from notifications.ledger import active_suppressions
 from rules.deadline import BREACH_STATUSES, Deadline
@@ -114,7 +114,7 @@ def report_step(config_path: str, today_on: str, *, kind: str = "weekly") -> Rep
     ids = [p.id for p in settings.providers]
     pairs: list[tuple[str, Deadline]] = []
     provisional: list[ProvisionalRow] = []
-    with session_scope(shared_engine(settings.database.url)) as session:
+    with read_scope(shared_engine(settings.database.url)) as session:
         for provider in settings.providers:
             deadlines = current_deadlines(session=session, provider_id=provider.id)
             pairs.extend((provider.id, d) for d in deadlines)
