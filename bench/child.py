@@ -32,7 +32,7 @@ async def _count_task_runs(flow_run_id: UUID) -> tuple[int, float]:
     from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId  # noqa: PLC0415
 
     flow_filter = FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id]))
-    last = -1
+    last, steady = -1, 0
     async with get_client() as client:
         for _ in range(60):
             count = offset = 0
@@ -44,7 +44,8 @@ async def _count_task_runs(flow_run_id: UUID) -> tuple[int, float]:
                 offset += 200
                 if len(batch) < 200:
                     break
-            if count == last:
+            steady = steady + 1 if count == last else 0
+            if steady == 3:  # the same count three seconds running: every event is in
                 break
             last = count
             await asyncio.sleep(1.0)

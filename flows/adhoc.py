@@ -64,7 +64,7 @@ def adhoc_check(
                 config, provider, today_on, store=False, case_ref=case_ref, explain=explain
             )
         else:
-            evaluation = check_task(config, provider, today_on).evaluation
+            evaluation = check_task(config, provider, today_on, rows=True).evaluation
         notified = notify_task(config, now_at.isoformat(), dry_run=dry_run, provider_id=provider)
         rows = evaluation.selected if case_ref else (*evaluation.breached, *evaluation.due_soon)
         mode = "dry run, nothing stored or sent" if dry_run else "stored and delivered"

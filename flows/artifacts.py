@@ -15,7 +15,7 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from flows.outcome import CheckOutcome
 from vahti.reporting import ReportSummary
 from vahti.rows import DeadlineRow, ProvisionalRow
-from vahti.summaries import EvaluationSummary, NotifySummary
+from vahti.summaries import EvaluationSummary, NotifySummary, Overview
 
 _DEADLINE_COLUMNS = ("provider_id", "office_id", "subject", "rule", "status", "due_on", "days_left")
 #: Rows per deadline table in the UI (most overdue / nearest first); totals in the text.
@@ -38,7 +38,7 @@ def publish_check(outcome: CheckOutcome, *, key_prefix: str = "compliance") -> N
         description=_summary_markdown(outcome),
     )
     evaluations = [p.evaluation for p in outcome.providers if p.evaluation is not None]
-    publish_deadlines(evaluations, key_prefix=key_prefix)
+    publish_deadlines(evaluations, key_prefix=key_prefix, overview=outcome.overview)
     rejected = [
         {
             "provider_id": p.provider_id,
@@ -59,10 +59,20 @@ def publish_check(outcome: CheckOutcome, *, key_prefix: str = "compliance") -> N
     publish_provisional([row for e in evaluations for row in e.provisional], key_prefix=key_prefix)
 
 
-def publish_deadlines(evaluations: Sequence[EvaluationSummary], *, key_prefix: str) -> None:
-    """Breached and due-soon deadline tables (capped; totals in the text)."""
-    breached = _most_pressing(row for e in evaluations for row in e.breached)
-    due_soon = _most_pressing(row for e in evaluations for row in e.due_soon)
+def publish_deadlines(
+    evaluations: Sequence[EvaluationSummary], *, key_prefix: str, overview: Overview | None = None
+) -> None:
+    """Breached and due-soon deadline tables (capped; totals in the text).
+
+    The rows come from the run's overview (one query across providers) when there is
+    one, else from the evaluations' own rows (ad-hoc checks of one provider).
+    """
+    breached = _most_pressing(
+        overview.breached if overview else (row for e in evaluations for row in e.breached)
+    )
+    due_soon = _most_pressing(
+        overview.due_soon if overview else (row for e in evaluations for row in e.due_soon)
+    )
     breached_total = sum(e.breached_total for e in evaluations)
     due_soon_total = sum(e.due_soon_total for e in evaluations)
     create_table_artifact(

@@ -1,10 +1,10 @@
 """``compliance-check``: check every provider (sync and evaluate), then notify.
 
     for each provider, concurrently:   check-<id>   (sync, each page evaluated as stored)
-    once, after all providers:          notify
+    once, after all providers:          overview (the most pressing rows), notify
     then:                               artifacts, final state
 
-One task run per provider plus one: the orchestration cost grows with providers, never
+One task run per provider plus two: the orchestration cost grows with providers, never
 with cases. A provider that fails (down, 401, bad data) fails its own task with a clear
 message; the others finish. The run ends Failed when any provider failed or any alert
 stayed undelivered, Completed only when nothing was lost.
@@ -20,10 +20,10 @@ from prefect.client.schemas.objects import State
 from prefect.futures import PrefectFuture
 from prefect.states import Completed, Failed
 
-from flows.artifacts import publish_check
+from flows.artifacts import ARTIFACT_ROWS, publish_check
 from flows.logs import vahti_logs
 from flows.outcome import CheckOutcome, ProviderOutcome, error_of
-from flows.tasks import check_task, notify_task
+from flows.tasks import check_task, notify_task, overview_task
 from vahti.pipeline import settings_from
 from vahti.summaries import CheckSummary
 
@@ -79,6 +79,7 @@ def _check(
     for failed in (p for p in providers if not p.ok):
         logger.error("provider %r failed: %s", failed.provider_id, failed.error)
 
+    pressing = overview_task.submit(config, today_on, ARTIFACT_ROWS)
     notified = notify_task.submit(config, clock.isoformat())
     notified.wait()
     notify_error = error_of(notified)
@@ -87,6 +88,7 @@ def _check(
         providers=providers,
         notify=notified.result() if notify_error is None else None,
         notify_error=notify_error,
+        overview=pressing.result() if error_of(pressing) is None else None,
     )
     publish_check(outcome)
     return finish(outcome)

@@ -14,7 +14,7 @@ from typing import Any
 from prefect.client.schemas.objects import State
 from prefect.futures import PrefectFuture
 
-from vahti.summaries import EvaluationSummary, NotifySummary, SyncSummary
+from vahti.summaries import EvaluationSummary, NotifySummary, Overview, SyncSummary
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +35,7 @@ class CheckOutcome:
     providers: tuple[ProviderOutcome, ...]
     notify: NotifySummary | None = None
     notify_error: str | None = None
+    overview: Overview | None = None  # the most pressing rows across providers
     extra: dict[str, object] = field(default_factory=dict)
 
     @property

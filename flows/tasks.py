@@ -12,7 +12,7 @@ from prefect.client.schemas.objects import State, TaskRun
 
 from vahti import pipeline, reporting
 from vahti.errors import TransientProviderError
-from vahti.summaries import CheckSummary, EvaluationSummary, NotifySummary
+from vahti.summaries import CheckSummary, EvaluationSummary, NotifySummary, Overview
 
 
 def _transient(task_: Task[..., object], task_run: TaskRun, state: State[object]) -> bool:
@@ -30,9 +30,17 @@ def _transient(task_: Task[..., object], task_run: TaskRun, state: State[object]
     retry_condition_fn=_transient,
     persist_result=False,
 )
-def check_task(config: str, provider_id: str, today_on: str, full: bool = False) -> CheckSummary:
+def check_task(
+    config: str, provider_id: str, today_on: str, full: bool = False, rows: bool = False
+) -> CheckSummary:
     """Sync one provider and evaluate it, page by page (the scheduled check, one task each)."""
-    return pipeline.check_step(config, provider_id, today_on, full=full)
+    return pipeline.check_step(config, provider_id, today_on, full=full, rows=rows)
+
+
+@task(name="overview", persist_result=False)
+def overview_task(config: str, today_on: str, limit: int) -> Overview:
+    """The most pressing stored deadlines across every provider (the operator tables)."""
+    return pipeline.overview_step(config, today_on, limit=limit)
 
 
 @task(name="evaluate", task_run_name="evaluate-{provider_id}", persist_result=False)

@@ -4,6 +4,8 @@
                         row and the previous one is marked not current (history kept);
                         at most one current row per (provider, subject kind, subject, rule);
                         ``planned`` once the notifier has planned the row's alerts
+- ``deadline_status_count``  current rows per (provider, status, pack), changed in the
+                        same transaction as the rows, so summaries read a dozen rows
 - ``alert``             the write-ahead ledger: one row per (dedup key, target), written
                         and committed before anything is sent
 - ``delivery_attempt``  one row per digest sent to one target: status, per-service
@@ -85,6 +87,17 @@ class DeadlineRecord(SQLModel, table=True):
     created_at: datetime = Field(sa_type=UTCDateTime)
     # False until the notifier planned this row's alerts (rows that never alert start true)
     planned: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
+
+
+class DeadlineCount(SQLModel, table=True):
+    """How many current deadline rows a provider has per status and pack (kept in step)."""
+
+    __tablename__ = "deadline_status_count"
+
+    provider_id: str = Field(primary_key=True, max_length=64)
+    status: str = Field(primary_key=True, max_length=32)
+    pack_id: str = Field(primary_key=True, max_length=64)
+    n: int = 0
 
 
 class Alert(SQLModel, table=True):

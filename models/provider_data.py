@@ -56,6 +56,7 @@ class Case(SQLModel, table=True):
     __table_args__ = (
         UniqueConstraint("provider_id", "case_ref", name="uq_provider_case_ref"),
         Index("ix_provider_case_open", "provider_id", "closed_on"),
+        Index("ix_provider_case_changed", "provider_id", "last_changed_at"),
     )
 
     id: int | None = Field(default=None, primary_key=True)

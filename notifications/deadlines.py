@@ -10,16 +10,18 @@ deadline, marks the replaced row not current, and leaves an unchanged one untouc
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Collection, Iterable, Iterator, Sequence
+from collections import Counter
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
 import orjson
 from sqlalchemy import select, text, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col
 
-from models.alerting import OPEN_ALERT_STATUSES, Alert, DeadlineRecord
+from models.alerting import OPEN_ALERT_STATUSES, Alert, DeadlineCount, DeadlineRecord
 from models.db import bulk_insert
 from notifications.policy import ACTIONABLE_STATUSES, QUIET_STATUSES, ProviderDeadline, Suppression
 from notifications.reminder import BreachedRef
@@ -115,22 +117,27 @@ def store_deadlines(
     latest: dict[Identity, Deadline] = {(d.subject_kind, d.subject, d.rule): d for d in deadlines}
     inserts: list[tuple[Any, ...]] = []
     retire: list[int] = []
+    counts: Counter[tuple[str, str]] = Counter()  # (status, pack) -> change in current rows
     new = changed = unchanged = 0
     for identity, d in latest.items():
         fp = fingerprint(d)
         existing = current.get(identity)
         if existing is None:
             new += 1
-        elif existing[1] == fp:
+        elif existing.fingerprint == fp:
             unchanged += 1
             continue
         else:
             changed += 1
-            retire.append(existing[0])
+            retire.append(existing.id)
+            counts[existing.status, existing.pack_id] -= 1
+        counts[d.status.value, d.pack_id] += 1
         inserts.append(_row(d, fp))
-    missing = [row_id for identity, (row_id, _) in current.items() if identity not in latest]
+    missing = [row for identity, row in current.items() if identity not in latest]
     if retire_missing:
-        retire += missing
+        retire += [row.id for row in missing]
+        for row in missing:
+            counts[row.status, row.pack_id] -= 1
     for chunk in _chunks(retire):
         session.execute(
             update(table)
@@ -145,17 +152,28 @@ def store_deadlines(
         "created_at": at,
     }
     bulk_insert(session, table, _ROW_COLUMNS, inserts, constants=constants)
+    add_status_counts(session=session, provider_id=provider_id, changes=counts)
     session.flush()
     return StoreDeadlinesResult(
         new=new, changed=changed, unchanged=unchanged, retired=len(missing) if retire_missing else 0
     )
 
 
+class _Current(NamedTuple):
+    id: int
+    fingerprint: str
+    status: str
+    pack_id: str
+
+
 def _current_fingerprints(
     session: Session, table: Any, provider_id: str, cases: Collection[str] | None, *, others: bool
-) -> dict[Identity, tuple[int, str]]:
-    """(row id, fingerprint) of the current rows in scope, by identity."""
-    columns = (table.c.id, table.c.subject_kind, table.c.subject, table.c.rule, table.c.fingerprint)
+) -> dict[Identity, _Current]:
+    """Row id, fingerprint, status and pack of the current rows in scope, by identity."""
+    columns = (
+        table.c.id, table.c.subject_kind, table.c.subject, table.c.rule, table.c.fingerprint,
+        table.c.status, table.c.pack_id,
+    )  # fmt: skip
     mine = (table.c.provider_id == provider_id) & table.c.is_current
     if cases is None:
         queries = [select(*columns).where(mine)]
@@ -168,10 +186,47 @@ def _current_fingerprints(
             for i in range(0, len(refs), _CHUNK)
         ]
     return {
-        (kind, subject, rule): (row_id, fp)
+        (kind, subject, rule): _Current(row_id, fp, status, pack)
         for query in queries
-        for row_id, kind, subject, rule, fp in session.execute(query)
+        for row_id, kind, subject, rule, fp, status, pack in session.execute(query)
     }
+
+
+def add_status_counts(
+    *, session: Session, provider_id: str, changes: Mapping[tuple[str, str], int]
+) -> None:
+    """Apply changes to the provider's current-row counts per (status, pack)."""
+    rows = [
+        {"provider_id": provider_id, "status": status, "pack_id": pack, "n": n}
+        for (status, pack), n in sorted(changes.items())
+        if n
+    ]
+    if not rows:
+        return
+    table = DeadlineCount.__table__  # type: ignore[attr-defined]
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
+    statement = insert.on_conflict_do_update(
+        index_elements=["provider_id", "status", "pack_id"],
+        set_={"n": table.c.n + insert.excluded.n},
+    )
+    session.execute(statement, rows)
+
+
+def status_counts(
+    *, session: Session, provider_ids: Collection[str] | None = None
+) -> dict[str, dict[tuple[str, str], int]]:
+    """Current deadline rows per provider by (status, pack), as kept by store_deadlines."""
+    table = DeadlineCount.__table__  # type: ignore[attr-defined]
+    query = select(table.c.provider_id, table.c.status, table.c.pack_id, table.c.n).where(
+        table.c.n > 0
+    )
+    if provider_ids is not None:
+        query = query.where(table.c.provider_id.in_(sorted(provider_ids)))
+    found: dict[str, dict[tuple[str, str], int]] = {}
+    for provider_id, status, pack, n in session.execute(query):
+        found.setdefault(str(provider_id), {})[str(status), str(pack)] = int(n)
+    return found
 
 
 def to_deadline(row: DeadlineRecord) -> Deadline:

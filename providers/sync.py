@@ -33,7 +33,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
 
 from models import store
-from models.db import read_scope, session_scope, shared_engine
+from models.db import session_scope, shared_engine
 from providers.client import PagedCollection, ProviderClient
 from providers.payloads import CasePayload
 from rules.deadline import Rejected, RejectedKind
@@ -188,13 +188,16 @@ class _Syncer:
         provider: ProviderSettings,
         run_id: int,
         clock: Clock,
+        *,
         observer: CasesObserver | None = None,
+        watermarks: dict[str, datetime | None] | None = None,
     ) -> None:
         self.engine = engine
         self.provider = provider
         self.run_id = run_id
         self.clock = clock
         self.observer = observer
+        self.watermarks = watermarks or {}  # read when the run started
 
     def paged(
         self,
@@ -208,10 +211,7 @@ class _Syncer:
         pid = self.provider.id
         if collection == "cases" and self.observer is not None:
             self.observer.begin()
-        since = None
-        if not full:
-            with read_scope(self.engine) as session:
-                since = store.watermark(session=session, provider_id=pid, collection=collection)
+        since = None if full else self.watermarks.get(collection)
         updated_since = since.isoformat() if since else None
         log.info("provider %r: syncing %s since %s", pid, collection, updated_since or "start")
         for page in client.iter_pages(collection, updated_since=updated_since):
@@ -337,9 +337,13 @@ def _run(
             report.run_id = store.start_sync_run(
                 session=session, provider_id=provider.id, started_at=clock(), full=full
             )
+            marks: dict[str, datetime | None] = {
+                name: store.watermark(session=session, provider_id=provider.id, collection=name)
+                for name in ("cases", "audits")
+            }
     except SQLAlchemyError as exc:
         raise StoreError(f"provider {provider.id!r}: cannot record the sync run: {exc}") from exc
-    syncer = _Syncer(engine, provider, report.run_id, clock, observer)
+    syncer = _Syncer(engine, provider, report.run_id, clock, observer=observer, watermarks=marks)
     try:
         token = provider.token()
     except ConfigError as exc:

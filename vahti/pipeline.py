@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import html
 import logging
+import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -46,7 +47,9 @@ from vahti.summaries import (
     CheckSummary,
     EvaluationSummary,
     NotifySummary,
+    Overview,
     SyncSummary,
+    overview,
     summarize,
     summarize_stored,
 )
@@ -67,9 +70,31 @@ def provider_slot(settings: Settings) -> threading.BoundedSemaphore:
 # -- resources ------------------------------------------------------------------------
 
 
+_settings_cache: dict[tuple[object, ...], Settings] = {}
+
+
 def settings_from(config_path: str) -> Settings:
-    """The settings in ``config_path`` (environment overrides applied)."""
-    return load_settings(Path(config_path))
+    """The settings in ``config_path`` (environment overrides applied), cached per version.
+
+    Every step of a run reads the same file: parsed and validated once while neither the
+    file (its size and modification time) nor any ``VAHTI_*`` variable changed. Callers
+    must not change the object they get (copy it with ``model_copy`` instead).
+    """
+    path = Path(config_path)
+    try:
+        stat = path.stat()
+        version: tuple[object, ...] = (stat.st_mtime_ns, stat.st_size)
+    except OSError:
+        version = ()
+    environ = tuple(sorted((k, v) for k, v in os.environ.items() if k.startswith("VAHTI_")))
+    key = (str(path.resolve()), version, environ)
+    cached = _settings_cache.get(key)
+    if cached is None:
+        cached = load_settings(path)
+        if len(_settings_cache) > 32:
+            _settings_cache.clear()
+        _settings_cache[key] = cached
+    return cached
 
 
 @contextmanager
@@ -82,7 +107,7 @@ def open_engine(settings: Settings) -> Iterator[Engine]:
 
 
 def check_step(
-    config_path: str, provider_id: str, today_on: str, *, full: bool = False
+    config_path: str, provider_id: str, today_on: str, *, full: bool = False, rows: bool = False
 ) -> CheckSummary:
     """Sync one provider and evaluate it on ``today_on``: the scheduled check's step.
 
@@ -91,7 +116,9 @@ def check_step(
     is read back (cases whose status moves with the date, cases closed since, all of
     them when the rules or the staff changed). Raises ProviderError naming the provider
     when the sync did not complete (its evaluation is then skipped: the pages stored so
-    far are evaluated, the next run evaluates the rest).
+    far are evaluated, the next run evaluates the rest). The summary holds counts; with
+    ``rows`` also the provider's breached and due-soon rows (the scheduled run lists
+    the most pressing ones of all providers at once: :func:`overview_step`).
     """
     settings = settings_from(config_path)
     provider = settings.provider(provider_id)
@@ -113,6 +140,7 @@ def check_step(
                 history_rows=outcome.written,
                 cases_evaluated=outcome.cases,
                 complete=outcome.complete,
+                rows=rows,
             )
     log.info(
         "provider %r: %d fetched, %d stored, %d rejected; %d case(s) evaluated (%s), "
@@ -126,6 +154,18 @@ def check_step(
         outcome.written,
     )
     return CheckSummary(sync=sync, evaluation=summary)
+
+
+def overview_step(config_path: str, today_on: str, *, limit: int = ROW_CAP) -> Overview:
+    """The most overdue breaches and the nearest due-soon deadlines of every provider."""
+    settings = settings_from(config_path)
+    with read_scope(shared_engine(settings.database.url)) as session:
+        return overview(
+            session=session,
+            provider_ids=[p.id for p in settings.providers],
+            today=date.fromisoformat(today_on),
+            limit=limit,
+        )
 
 
 def sync_step(config_path: str, provider_id: str, *, full: bool = False) -> SyncSummary:

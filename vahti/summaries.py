@@ -2,8 +2,9 @@
 
 Counts cover everything; the operator tables hold at most :data:`ROW_CAP` rows (case
 references, rule ids, dates and the engine's reasons only). A stored provider's
-summary is counted in SQL (:func:`summarize_stored`: three queries on the provider's
-current rows), an in-memory evaluation's in Python (:func:`summarize`).
+summary comes from the kept counts (:func:`summarize_stored`), a run's most pressing
+rows across providers from one query each (:func:`overview`), an in-memory
+evaluation's summary from Python (:func:`summarize`).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from sqlalchemy import func, select
 from sqlmodel import Session
 
 from models.alerting import DeadlineRecord
-from notifications.deadlines import DEADLINE_COLUMNS, from_columns
+from notifications.deadlines import DEADLINE_COLUMNS, from_columns, status_counts
 from rules.deadline import BREACH_STATUSES, Deadline, Status
 from vahti.rows import DeadlineRow, ProvisionalRow, RejectedRow, deadline_row, provisional_rows
 
@@ -80,23 +81,36 @@ class NotifySummary:
 
 
 def _top(
-    session: Session, provider_id: str, statuses: frozenset[Status], today: date
-) -> list[Deadline]:
-    """The first :data:`ROW_CAP` current rows in ``statuses`` by due date, with days left."""
+    session: Session,
+    provider_ids: Sequence[str],
+    statuses: frozenset[Status],
+    today: date,
+    limit: int,
+) -> list[tuple[str, Deadline]]:
+    """The first ``limit`` current rows in ``statuses`` by due date, with days left."""
     table = DeadlineRecord.__table__  # type: ignore[attr-defined]
     query = (
         select(*(table.c[name] for name in DEADLINE_COLUMNS))
         .where(
-            table.c.provider_id == provider_id,
             table.c.is_current,
             table.c.status.in_(sorted(s.value for s in statuses)),
+            table.c.provider_id.in_(sorted(provider_ids)),
         )
         .order_by(func.coalesce(table.c.due_on, today), table.c.subject, table.c.rule)
-        .limit(ROW_CAP)
+        .limit(limit)
     )
-    found = [from_columns(row).deadline for row in session.execute(query)]
+    found = [from_columns(row) for row in session.execute(query).all()]
     return [
-        replace(d, days_left=None if d.due_on is None else (d.due_on - today).days) for d in found
+        (
+            item.provider_id,
+            replace(
+                item.deadline,
+                days_left=None
+                if item.deadline.due_on is None
+                else (item.deadline.due_on - today).days,
+            ),
+        )
+        for item in found
     ]
 
 
@@ -109,36 +123,60 @@ def summarize_stored(
     history_rows: int = 0,
     cases_evaluated: int = 0,
     complete: bool = True,
+    rows: bool = True,
 ) -> EvaluationSummary:
-    """:func:`summarize` of the provider's stored current deadlines (counted in SQL)."""
-    table = DeadlineRecord.__table__  # type: ignore[attr-defined]
-    counted = (
-        select(table.c.status, table.c.pack_id, func.count())
-        .where(table.c.provider_id == provider_id, table.c.is_current)
-        .group_by(table.c.status, table.c.pack_id)
-    )
+    """:func:`summarize` of the provider's stored current deadlines.
+
+    Counts come from the kept counts (``deadline_status_count``: a dozen rows), the
+    breached and due-soon rows (``rows``) from one ordered query each. The scheduled
+    check leaves the rows out: its run's overview (:func:`overview`) lists the most
+    pressing ones across every provider at once.
+    """
+    counted = status_counts(session=session, provider_ids=[provider_id]).get(provider_id, {})
     by_status: Counter[str] = Counter()
-    packs: set[str] = set()
-    for status, pack_id, n in session.execute(counted):
-        by_status[str(status)] += int(n)
-        if pack_id:
-            packs.add(str(pack_id))
+    for (status, _pack), n in counted.items():
+        by_status[status] += n
+    packs = {pack for _status, pack in counted if pack}
+    breached: list[tuple[str, Deadline]] = []
+    due_soon: list[tuple[str, Deadline]] = []
+    if rows:
+        breached = _top(session, [provider_id], BREACH_STATUSES, today, ROW_CAP)
+        due_soon = _top(session, [provider_id], _DUE_SOON, today, ROW_CAP)
     return EvaluationSummary(
         provider_id=provider_id,
         evaluated_on=today.isoformat(),
         by_status=dict(sorted(by_status.items())),
         breached_total=sum(by_status[s.value] for s in BREACH_STATUSES),
         due_soon_total=sum(by_status[s.value] for s in _DUE_SOON),
-        breached=tuple(
-            deadline_row(provider_id, d) for d in _top(session, provider_id, BREACH_STATUSES, today)
-        ),
-        due_soon=tuple(
-            deadline_row(provider_id, d) for d in _top(session, provider_id, _DUE_SOON, today)
-        ),
+        breached=tuple(deadline_row(pid, d) for pid, d in breached),
+        due_soon=tuple(deadline_row(pid, d) for pid, d in due_soon),
         provisional=provisional_rows(packs, overrides or {}, provider_id),
         history_rows=history_rows,
         cases_evaluated=cases_evaluated,
         complete=complete,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Overview:
+    """The most pressing stored deadlines of a run's providers, found in one query each."""
+
+    evaluated_on: str
+    breached: tuple[DeadlineRow, ...] = ()  # the most overdue first
+    due_soon: tuple[DeadlineRow, ...] = ()  # the nearest first
+
+
+def overview(*, session: Session, provider_ids: Sequence[str], today: date, limit: int) -> Overview:
+    """The ``limit`` most overdue breaches and nearest due-soon deadlines across providers."""
+    return Overview(
+        evaluated_on=today.isoformat(),
+        breached=tuple(
+            deadline_row(pid, d)
+            for pid, d in _top(session, provider_ids, BREACH_STATUSES, today, limit)
+        ),
+        due_soon=tuple(
+            deadline_row(pid, d) for pid, d in _top(session, provider_ids, _DUE_SOON, today, limit)
+        ),
     )
 
 

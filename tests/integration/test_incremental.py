@@ -10,7 +10,7 @@ from datetime import UTC, date, datetime, time, timedelta
 
 import orjson
 import pytest
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, func, select
 from sqlmodel import Session
 
 import rules
@@ -18,7 +18,7 @@ from models import reads, store
 from models.alerting import DeadlineRecord
 from models.db import make_engine, session_scope, shared_engine, upgrade
 from models.evaluation import open_case_refs
-from notifications.deadlines import fingerprint
+from notifications.deadlines import fingerprint, status_counts
 from providers.generator import Dataset, generate_dataset
 from providers.sync import CollectionCounts, sync_provider
 from tests.fixtures.provider_server import StartServer
@@ -75,6 +75,20 @@ def _stored(session: Session) -> dict[tuple[str, str, str], str]:
     return {(k, s, r): fp for k, s, r, fp in rows}
 
 
+def _kept_counts_match(session: Session) -> bool:
+    """The counts store_deadlines keeps equal a count of the current rows."""
+    table = DeadlineRecord.__table__  # type: ignore[attr-defined]
+    counted = session.execute(
+        select(table.c.provider_id, table.c.status, table.c.pack_id, func.count())
+        .where(table.c.is_current)
+        .group_by(table.c.provider_id, table.c.status, table.c.pack_id)
+    )
+    expected: dict[str, dict[tuple[str, str], int]] = {}
+    for provider_id, status, pack, n in counted:
+        expected.setdefault(provider_id, {})[status, pack] = n
+    return status_counts(session=session) == expected
+
+
 def _expected(session: Session, today: date, settings: Settings) -> dict[tuple[str, str, str], str]:
     cases = reads.load_cases(session=session, provider_id="p1", today=today)
     found = rules.evaluate(
@@ -94,6 +108,7 @@ def _run(engine: Engine, today: date, settings: Settings) -> tuple[bool, int]:
     outcome = evaluate_and_store(engine=engine, settings=settings, provider_id="p1", today=today)
     with session_scope(engine) as session:
         assert _stored(session) == _expected(session, today, settings)
+        assert _kept_counts_match(session)
     return outcome.complete, outcome.cases
 
 
@@ -167,6 +182,7 @@ def test_checks_evaluating_each_page_as_stored_match_complete_evaluations(
         outcome = evaluation.finish()
         with session_scope(engine) as session:
             assert _stored(session) == _expected(session, today, settings)
+            assert _kept_counts_match(session)
         return outcome.complete, outcome.cases, report.collections["cases"]
 
     settings = settings_with()
