@@ -13,6 +13,7 @@ cases need no re-evaluation and :func:`models.reads.load_cases` skips them unles
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import math
@@ -141,16 +142,24 @@ def safe_text(text: str) -> str:
     return text
 
 
-def unstorable(payload: BaseModel, where: str = "") -> str | None:
+def _fields(payload: object) -> list[tuple[str, object]]:
+    """A wire model's or a nested payload dataclass's fields with their values."""
+    if isinstance(payload, BaseModel):
+        return list(payload)
+    return [(f.name, getattr(payload, f.name)) for f in dataclasses.fields(payload)]  # type: ignore[arg-type]
+
+
+def unstorable(payload: object, where: str = "") -> str | None:
     """Why a validated payload's text fields cannot be stored as columns, if they cannot."""
-    for name, value in payload:
+    for name, value in _fields(payload):
         path = f"{where}.{name}" if where else name
         values = value if isinstance(value, tuple) else (value,)
         for index, item in enumerate(values):
             at = f"{path}[{index}]" if isinstance(value, tuple) else path
             if isinstance(item, str) and safe_text(item) != item:
                 return f"{at}: contains a NUL character or an invalid code point"
-            if isinstance(item, BaseModel) and (reason := unstorable(item, at)):
+            nested = isinstance(item, BaseModel) or dataclasses.is_dataclass(item)
+            if nested and (reason := unstorable(item, at)):
                 return reason
     return None
 

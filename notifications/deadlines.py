@@ -13,7 +13,7 @@ import hashlib
 from collections import Counter
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time
 from typing import Any, NamedTuple, cast
 
 import orjson
@@ -21,10 +21,9 @@ from sqlalchemy import select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col
 
-from models.alerting import OPEN_ALERT_STATUSES, Alert, DeadlineCount, DeadlineRecord
+from models.alerting import DeadlineCount, DeadlineRecord
 from models.db import bulk_insert
-from notifications.policy import ACTIONABLE_STATUSES, QUIET_STATUSES, ProviderDeadline, Suppression
-from notifications.reminder import BreachedRef
+from notifications.policy import QUIET_STATUSES, ProviderDeadline
 from rules.deadline import Deadline, Status, SubjectKind
 
 _CHUNK = 500  # refs per IN list when reading a page's current rows
@@ -296,113 +295,6 @@ def from_columns(row: Any) -> ProviderDeadline:
         office, coach, link, language, bool(escalate), count, limit,
     )  # fmt: skip
     return ProviderDeadline(pid, deadline)
-
-
-#: Row id -> current deadline: the rows one notification plan looks at.
-Candidates = dict[int, ProviderDeadline]
-
-
-def plan_candidates(
-    *,
-    session: Session,
-    provider_id: str | None,
-    today: date,
-    window_days: int,
-    suppressions: Sequence[Suppression] = (),
-) -> Candidates:
-    """The current deadlines that can have something new to alert on ``today``.
-
-    Actionable rows (:data:`ACTIONABLE_STATUSES`) that are
-
-    * not yet planned (new or changed since the last plan, or held for the window),
-    * ``open``/``due_soon`` dated rows due within ``window_days`` (a warning lead may
-      be reached today: the row does not change, the date does),
-    * named by an undelivered ledger entry (so the plan keeps or cancels it),
-    * named by an acknowledgement or silence in force (listed as suppressed).
-
-    Every other current row was planned before and can only say something new when it
-    changes (a new row) or enters the window. Each query runs on its own index.
-    """
-    table = DeadlineRecord.__table__  # type: ignore[attr-defined]
-    alert = Alert.__table__  # type: ignore[attr-defined]
-    columns = (*(table.c[name] for name in DEADLINE_COLUMNS), table.c.id)
-    actionable = table.c.status.in_(sorted(s.value for s in ACTIONABLE_STATUSES))
-    base = select(*columns).where(table.c.is_current, actionable)
-    if provider_id is not None:
-        base = base.where(table.c.provider_id == provider_id)
-    unplanned = base.where(~table.c.planned)
-    window = base.where(
-        table.c.status.in_([Status.OPEN.value, Status.DUE_SOON.value]),
-        table.c.due_on >= today,
-        table.c.due_on <= today + timedelta(days=window_days),
-    )
-    named = (
-        select(alert.c.provider_id, alert.c.subject_kind, alert.c.subject, alert.c.rule)
-        .where(alert.c.status.in_(OPEN_ALERT_STATUSES))
-        .distinct()
-        .subquery()
-    )
-    pending = base.join(
-        named,
-        (named.c.provider_id == table.c.provider_id)
-        & (named.c.subject_kind == table.c.subject_kind)
-        & (named.c.subject == table.c.subject)
-        & (named.c.rule == table.c.rule),
-    )
-    queries = [unplanned, window, pending]
-    subjects = sorted({s.subject for s in suppressions})
-    rules_ = sorted({s.rule for s in suppressions})
-    pairs = {(s.subject, s.rule) for s in suppressions}
-    queries += [
-        base.where(table.c.subject.in_(subjects[i : i + _CHUNK]), table.c.rule.in_(rules_))
-        for i in range(0, len(subjects), _CHUNK)
-    ]
-    found: Candidates = {}
-    for number, query in enumerate(queries):
-        for row in session.execute(query).all():
-            if row[-1] in found:
-                continue
-            if number >= 3 and (row[2], row[3]) not in pairs:
-                continue
-            found[row[-1]] = from_columns(row[:-1])
-    return found
-
-
-def mark_planned(*, session: Session, ids: Iterable[int]) -> int:
-    """Mark rows planned (their alerts are in the ledger, or they need none)."""
-    chosen = sorted(set(ids))
-    table = DeadlineRecord.__table__  # type: ignore[attr-defined]
-    for start in range(0, len(chosen), _IDS_CHUNK):
-        chunk = chosen[start : start + _IDS_CHUNK]
-        session.execute(
-            update(table).where(table.c.id.in_(chunk), ~table.c.planned).values(planned=True)
-        )
-    return len(chosen)
-
-
-def breached_refs(
-    *, session: Session, before: date, provider_id: str | None = None
-) -> list[BreachedRef]:
-    """Breached current deadlines written before ``before``, as the reminder needs them.
-
-    A row written today was alerted today: the reminder starts on the next working day.
-    """
-    table = DeadlineRecord.__table__  # type: ignore[attr-defined]
-    query = select(
-        table.c.provider_id,
-        table.c.subject_kind,
-        table.c.subject,
-        table.c.rule,
-        table.c.office_id,
-        table.c.due_on,
-    ).where(
-        table.c.is_current,
-        table.c.status == Status.BREACHED.value,
-        table.c.evaluated_on < before,
-    )
-    if provider_id is not None:
-        query = query.where(table.c.provider_id == provider_id)
-    return [BreachedRef(*row) for row in session.execute(query)]
 
 
 def deadline_history(

@@ -21,7 +21,7 @@ from datetime import date, datetime
 from sqlmodel import Session
 
 from notifications import ledger
-from notifications.deadlines import Candidates, breached_refs, plan_candidates
+from notifications.candidates import Candidates, breached_refs, plan_candidates
 from notifications.policy import (
     PlannedAlert,
     PolicyResult,
@@ -79,6 +79,7 @@ def plan_run(
         today=today,
         window_days=max(settings.lead_days, default=0),
         suppressions=suppressions,
+        resolved_note=settings.resolved_note,
     )
     items = list(candidates.values())
     entries = ledger.open_entries(session=session, provider_id=provider_id)

@@ -27,7 +27,7 @@ from models.alerting import Alert
 from models.db import read_scope, session_scope, shared_engine
 from models.reads import load_coaches
 from notifications import ledger
-from notifications.deadlines import mark_planned
+from notifications.candidates import mark_planned, settle_silent
 from notifications.delivery import DeliveryResult, deliver
 from notifications.messages import MessageItem, reason_fields, render_digest
 from notifications.planning import Identity, RunPlan, identity, plan_run
@@ -198,13 +198,14 @@ def notify(
     today = _today(now, settings)
     report = NotifyReport(dry_run=dry_run)
     engine = shared_engine(settings.database.url)
+    policy = policy_settings(settings.alerts)
     with read_scope(engine) as session:
         run = plan_run(
             session=session,
             provider_id=provider_id,
             today=today,
             now=now,
-            settings=policy_settings(settings.alerts),
+            settings=policy,
             calendar=FinnishCalendar(),
         )
     result = run.result
@@ -257,6 +258,13 @@ def notify(
             now=now,
         )
         mark_planned(session=session, ids=run.settled_ids(unroutable))
+        settle_silent(
+            session=session,
+            provider_id=provider_id,
+            today=today,
+            window_days=max(policy.lead_days, default=0),
+            resolved_note=policy.resolved_note,
+        )
     deliver_ready(
         settings, engine=engine, now=now, today=today, report=report, environ=environ, hook=hook
     )

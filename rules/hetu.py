@@ -22,11 +22,16 @@ _PATTERN = re.compile(
 _CHECK = "0123456789ABCDEFHJKLMNPRSTUVWXY"
 _CENTURY = {"+": 1800, "A": 2000, **dict.fromkeys("BCDEF", 2000), **dict.fromkeys("-UVWXY", 1900)}
 WITHHELD = "<identity code withheld>"
-# Anything that could be a code, anywhere in an item's JSON text: the century sign with
-# six digits before it and four characters after. No word boundaries here (an escape
-# like ``\n`` reads as a letter in JSON text), so this finds a superset of the codes.
-# Starting at the sign (rare) and looking back is ~3x faster than starting at digits.
-_ROUGH = re.compile(rb"[-+A-FU-Y](?<=[0-9]{6}.)[0-9]{3}[0-9A-Y]")
+# Anything that could be a code, anywhere in an item's JSON text: six digits, a century
+# sign, three digits. Mapped byte by byte (digits to "1", signs to "2", the rest to "0")
+# the text holds "1111112111" wherever such a run is: one C-speed translate and find
+# rule out almost every item; only a hit runs the regex. No word boundaries here (an
+# escape like ``\n`` reads as a letter in JSON text), so this finds a superset.
+_CLASSES = bytes(
+    49 if 48 <= b <= 57 else 50 if chr(b) in "-+ABCDEFUVWXY" else 48 for b in range(256)
+)
+_RUN = b"1111112111"
+_ROUGH = re.compile(rb"[0-9]{6}[-+A-FU-Y][0-9]{3}[0-9A-Y]")
 
 
 def _valid(match: re.Match[str]) -> bool:
@@ -63,7 +68,7 @@ def _maybe_code(item: object) -> bool:
         text = orjson.dumps(item)
     except (TypeError, ValueError, RecursionError):  # orjson.JSONEncodeError is a TypeError
         return _any_code(item)
-    return _ROUGH.search(text) is not None
+    return text.translate(_CLASSES).find(_RUN) >= 0 and _ROUGH.search(text) is not None
 
 
 def _any_code(item: object) -> bool:  # noqa: C901 - one flat pass over JSON shapes

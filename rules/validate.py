@@ -12,7 +12,6 @@ with the same reference and different content are all rejected.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable, Iterable, Mapping
 from datetime import date, datetime
 from typing import Any, TypeVar
@@ -179,12 +178,23 @@ def _conflicts(refs: list[str | None], items: list[Any]) -> dict[str, int]:
     return {ref: counts[ref] for ref in differing}
 
 
-@functools.cache
-def _dated_fields(model: type[BaseModel]) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """The model's date/datetime fields and its fields holding nested models."""
+def _dated_fields(model: type[Any]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The model's date/datetime fields and its fields holding nested payloads (cached)."""
+    found = _DATED.get(model)
+    if found is None:
+        found = _DATED[model] = _find_dated(model)
+    return found
+
+
+_DATED: dict[type[Any], tuple[tuple[str, ...], tuple[str, ...]]] = {}
+
+
+def _find_dated(model: type[Any]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """Works for the wire models and the pydantic dataclasses nested in them."""
+    fields = getattr(model, "model_fields", None) or model.__pydantic_fields__
     dated: list[str] = []
     nested: list[str] = []
-    for name, info in model.model_fields.items():
+    for name, info in fields.items():
         text = str(info.annotation).lower()
         if "date" in text:
             dated.append(name)
@@ -193,20 +203,32 @@ def _dated_fields(model: type[BaseModel]) -> tuple[tuple[str, ...], tuple[str, .
     return tuple(dated), tuple(nested)
 
 
-def range_errors(payload: BaseModel, where: str = "") -> list[str]:
+def _out_of_range(value: date | datetime) -> bool:
+    day = value.date() if isinstance(value, datetime) else value
+    return not EARLIEST_ON <= day <= LATEST_ON
+
+
+def range_errors(payload: object, where: str = "") -> list[str]:
     """Every date or timestamp of ``payload`` outside EARLIEST_ON..LATEST_ON."""
     errors: list[str] = []
     dated, nested = _dated_fields(type(payload))
     for name in dated:
         value = getattr(payload, name)
-        if value is None:
-            continue
-        day = value.date() if isinstance(value, datetime) else value
-        if not EARLIEST_ON <= day <= LATEST_ON:
+        if value is not None and _out_of_range(value):
             at = f"{where}.{name}" if where else name
             errors.append(f"{at} {value} is outside the supported range {EARLIEST_ON}..{LATEST_ON}")
     for name in nested:
-        for index, item in enumerate(getattr(payload, name)):
+        items = getattr(payload, name)
+        if not items:
+            continue
+        item_dated, item_nested = _dated_fields(type(items[0]))
+        if not item_nested and not any(  # the common case: all in range, one quick pass
+            (value := getattr(item, field)) is not None and _out_of_range(value)
+            for item in items
+            for field in item_dated
+        ):
+            continue
+        for index, item in enumerate(items):
             errors += range_errors(item, f"{where + '.' if where else ''}{name}[{index}]")
     return errors
 

@@ -1,0 +1,186 @@
+"""What a notification run reads: the current deadlines that can have something new to say.
+
+A row is *planned* once the notifier has written its alerts (or found it needs none);
+see :mod:`notifications.planning`. This module holds the queries: the candidates of a
+run, the rows that cannot alert today and are settled without being read, the marks,
+and the breached rows the daily reminder counts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import date, timedelta
+from typing import Any
+
+from sqlalchemy import String, cast, exists, func, select, update
+from sqlmodel import Session
+
+from models.alerting import OPEN_ALERT_STATUSES, Alert, DeadlineRecord
+from notifications.deadlines import DEADLINE_COLUMNS, from_columns
+from notifications.policy import ACTIONABLE_STATUSES, ProviderDeadline, Suppression
+from notifications.reminder import BreachedRef
+from rules.deadline import Status
+
+_CHUNK = 500  # subjects per IN list
+_IDS_CHUNK = 5000  # row ids per UPDATE (SQLite takes 32 766 parameters)
+
+
+#: Row id -> current deadline: the rows one notification plan looks at.
+Candidates = dict[int, ProviderDeadline]
+
+
+def _breach_key(session: Session) -> Any:
+    """Each row's breach dedup key, in SQL (as ``policy.dedup_key(..., "breach")``)."""
+    table = DeadlineRecord.__table__  # type: ignore[attr-defined]
+    due: Any
+    if session.get_bind().dialect.name == "postgresql":
+        due = func.to_char(table.c.due_on, "YYYY-MM-DD")  # whatever the session's DateStyle
+    else:
+        due = cast(table.c.due_on, String)  # SQLite keeps dates as ISO text
+    parts = (table.c.subject_kind, table.c.subject, table.c.rule, func.coalesce(due, "-"))
+    key = table.c.provider_id
+    for part in parts:
+        key = key + "|" + part
+    return key + "|breach"
+
+
+def _silent(session: Session, *, today: date, window_days: int, resolved_note: bool) -> Any:
+    """Rows that cannot alert today whatever else holds, so need not even be read:
+
+    an ``open`` row outside every lead time (or counted: only ``due_soon`` warns), and a
+    ``met``/``met_late`` row whose deadline was never alerted as breached (its only
+    stage is the resolved note). The warning window brings an open row back in time.
+    """
+    table = DeadlineRecord.__table__  # type: ignore[attr-defined]
+    alert = Alert.__table__  # type: ignore[attr-defined]
+    far = today + timedelta(days=window_days)
+    quiet_open = (table.c.status == Status.OPEN.value) & (
+        table.c.count.is_not(None) | table.c.due_on.is_(None) | (table.c.due_on > far)
+    )
+    met = table.c.status.in_([Status.MET.value, Status.MET_LATE.value])
+    if resolved_note:
+        met = met & ~exists().where(alert.c.dedup_key == _breach_key(session))
+    return quiet_open | met
+
+
+def settle_silent(
+    *,
+    session: Session,
+    provider_id: str | None,
+    today: date,
+    window_days: int,
+    resolved_note: bool,
+) -> None:
+    """Mark planned the unplanned rows that cannot alert today (:func:`_silent`)."""
+    table = DeadlineRecord.__table__  # type: ignore[attr-defined]
+    silent = _silent(session, today=today, window_days=window_days, resolved_note=resolved_note)
+    query = update(table).where(table.c.is_current, ~table.c.planned, silent)
+    if provider_id is not None:
+        query = query.where(table.c.provider_id == provider_id)
+    session.execute(query.values(planned=True).execution_options(synchronize_session=False))
+
+
+def plan_candidates(
+    *,
+    session: Session,
+    provider_id: str | None,
+    today: date,
+    window_days: int,
+    suppressions: Sequence[Suppression] = (),
+    resolved_note: bool = True,
+) -> Candidates:
+    """The current deadlines that can have something new to alert on ``today``.
+
+    Actionable rows (:data:`ACTIONABLE_STATUSES`) that are
+
+    * not yet planned (new or changed since the last plan, or held for the window) and
+      not silent today (:func:`_silent`: :func:`settle_silent` marks those),
+    * ``open``/``due_soon`` dated rows due within ``window_days`` (a warning lead may
+      be reached today: the row does not change, the date does),
+    * named by an undelivered ledger entry (so the plan keeps or cancels it),
+    * named by an acknowledgement or silence in force (listed as suppressed).
+
+    Every other current row was planned before and can only say something new when it
+    changes (a new row) or enters the window. Each query runs on its own index.
+    """
+    table = DeadlineRecord.__table__  # type: ignore[attr-defined]
+    alert = Alert.__table__  # type: ignore[attr-defined]
+    columns = (*(table.c[name] for name in DEADLINE_COLUMNS), table.c.id)
+    actionable = table.c.status.in_(sorted(s.value for s in ACTIONABLE_STATUSES))
+    base = select(*columns).where(table.c.is_current, actionable)
+    if provider_id is not None:
+        base = base.where(table.c.provider_id == provider_id)
+    silent = _silent(session, today=today, window_days=window_days, resolved_note=resolved_note)
+    unplanned = base.where(~table.c.planned, ~silent)
+    window = base.where(
+        table.c.status.in_([Status.OPEN.value, Status.DUE_SOON.value]),
+        table.c.due_on >= today,
+        table.c.due_on <= today + timedelta(days=window_days),
+    )
+    named = (
+        select(alert.c.provider_id, alert.c.subject_kind, alert.c.subject, alert.c.rule)
+        .where(alert.c.status.in_(OPEN_ALERT_STATUSES))
+        .distinct()
+        .subquery()
+    )
+    pending = base.join(
+        named,
+        (named.c.provider_id == table.c.provider_id)
+        & (named.c.subject_kind == table.c.subject_kind)
+        & (named.c.subject == table.c.subject)
+        & (named.c.rule == table.c.rule),
+    )
+    queries = [unplanned, window, pending]
+    subjects = sorted({s.subject for s in suppressions})
+    rules_ = sorted({s.rule for s in suppressions})
+    pairs = {(s.subject, s.rule) for s in suppressions}
+    queries += [
+        base.where(table.c.subject.in_(subjects[i : i + _CHUNK]), table.c.rule.in_(rules_))
+        for i in range(0, len(subjects), _CHUNK)
+    ]
+    found: Candidates = {}
+    for number, query in enumerate(queries):
+        for row in session.execute(query).all():
+            if row[-1] in found:
+                continue
+            if number >= 3 and (row[2], row[3]) not in pairs:
+                continue
+            found[row[-1]] = from_columns(row[:-1])
+    return found
+
+
+def mark_planned(*, session: Session, ids: Iterable[int]) -> int:
+    """Mark rows planned (their alerts are in the ledger, or they need none)."""
+    chosen = sorted(set(ids))
+    table = DeadlineRecord.__table__  # type: ignore[attr-defined]
+    for start in range(0, len(chosen), _IDS_CHUNK):
+        chunk = chosen[start : start + _IDS_CHUNK]
+        session.execute(
+            update(table).where(table.c.id.in_(chunk), ~table.c.planned).values(planned=True)
+        )
+    return len(chosen)
+
+
+def breached_refs(
+    *, session: Session, before: date, provider_id: str | None = None
+) -> list[BreachedRef]:
+    """Breached current deadlines written before ``before``, as the reminder needs them.
+
+    A row written today was alerted today: the reminder starts on the next working day.
+    """
+    table = DeadlineRecord.__table__  # type: ignore[attr-defined]
+    query = select(
+        table.c.provider_id,
+        table.c.subject_kind,
+        table.c.subject,
+        table.c.rule,
+        table.c.office_id,
+        table.c.due_on,
+    ).where(
+        table.c.is_current,
+        table.c.status == Status.BREACHED.value,
+        table.c.evaluated_on < before,
+    )
+    if provider_id is not None:
+        query = query.where(table.c.provider_id == provider_id)
+    return [BreachedRef(*row) for row in session.execute(query)]
