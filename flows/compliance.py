@@ -81,6 +81,7 @@ def _check(
 
     pressing = overview_task.submit(config, today_on, ARTIFACT_ROWS)
     notified = notify_task.submit(config, clock.isoformat())
+    pressing.wait()
     notified.wait()
     notify_error = error_of(notified)
     outcome = CheckOutcome(

@@ -1,8 +1,8 @@
-"""Flow tests: one Prefect test harness per session, real provider, SQLite and SMTP.
+"""Flow tests: one Prefect test harness for them all, real provider, SQLite and SMTP.
 
 Prefect's home and database live in a temporary directory; the harness (a temporary
-Prefect API on SQLite) starts once for the whole session because each start costs
-seconds. Every test gets its own Vahti database, mailbox and providers.
+Prefect API on SQLite) starts once for these tests because each start costs seconds.
+Every test gets its own Vahti database, mailbox and providers.
 """
 
 from __future__ import annotations
@@ -28,9 +28,10 @@ NOW = "2026-03-10T10:00:00+02:00"  # inside the default 08-16 send window
 TOKEN = "flow-test-token-5f1c"
 
 
-@pytest.fixture(scope="session", autouse=True)
+@pytest.fixture(scope="package", autouse=True)
 def prefect_harness(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
-    """A temporary Prefect API and home for the whole session."""
+    """A temporary Prefect API and home for the flow tests (stopped after them: its
+    background threads must not run on under the property tests that follow)."""
     home = tmp_path_factory.mktemp("prefect-home")
     with (
         temporary_settings({PREFECT_HOME: str(home)}),
