@@ -1,18 +1,18 @@
 """What a notification run reads: the current deadlines that can have something new to say.
 
-A row is *planned* once the notifier has written its alerts (or found it needs none);
-see :mod:`notifications.planning`. This module holds the queries: the candidates of a
-run, the rows that cannot alert today and are settled without being read, the marks,
-and the breached rows the daily reminder counts.
+A row is *planned* once the notifier has written its alerts (or found it needs none),
+or from the start when it can alert only through the warning window or never
+(``policy.planned_when_stored``); see :mod:`notifications.planning`. This module holds
+the queries: the candidates of a run, the marks, and the breached rows the daily
+reminder counts.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import date, timedelta
-from typing import Any
 
-from sqlalchemy import String, cast, exists, func, select, update
+from sqlalchemy import select, update
 from sqlmodel import Session
 
 from models.alerting import OPEN_ALERT_STATUSES, Alert, DeadlineRecord
@@ -29,57 +29,6 @@ _IDS_CHUNK = 5000  # row ids per UPDATE (SQLite takes 32 766 parameters)
 Candidates = dict[int, ProviderDeadline]
 
 
-def _breach_key(session: Session) -> Any:
-    """Each row's breach dedup key, in SQL (as ``policy.dedup_key(..., "breach")``)."""
-    table = DeadlineRecord.__table__  # type: ignore[attr-defined]
-    due: Any
-    if session.get_bind().dialect.name == "postgresql":
-        due = func.to_char(table.c.due_on, "YYYY-MM-DD")  # whatever the session's DateStyle
-    else:
-        due = cast(table.c.due_on, String)  # SQLite keeps dates as ISO text
-    parts = (table.c.subject_kind, table.c.subject, table.c.rule, func.coalesce(due, "-"))
-    key = table.c.provider_id
-    for part in parts:
-        key = key + "|" + part
-    return key + "|breach"
-
-
-def _silent(session: Session, *, today: date, window_days: int, resolved_note: bool) -> Any:
-    """Rows that cannot alert today whatever else holds, so need not even be read:
-
-    an ``open`` row outside every lead time (or counted: only ``due_soon`` warns), and a
-    ``met``/``met_late`` row whose deadline was never alerted as breached (its only
-    stage is the resolved note). The warning window brings an open row back in time.
-    """
-    table = DeadlineRecord.__table__  # type: ignore[attr-defined]
-    alert = Alert.__table__  # type: ignore[attr-defined]
-    far = today + timedelta(days=window_days)
-    quiet_open = (table.c.status == Status.OPEN.value) & (
-        table.c.count.is_not(None) | table.c.due_on.is_(None) | (table.c.due_on > far)
-    )
-    met = table.c.status.in_([Status.MET.value, Status.MET_LATE.value])
-    if resolved_note:
-        met = met & ~exists().where(alert.c.dedup_key == _breach_key(session))
-    return quiet_open | met
-
-
-def settle_silent(
-    *,
-    session: Session,
-    provider_id: str | None,
-    today: date,
-    window_days: int,
-    resolved_note: bool,
-) -> None:
-    """Mark planned the unplanned rows that cannot alert today (:func:`_silent`)."""
-    table = DeadlineRecord.__table__  # type: ignore[attr-defined]
-    silent = _silent(session, today=today, window_days=window_days, resolved_note=resolved_note)
-    query = update(table).where(table.c.is_current, ~table.c.planned, silent)
-    if provider_id is not None:
-        query = query.where(table.c.provider_id == provider_id)
-    session.execute(query.values(planned=True).execution_options(synchronize_session=False))
-
-
 def plan_candidates(
     *,
     session: Session,
@@ -87,14 +36,13 @@ def plan_candidates(
     today: date,
     window_days: int,
     suppressions: Sequence[Suppression] = (),
-    resolved_note: bool = True,
 ) -> Candidates:
     """The current deadlines that can have something new to alert on ``today``.
 
     Actionable rows (:data:`ACTIONABLE_STATUSES`) that are
 
-    * not yet planned (new or changed since the last plan, or held for the window) and
-      not silent today (:func:`_silent`: :func:`settle_silent` marks those),
+    * not yet planned (new or changed rows that can alert on their own, or rows held
+      for the send window: ``policy.planned_when_stored`` says which are stored planned),
     * ``open``/``due_soon`` dated rows due within ``window_days`` (a warning lead may
       be reached today: the row does not change, the date does),
     * named by an undelivered ledger entry (so the plan keeps or cancels it),
@@ -110,8 +58,7 @@ def plan_candidates(
     base = select(*columns).where(table.c.is_current, actionable)
     if provider_id is not None:
         base = base.where(table.c.provider_id == provider_id)
-    silent = _silent(session, today=today, window_days=window_days, resolved_note=resolved_note)
-    unplanned = base.where(~table.c.planned, ~silent)
+    unplanned = base.where(~table.c.planned)
     window = base.where(
         table.c.status.in_([Status.OPEN.value, Status.DUE_SOON.value]),
         table.c.due_on >= today,

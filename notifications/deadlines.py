@@ -21,13 +21,14 @@ from sqlalchemy import select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col
 
-from models.alerting import DeadlineCount, DeadlineRecord
+from models.alerting import Alert, DeadlineCount, DeadlineRecord
 from models.db import bulk_insert
-from notifications.policy import QUIET_STATUSES, ProviderDeadline
+from notifications.policy import ProviderDeadline, dedup_key, planned_when_stored
 from rules.deadline import Deadline, Status, SubjectKind
 
 _CHUNK = 500  # refs per IN list when reading a page's current rows
 _IDS_CHUNK = 5000  # row ids per UPDATE (SQLite takes 32 766 parameters)
+_KEYS_CHUNK = 5000  # dedup keys per IN list
 #: PostgreSQL advisory lock namespace: one provider's deadlines are stored by one run at a time.
 _DEADLINES_LOCK = 0x7A47_0002
 Identity = tuple[str, str, str]  # subject_kind, subject, rule
@@ -70,13 +71,27 @@ def _json_list(values: tuple[str, ...]) -> str:
     return orjson.dumps(values).decode() if values else "[]"
 
 
-def _row(d: Deadline, fp: str) -> tuple[Any, ...]:
+def _row(d: Deadline, fp: str, planned: bool) -> tuple[Any, ...]:
     return (
         d.subject_kind, d.subject, d.rule, d.status.value, d.due_on, d.event_on, d.days_left,
         _json_list(d.details), _json_list(d.explanation), d.pack_id, _json_list(d.provisional),
-        d.office_id, d.coach_id, d.link, d.language, d.escalate, d.count, d.limit, fp,
-        d.status in QUIET_STATUSES,
+        d.office_id, d.coach_id, d.link, d.language, d.escalate, d.count, d.limit, fp, planned,
     )  # fmt: skip
+
+
+def _breaches_alerted(
+    session: Session, provider_id: str, deadlines: Iterable[Deadline]
+) -> set[str]:
+    """The breach dedup keys of these deadlines that the ledger holds."""
+    keys = sorted({dedup_key(provider_id, d, "breach") for d in deadlines})
+    alert = Alert.__table__  # type: ignore[attr-defined]
+    found: set[str] = set()
+    for start in range(0, len(keys), _KEYS_CHUNK):
+        query = select(alert.c.dedup_key).where(
+            alert.c.dedup_key.in_(keys[start : start + _KEYS_CHUNK])
+        )
+        found.update(session.scalars(query))
+    return found
 
 
 def _chunks(values: Sequence[Any]) -> Iterator[Sequence[Any]]:
@@ -114,10 +129,10 @@ def store_deadlines(
     table = DeadlineRecord.__table__  # type: ignore[attr-defined]
     current = _current_fingerprints(session, table, provider_id, cases, others=others)
     latest: dict[Identity, Deadline] = {(d.subject_kind, d.subject, d.rule): d for d in deadlines}
-    inserts: list[tuple[Any, ...]] = []
     retire: list[int] = []
     counts: Counter[tuple[str, str]] = Counter()  # (status, pack) -> change in current rows
     new = changed = unchanged = 0
+    written: list[tuple[Deadline, str]] = []
     for identity, d in latest.items():
         fp = fingerprint(d)
         existing = current.get(identity)
@@ -131,7 +146,17 @@ def store_deadlines(
             retire.append(existing.id)
             counts[existing.status, existing.pack_id] -= 1
         counts[d.status.value, d.pack_id] += 1
-        inserts.append(_row(d, fp))
+        written.append((d, fp))
+    met = [d for d, _ in written if d.status in (Status.MET, Status.MET_LATE)]
+    alerted = _breaches_alerted(session, provider_id, met) if met else set()
+    inserts = [
+        _row(
+            d,
+            fp,
+            planned_when_stored(d, breach_alerted=dedup_key(provider_id, d, "breach") in alerted),
+        )
+        for d, fp in written
+    ]
     missing = [row for identity, row in current.items() if identity not in latest]
     if retire_missing:
         retire += [row.id for row in missing]

@@ -35,8 +35,8 @@ from notifications.reminder import REMINDER_RULE
 from notifications.routing import OPERATIONS_RULES, Target
 
 MAX_BACKOFF = timedelta(hours=24)
-_CHUNK = 500  # rows per executemany, ids per claim statement
-_KEYS_CHUNK = 5000  # dedup keys per IN list (SQLite takes 32 766 parameters)
+_CHUNK = 500  # rows per executemany
+_KEYS_CHUNK = 5000  # dedup keys or row ids per IN list (SQLite takes 32 766 parameters)
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,10 +198,10 @@ def claim(
         .order_by(col(Alert.id))
     ).all()
     owned: list[int] = []
-    for start in range(0, len(ids), _CHUNK):
+    for start in range(0, len(ids), _KEYS_CHUNK):
         statement = (
             update(Alert)
-            .where(col(Alert.id).in_(ids[start : start + _CHUNK]), _claimable(now, lease))
+            .where(col(Alert.id).in_(ids[start : start + _KEYS_CHUNK]), _claimable(now, lease))
             .values(status="sending", claimed_at=now, attempts=col(Alert.attempts) + 1)
             .returning(col(Alert.id))
             .execution_options(synchronize_session=False)
@@ -265,11 +265,12 @@ def record_result(
             values.update(
                 status="failed", next_attempt_at=now + backoff(attempts, retry_base_minutes)
             )
-        for start in range(0, len(ids), _CHUNK):
+        for start in range(0, len(ids), _KEYS_CHUNK):
             session.execute(
                 update(Alert)
                 .where(
-                    col(Alert.id).in_(ids[start : start + _CHUNK]), col(Alert.status) == "sending"
+                    col(Alert.id).in_(ids[start : start + _KEYS_CHUNK]),
+                    col(Alert.status) == "sending",
                 )
                 .values(**values)
                 .execution_options(synchronize_session=False)

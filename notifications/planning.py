@@ -79,7 +79,6 @@ def plan_run(
         today=today,
         window_days=max(settings.lead_days, default=0),
         suppressions=suppressions,
-        resolved_note=settings.resolved_note,
     )
     items = list(candidates.values())
     entries = ledger.open_entries(session=session, provider_id=provider_id)

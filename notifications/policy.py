@@ -187,6 +187,26 @@ def _stages(  # noqa: PLR0911 (one return per status of the closed set)
             return []
 
 
+def planned_when_stored(deadline: Deadline, *, breach_alerted: bool) -> bool:
+    """True when a new row needs no plan of its own: it can alert only through the
+    warning window (which the notifier reads anyway) or never.
+
+    Quiet statuses never alert; ``open`` and dated ``due_soon`` rows speak only through
+    a lead time, and every run reads the rows inside the longest lead; ``met`` and
+    ``met_late`` rows only send the resolved note, and only when the deadline's breach
+    was alerted (``breach_alerted``). Everything else is planned by the next run.
+    """
+    match deadline.status:
+        case Status.OPEN:
+            return True
+        case Status.DUE_SOON:
+            return deadline.count is None or deadline.limit is None
+        case Status.MET | Status.MET_LATE:
+            return not breach_alerted
+        case status:
+            return status in QUIET_STATUSES
+
+
 def ledger_keys(
     deadlines: Iterable[ProviderDeadline], *, today: date, settings: PolicySettings
 ) -> set[str]:

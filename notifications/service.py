@@ -27,7 +27,7 @@ from models.alerting import Alert
 from models.db import read_scope, session_scope, shared_engine
 from models.reads import load_coaches
 from notifications import ledger
-from notifications.candidates import mark_planned, settle_silent
+from notifications.candidates import mark_planned
 from notifications.delivery import DeliveryResult, deliver
 from notifications.messages import MessageItem, reason_fields, render_digest
 from notifications.planning import Identity, RunPlan, identity, plan_run
@@ -258,13 +258,6 @@ def notify(
             now=now,
         )
         mark_planned(session=session, ids=run.settled_ids(unroutable))
-        settle_silent(
-            session=session,
-            provider_id=provider_id,
-            today=today,
-            window_days=max(policy.lead_days, default=0),
-            resolved_note=policy.resolved_note,
-        )
     deliver_ready(
         settings, engine=engine, now=now, today=today, report=report, environ=environ, hook=hook
     )
