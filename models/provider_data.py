@@ -1,12 +1,14 @@
 """Tables for what providers send: cases, their revisions, audits, coaches, rejects, runs.
 
-Every table keeps the raw JSON it was built from (canonical text: sorted keys, no
-spaces) and a SHA-256 ``content_hash`` of it, so an unchanged item is recognised with
-one indexed comparison and nothing a provider sent is ever lost:
+Every item's raw JSON is kept (canonical text: sorted keys, no spaces) with a SHA-256
+``content_hash`` of it, so an unchanged item is recognised with one indexed comparison
+and nothing a provider sent is ever lost; a case's raw JSON is kept once, in its
+revision, which the current row points to:
 
 - ``provider``          one row per configured provider, with the sync watermarks
                         (greatest stored ``updated_at`` per collection)
-- ``provider_case``     the current state of each case, typed columns for queries
+- ``provider_case``     the current state of each case: typed columns for queries and
+                        ``revision_id``, the revision holding its raw JSON
 - ``case_revision``     every distinct payload ever received for a case, and when
 - ``audit``/``audit_finding``  Kela's audits of the provider and their findings
 - ``coach``             the provider's current staff list (replaced on every sync)
@@ -73,7 +75,13 @@ class Case(SQLModel, table=True):
     end_reason: str | None = Field(default=None, max_length=32)
     feedback_sent_on: date | None = None
     closed_on: date | None = None  # feedback_sent_on + CLOSE_AFTER_FEEDBACK_DAYS once ended
-    raw: str = Field(sa_type=Text)
+    # the revision holding this state's raw JSON (kept once, there)
+    revision_id: int = Field(
+        sa_column=Column(
+            ForeignKey("case_revision.id", ondelete="CASCADE", name="fk_provider_case_revision"),
+            nullable=False,
+        )
+    )
     content_hash: str = Field(max_length=64)
     updated_at: datetime = Field(sa_type=UTCDateTime)
     first_seen_at: datetime = Field(sa_type=UTCDateTime)

@@ -1,7 +1,8 @@
 """Reading provider data back: stored cases, audits and staff as validated payloads.
 
 The raw JSON stored by :mod:`models.store` is parsed again with the wire models, so the
-engine sees exactly what the provider sent. Open cases: see :mod:`models.store`.
+engine sees exactly what the provider sent (a case's current raw JSON is its revision's).
+Open cases: see :mod:`models.store`.
 """
 
 from __future__ import annotations
@@ -14,7 +15,15 @@ from pydantic import BaseModel
 from sqlalchemy import or_, select
 from sqlmodel import Session, col
 
-from models.provider_data import Audit, Case, Coach, Provider, RejectedPayload, SyncRun
+from models.provider_data import (
+    Audit,
+    Case,
+    CaseRevision,
+    Coach,
+    Provider,
+    RejectedPayload,
+    SyncRun,
+)
 from providers.payloads import AuditPayload, CasePayload, CoachPayload
 from rules._gc import relax_collector
 
@@ -57,7 +66,13 @@ def load_cases(
     ``changed_since`` keeps only cases stored or changed after that moment (what an
     incremental evaluation needs); ``refs`` keeps only those case refs.
     """
-    query = select(col(Case.raw)).where(col(Case.provider_id) == provider_id)
+    revision = CaseRevision.__table__  # type: ignore[attr-defined]
+    query = (
+        select(revision.c.raw)
+        .select_from(Case)
+        .join(revision, revision.c.id == col(Case.revision_id))
+        .where(col(Case.provider_id) == provider_id)
+    )
     if only_open:
         if today is None:
             provider = session.get(Provider, provider_id)
@@ -76,6 +91,19 @@ def load_cases(
         chunk = wanted[start : start + _REFS_CHUNK]
         raws.extend(session.scalars(query.where(col(Case.case_ref).in_(chunk))).all())
     return _parse_all(CasePayload, raws)
+
+
+def case_raw(*, session: Session, provider_id: str, case_ref: str) -> str | None:
+    """The raw JSON of the case's current state, or None for an unknown case."""
+    revision = CaseRevision.__table__  # type: ignore[attr-defined]
+    query = (
+        select(revision.c.raw)
+        .select_from(Case)
+        .join(revision, revision.c.id == col(Case.revision_id))
+        .where(col(Case.provider_id) == provider_id, col(Case.case_ref) == case_ref)
+    )
+    raw: str | None = session.scalar(query)
+    return raw
 
 
 def load_audits(*, session: Session, provider_id: str) -> list[AuditPayload]:

@@ -289,8 +289,8 @@ def store_cases(
     )
     if not changed:
         return counts
+    revision_ids = _store_revisions(session, provider_id, rows, changed, received_at)
     case_rows = []
-    revision_rows = []
     for ref in changed:
         row = rows[ref]
         case = row.payload
@@ -302,22 +302,47 @@ def store_cases(
             "workplace_phase_started_on": case.workplace_phase_started_on,
             "ended_on": case.ended_on, "end_reason": case.end_reason,
             "feedback_sent_on": case.feedback_sent_on, "closed_on": _closed_on(case),
-            "raw": row.raw, "content_hash": row.digest, "updated_at": case.updated_at,
-            "first_seen_at": received_at, "last_changed_at": received_at,
-        })  # fmt: skip
-        revision_rows.append({
-            "provider_id": provider_id, "case_ref": ref, "content_hash": row.digest,
-            "raw": row.raw, "updated_at": case.updated_at, "received_at": received_at,
+            "revision_id": revision_ids[ref, row.digest], "content_hash": row.digest,
+            "updated_at": case.updated_at, "first_seen_at": received_at,
+            "last_changed_at": received_at,
         })  # fmt: skip
     _upsert(session, Case.__table__, case_rows, ("provider_id", "case_ref"), "first_seen_at")  # type: ignore[attr-defined]
+    return counts
+
+
+def _store_revisions(
+    session: Session,
+    provider_id: str,
+    rows: Mapping[str, _Row[CasePayload]],
+    changed: Sequence[str],
+    received_at: datetime,
+) -> dict[tuple[str, str], int]:
+    """Keep each changed case's payload as a revision (the only copy of its raw JSON);
+    the ids of the revisions by (case_ref, content_hash), old ones included."""
     table: Table = CaseRevision.__table__  # type: ignore[attr-defined]
+    revision_rows = [
+        {
+            "provider_id": provider_id,
+            "case_ref": ref,
+            "content_hash": rows[ref].digest,
+            "raw": rows[ref].raw,
+            "updated_at": rows[ref].payload.updated_at,
+            "received_at": received_at,
+        }
+        for ref in changed
+    ]
     session.execute(
         _insert(session, table).on_conflict_do_nothing(
             index_elements=["provider_id", "case_ref", "content_hash"]
         ),
         revision_rows,
     )
-    return counts
+    found = session.execute(
+        select(table.c.case_ref, table.c.content_hash, table.c.id).where(
+            table.c.provider_id == provider_id, table.c.case_ref.in_(list(changed))
+        )
+    )
+    return {(ref, digest): revision_id for ref, digest, revision_id in found}
 
 
 def _upsert(
