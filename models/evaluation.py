@@ -54,7 +54,20 @@ class CaseRecheck(SQLModel, table=True):
 
 def get_state(*, session: Session, provider_id: str) -> EvaluationState | None:
     """The provider's last stored evaluation, or None before the first one."""
-    return session.get(EvaluationState, provider_id)
+    table = EvaluationState.__table__  # type: ignore[attr-defined]
+    query = select(table.c.engine_key, table.c.evaluated_on, table.c.cases_seen_at).where(
+        table.c.provider_id == provider_id
+    )
+    row = session.execute(query).first()
+    if row is None:
+        return None
+    engine_key, evaluated_on, seen_at = row
+    return EvaluationState(
+        provider_id=provider_id,
+        engine_key=engine_key,
+        evaluated_on=evaluated_on,
+        cases_seen_at=seen_at,
+    )
 
 
 def save_state(
@@ -66,16 +79,21 @@ def save_state(
     cases_seen_at: datetime | None,
 ) -> None:
     """Record the evaluation just stored (insert or replace the provider's row)."""
-    state = session.get(EvaluationState, provider_id)
-    if state is None:
-        state = EvaluationState(
-            provider_id=provider_id, engine_key=engine_key, evaluated_on=evaluated_on
+    table = EvaluationState.__table__  # type: ignore[attr-defined]
+    values = {
+        "provider_id": provider_id,
+        "engine_key": engine_key,
+        "evaluated_on": evaluated_on,
+        "cases_seen_at": cases_seen_at,
+    }
+    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    statement = insert(table).values(values)
+    session.execute(
+        statement.on_conflict_do_update(
+            index_elements=["provider_id"],
+            set_={name: statement.excluded[name] for name in values if name != "provider_id"},
         )
-    state.engine_key = engine_key
-    state.evaluated_on = evaluated_on
-    state.cases_seen_at = cases_seen_at
-    session.add(state)
-    session.flush()
+    )
 
 
 def cases_seen_at(*, session: Session, provider_id: str) -> datetime | None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import date, timedelta
+from typing import Any
 
 from sqlalchemy import select, update
 from sqlmodel import Session
@@ -19,7 +20,7 @@ from models.alerting import OPEN_ALERT_STATUSES, Alert, DeadlineRecord
 from notifications.deadlines import DEADLINE_COLUMNS, from_columns
 from notifications.policy import ACTIONABLE_STATUSES, ProviderDeadline, Suppression
 from notifications.reminder import BreachedRef
-from rules.deadline import Status
+from rules.deadline import Deadline, Status
 
 _CHUNK = 500  # subjects per IN list
 _IDS_CHUNK = 5000  # row ids per UPDATE (SQLite takes 32 766 parameters)
@@ -37,7 +38,8 @@ def plan_candidates(
     window_days: int,
     suppressions: Sequence[Suppression] = (),
 ) -> Candidates:
-    """The current deadlines that can have something new to alert on ``today``.
+    """The current deadlines that can have something new to alert on ``today`` (narrow:
+    without their reasons; :func:`hydrate` reads those for the rows that get alerts).
 
     Actionable rows (:data:`ACTIONABLE_STATUSES`) that are
 
@@ -53,7 +55,7 @@ def plan_candidates(
     """
     table = DeadlineRecord.__table__  # type: ignore[attr-defined]
     alert = Alert.__table__  # type: ignore[attr-defined]
-    columns = (*(table.c[name] for name in DEADLINE_COLUMNS), table.c.id)
+    columns = (*(table.c[name] for name in _NARROW_COLUMNS), table.c.id)
     actionable = table.c.status.in_(sorted(s.value for s in ACTIONABLE_STATUSES))
     base = select(*columns).where(table.c.is_current, actionable)
     if provider_id is not None:
@@ -92,6 +94,36 @@ def plan_candidates(
                 continue
             if number >= 3 and (row[2], row[3]) not in pairs:
                 continue
+            found[row[-1]] = _narrow(row[:-1])
+    return found
+
+
+#: What the policy and the router read of a candidate; reasons are read only for the
+#: rows that get an alert (:func:`hydrate`): most candidates say nothing new.
+_NARROW_COLUMNS = (
+    "provider_id", "subject_kind", "subject", "rule", "status", "due_on", "office_id",
+    "coach_id", "escalate", "count", "limit_value",
+)  # fmt: skip
+
+
+def _narrow(row: Any) -> ProviderDeadline:
+    pid, kind, subject, rule, status, due_on, office, coach, escalate, count, limit = row
+    deadline = Deadline(
+        kind, subject, rule, Status(status), due_on, office_id=office, coach_id=coach,
+        escalate=bool(escalate), count=count, limit=limit,
+    )  # fmt: skip
+    return ProviderDeadline(pid, deadline)
+
+
+def hydrate(*, session: Session, ids: Iterable[int]) -> dict[int, ProviderDeadline]:
+    """The whole rows (reasons, details, link) of these candidates, by row id."""
+    table = DeadlineRecord.__table__  # type: ignore[attr-defined]
+    chosen = sorted(set(ids))
+    found: dict[int, ProviderDeadline] = {}
+    columns = (*(table.c[name] for name in DEADLINE_COLUMNS), table.c.id)
+    for start in range(0, len(chosen), _IDS_CHUNK):
+        query = select(*columns).where(table.c.id.in_(chosen[start : start + _IDS_CHUNK]))
+        for row in session.execute(query).all():
             found[row[-1]] = from_columns(row[:-1])
     return found
 

@@ -14,7 +14,7 @@ from collections import Counter
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
-from typing import Any, NamedTuple, cast
+from typing import Any, NamedTuple, cast, get_args
 
 import orjson
 from sqlalchemy import select, text, update
@@ -29,6 +29,8 @@ from rules.deadline import Deadline, Status, SubjectKind
 _CHUNK = 500  # refs per IN list when reading a page's current rows
 _IDS_CHUNK = 5000  # row ids per UPDATE (SQLite takes 32 766 parameters)
 _KEYS_CHUNK = 5000  # dedup keys per IN list
+#: Every subject kind but cases (audits, findings, coaches, the provider, offices).
+_OTHER_KINDS = sorted(set(get_args(SubjectKind)) - {"case"})
 #: PostgreSQL advisory lock namespace: one provider's deadlines are stored by one run at a time.
 _DEADLINES_LOCK = 0x7A47_0002
 Identity = tuple[str, str, str]  # subject_kind, subject, rule
@@ -204,7 +206,8 @@ def _current_fingerprints(
     else:
         refs = sorted(cases)
         is_case = table.c.subject_kind == "case"
-        queries = [select(*columns).where(mine, ~is_case)] if others else []
+        other_kinds = table.c.subject_kind.in_(_OTHER_KINDS)  # index ranges, not a scan
+        queries = [select(*columns).where(mine, other_kinds)] if others else []
         queries += [
             select(*columns).where(mine, is_case, table.c.subject.in_(refs[i : i + _CHUNK]))
             for i in range(0, len(refs), _CHUNK)

@@ -15,13 +15,13 @@ working day, in a run over every provider, one reminder of the breaches still op
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 
 from sqlmodel import Session
 
 from notifications import ledger
-from notifications.candidates import Candidates, breached_refs, plan_candidates
+from notifications.candidates import Candidates, breached_refs, hydrate, plan_candidates
 from notifications.policy import (
     PlannedAlert,
     PolicyResult,
@@ -87,14 +87,18 @@ def plan_run(
             session=session, keys=ledger_keys(items, today=today, settings=settings)
         )
     )
-    result = plan(
-        items,
-        ledger=entries,
-        suppressions=suppressions,
-        today=today,
-        now=now,
-        settings=settings,
-        is_working_day=calendar.is_working_day,
+    result = _hydrated(
+        session,
+        candidates,
+        plan(
+            items,
+            ledger=entries,
+            suppressions=suppressions,
+            today=today,
+            now=now,
+            settings=settings,
+            is_working_day=calendar.is_working_day,
+        ),
     )
     if provider_id is not None or not settings.breach_repeat or not calendar.is_working_day(today):
         return RunPlan(result=result, candidates=candidates)
@@ -118,6 +122,16 @@ def plan_run(
         summary=summary,
         stale_reminders=tuple(ledger.stale_reminders(session=session, stage=reminder_stage(today))),
     )
+
+
+def _hydrated(session: Session, candidates: Candidates, result: PolicyResult) -> PolicyResult:
+    """The result with the whole deadline (reasons, link) in every alert it sends now."""
+    row_of = {identity(item): row_id for row_id, item in candidates.items()}
+    full = hydrate(session=session, ids=[row_of[identity(a)] for a in result.due])
+    due = tuple(
+        replace(alert, deadline=full[row_of[identity(alert)]].deadline) for alert in result.due
+    )
+    return replace(result, due=due)
 
 
 def reminder_stage(today: date) -> str:

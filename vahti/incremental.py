@@ -172,19 +172,20 @@ class ProviderEvaluation:
                     after_on=self._after_on,
                     today=self.today,
                 )
-        remaining = sorted(refs - self._done)
-        for start in range(0, len(remaining), CHUNK):
-            chunk = remaining[start : start + CHUNK]
+            audits = load_audits(session=session, provider_id=self.provider_id)
+            remaining = sorted(refs - self._done)
+            chunks = [remaining[start : start + CHUNK] for start in range(0, len(remaining), CHUNK)]
+            last = chunks.pop() if chunks else []
+            last_cases = self._load(session, last)
+        for chunk in chunks:  # a complete evaluation of a big provider: a chunk at a time
             with read_scope(self.engine) as session:
-                loaded = load_cases(
-                    session=session, provider_id=self.provider_id, today=self.today, refs=chunk
-                )
+                loaded = self._load(session, chunk)
             with session_scope(self.engine) as session:
                 self._store(session, loaded, set(chunk))
-        with read_scope(self.engine) as session:
-            audits = load_audits(session=session, provider_id=self.provider_id)
         others = rules.evaluate_others(audits, self._coaches, self._env)
-        with session_scope(self.engine) as session:
+        with session_scope(self.engine) as session:  # the rest, and the state, at once
+            if last:
+                self._store(session, last_cases, set(last))
             result = store_deadlines(
                 session=session,
                 provider_id=self.provider_id,
@@ -203,6 +204,13 @@ class ProviderEvaluation:
             )
         cases, deadlines, written, retired = self._counts
         return Outcome(self._complete, cases, deadlines, written, retired)
+
+    def _load(self, session: Session, refs: Sequence[str]) -> list[CasePayload]:
+        if not refs:
+            return []
+        return load_cases(
+            session=session, provider_id=self.provider_id, today=self.today, refs=refs
+        )
 
     def _store(self, session: Session, cases: Sequence[CasePayload], refs: set[str]) -> None:
         recheck: dict[str, date | None] = {}
