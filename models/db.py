@@ -57,6 +57,8 @@ log = logging.getLogger("vahti.store")
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+#: Page cache per SQLite connection (KiB): indexes of a national store stay in memory.
+SQLITE_CACHE_KIB = 32_768
 #: PostgreSQL advisory lock key serialising migrations (two first runs at once).
 MIGRATION_LOCK_KEY = 0x7A47_0001
 
@@ -144,6 +146,7 @@ def _sqlite_engine(url: str) -> Engine:
                 cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+            cursor.execute(f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}")
         finally:
             cursor.close()
 

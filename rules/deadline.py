@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
-from typing import Literal
+from typing import Literal, NamedTuple
 
 
 class Status(StrEnum):
@@ -33,9 +33,13 @@ BREACH_STATUSES = frozenset({Status.BREACHED, Status.MET_LATE})
 FINAL_STATUSES = frozenset({Status.MET, Status.MET_LATE, Status.NOT_APPLICABLE})
 
 
-@dataclass(frozen=True, slots=True)
-class Deadline:
-    """One rule evaluated for one subject on one day."""
+class Deadline(NamedTuple):
+    """One rule evaluated for one subject on one day (immutable).
+
+    A named tuple rather than a frozen dataclass: a national run builds tens of millions
+    of them, and a frozen dataclass's ``__init__`` (one ``object.__setattr__`` a field)
+    costs 4x a tuple's. Change one with ``deadline._replace(field=value)``.
+    """
 
     subject_kind: SubjectKind
     subject: str  # case_ref, audit_id, AUDIT_ID/FINDING_ID, coach id, provider or office id
@@ -54,7 +58,7 @@ class Deadline:
     link: str | None = None  # case_url for coaches
     language: str | None = None  # client's service language
     escalate: bool = False  # e.g. a safety-related major deviation
-    count: int | None = None  # counted rules: the current count
+    count: int | None = None  # type: ignore[assignment]  # counted rules: the count (shadows tuple.count)
     limit: int | None = None  # counted rules: the limit
 
     def to_json(self) -> dict[str, object]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from datetime import date
 
 from sqlalchemy import func, select
@@ -100,18 +100,13 @@ def _top(
         .limit(limit)
     )
     found = [from_columns(row) for row in session.execute(query).all()]
-    return [
-        (
-            item.provider_id,
-            replace(
-                item.deadline,
-                days_left=None
-                if item.deadline.due_on is None
-                else (item.deadline.due_on - today).days,
-            ),
-        )
-        for item in found
-    ]
+    return [(item.provider_id, _as_of(item.deadline, today)) for item in found]
+
+
+def _as_of(deadline: Deadline, today: date) -> Deadline:
+    """The stored deadline with its days left counted from ``today``."""
+    due = deadline.due_on
+    return deadline._replace(days_left=None if due is None else (due - today).days)
 
 
 def summarize_stored(
