@@ -92,7 +92,9 @@ def parse_json(content: bytes) -> tuple[Any, bool]:
     return json.loads(content), False
 
 
+@functools.cache
 def _user_agent() -> str:
+    """``vahti/<version>`` (read from the installed metadata once per process)."""
     try:
         return f"vahti/{version('vahti')}"
     except PackageNotFoundError:  # pragma: no cover - running from a bare checkout
@@ -307,11 +309,24 @@ class ProviderClient:
             return retry_after
         return self._rng.uniform(0.0, min(BACKOFF_CAP, BACKOFF_BASE * 2 ** (attempt - 1)))
 
+    def _fetch(self, path: str, params: dict[str, str | int]) -> tuple[httpx.Response, bytes]:
+        """The response (headers, and the body of an error) and a success's body bytes.
+
+        A successful body is read from the stream and never kept on the response: httpx
+        responses sit in reference cycles, so a page body cached on one would live until
+        the next full garbage collection (megabytes a page, a page per provider).
+        """
+        with self._http.stream("GET", path, params=params) as response:
+            if response.status_code >= 300:
+                response.read()  # a small problem+json, read by _problem()
+                return response, response.content
+            return response, b"".join(response.iter_bytes())
+
     def _attempt(self, path: str, params: dict[str, str | int], expect: str) -> tuple[Any, bool]:
         url = self._url(path)
         provider = self.provider_id
         try:
-            response = self._http.get(path, params=params)
+            response, content = self._fetch(path, params)
         except httpx.TransportError as exc:
             kind = type(exc).__name__
             raise TransientProviderError(f"{kind}: {exc}", provider=provider, url=url) from exc
@@ -329,12 +344,12 @@ class ProviderClient:
                 _problem(response), provider=provider, url=url, status=status
             )
         try:
-            body, strict = parse_json(response.content)
+            body, strict = parse_json(content)
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            detail = "empty body" if not response.content else f"malformed JSON: {exc}"
+            detail = "empty body" if not content else f"malformed JSON: {exc}"
             raise _MalformedBodyError(detail, provider=provider, url=url, status=status) from exc
         except RecursionError as exc:  # hostile nesting must not take the whole run down
-            detail = f"JSON nested too deeply to read ({len(response.content)} bytes)"
+            detail = f"JSON nested too deeply to read ({len(content)} bytes)"
             raise _MalformedBodyError(detail, provider=provider, url=url, status=status) from exc
         if not isinstance(body, dict) or (
             expect == "page" and not isinstance(body.get("items"), list)
