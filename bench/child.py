@@ -25,35 +25,44 @@ PORT_ENV = "VAHTI_BENCH_SMTP_PORT"
 PROFILE_ENV = "VAHTI_BENCH_PROFILE"  # a file: write a pyinstrument profile of the flow there
 
 
-async def _count_task_runs(flow_run_id: UUID) -> tuple[int, float]:
-    """Task runs the API holds for the flow run (they arrive as events: wait until stable)
-    and the flow run's own duration (start to end, as Prefect recorded it)."""
+async def _count_task_runs(flow_run_id: UUID) -> tuple[int, float, dict[str, float]]:
+    """Task runs the API holds for the flow run (they arrive as events: wait until stable),
+    the flow run's own duration (start to end, as Prefect recorded it) and, per task name
+    (``check``, ``overview``, ``notify``), the seconds from its first start to its last end."""
     from prefect.client.orchestration import get_client  # noqa: PLC0415
     from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId  # noqa: PLC0415
 
     flow_filter = FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id]))
     last, steady = -1, 0
+    runs: list[Any] = []
     async with get_client() as client:
         for _ in range(60):
-            count = offset = 0
+            runs, offset = [], 0
             while True:
                 batch = await client.read_task_runs(
                     flow_run_filter=flow_filter, limit=200, offset=offset
                 )
-                count += len(batch)
+                runs += batch
                 offset += 200
                 if len(batch) < 200:
                     break
-            steady = steady + 1 if count == last else 0
+            steady = steady + 1 if len(runs) == last else 0
             if steady == 3:  # the same count three seconds running: every event is in
                 break
-            last = count
+            last = len(runs)
             await asyncio.sleep(1.0)
         run = await client.read_flow_run(flow_run_id)
     seconds = (
         (run.end_time - run.start_time).total_seconds() if run.end_time and run.start_time else 0.0
     )
-    return last, seconds
+    spans: dict[str, list[Any]] = {}
+    for task_run in runs:
+        if task_run.start_time and task_run.end_time:
+            name = task_run.name.split("-", 1)[0]
+            first, end = spans.setdefault(name, [task_run.start_time, task_run.end_time])
+            spans[name] = [min(first, task_run.start_time), max(end, task_run.end_time)]
+    phases = {name: (end - first).total_seconds() for name, (first, end) in spans.items()}
+    return last, seconds, phases
 
 
 @contextmanager
@@ -69,6 +78,18 @@ def _profiled() -> Iterator[None]:
     with profiler:
         yield
     Path(target).write_text(profiler.output_text(unicode=True, show_all=False), encoding="utf-8")
+
+
+def _peak_rss_mb() -> float:
+    """This process's own peak RSS (``VmHWM``): the flow, without the ephemeral API server.
+
+    The parent's ``wait4`` reports the largest of this process and its children, and in
+    ephemeral mode Prefect's API server is a child of this process.
+    """
+    for line in Path("/proc/self/status").read_text(encoding="ascii").splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
 
 
 def run(mode: str, config: str, today: str, now: str) -> dict[str, Any]:
@@ -87,16 +108,18 @@ def run(mode: str, config: str, today: str, now: str) -> dict[str, Any]:
         finished = time.perf_counter()
         outcome = state.result(raise_on_failure=False)
         flow_run_id = state.state_details.flow_run_id
-    task_runs, run_seconds = asyncio.run(_count_task_runs(flow_run_id))
+    task_runs, run_seconds, phases = asyncio.run(_count_task_runs(flow_run_id))
     summary: dict[str, Any] = outcome if isinstance(outcome, dict) else {"error": str(outcome)}
     providers: list[dict[str, Any]] = summary.get("providers") or []
     return {
+        "flow_process_peak_mb": _peak_rss_mb(),
         "state": state.name,
         "message": state.message,
         "import_seconds": imported - import_started,
         "call_seconds": finished - imported,
         "flow_seconds": run_seconds,
         "task_runs": task_runs,
+        "phase_seconds": phases,
         "fetched": sum(int(p.get("fetched", 0)) for p in providers),
         "stored": sum(int(p.get("stored", 0)) for p in providers),
         "alerts": summary.get("alerts"),

@@ -33,7 +33,8 @@ class RunResult:
     label: str
     flow_seconds: float
     process_seconds: float
-    peak_rss_mb: float
+    peak_rss_mb: float  # the largest of the flow process and its children (wait4)
+    flow_rss_mb: float  # the flow process alone (its VmHWM; without Prefect's API server)
     rows_written: int
     rows_by_table: dict[str, int]
     task_runs: int
@@ -179,6 +180,7 @@ def run_flow(
         flow_seconds=float(child["flow_seconds"]),
         process_seconds=seconds,
         peak_rss_mb=usage.ru_maxrss / 1024,
+        flow_rss_mb=float(child.get("flow_process_peak_mb", 0.0)),
         rows_written=sum(n for n in written.values() if n > 0),
         rows_by_table={k: v for k, v in written.items() if v},
         task_runs=int(child["task_runs"]),

@@ -23,6 +23,12 @@ def load(results: Path) -> list[dict[str, Any]]:
     return [points[key] for key in sorted(points)]
 
 
+def fastest_floor(point: dict[str, Any]) -> float | None:
+    """The floor: the fastest parser's seconds to fetch and parse everything."""
+    seconds = [f["seconds"] for f in point.get("floor", [])]
+    return min(seconds) if seconds else None
+
+
 def draw(results: Path, target: Path) -> None:
     """Full run, re-runs and the floor against cases, one line per provider count and db."""
     series: dict[str, list[tuple[int, float]]] = defaultdict(list)
@@ -36,9 +42,9 @@ def draw(results: Path, target: Path) -> None:
         ):
             if key in runs:
                 series[f"{name}: {label}"].append((point["size"], runs[key]["flow_seconds"]))
-        for floor in point.get("floor", []):
-            if floor["parser"] == "json":
-                series[f"floor: {label}"].append((point["size"], floor["seconds"]))
+        floor = fastest_floor(point)
+        if floor is not None:
+            series[f"floor: {label}"].append((point["size"], floor))
     figure, axes = plt.subplots(figsize=(8, 5), dpi=110)
     for name, values in sorted(series.items()):
         values.sort()
@@ -59,16 +65,16 @@ def draw(results: Path, target: Path) -> None:
 def table(results: Path) -> str:
     """The README's results table (markdown), one row per measured point."""
     header = (
-        "| cases | providers | db | floor json s | full s | RSS MB | rows | task runs "
-        "| 1 % changed s | unchanged s | full / floor |"
+        "| cases | providers | db | floor s | full s | flow RSS MB | tree RSS MB | rows "
+        "| task runs | 1 % changed s | unchanged s | full / floor |"
     )
     lines = [
         header,
-        "|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for point in load(results):
         runs = point.get("runs", {})
-        floor = next((f["seconds"] for f in point.get("floor", []) if f["parser"] == "json"), None)
+        floor = fastest_floor(point)
         full = runs.get("full", {})
 
         def seconds(run: dict[str, Any]) -> str:
@@ -78,7 +84,8 @@ def table(results: Path) -> str:
         lines.append(
             f"| {point['size']} | {point['providers']} | {point['db']} "
             f"| {f'{floor:.1f}' if floor else '-'} | {seconds(full)} "
-            f"| {full.get('peak_rss_mb', 0):.0f} | {full.get('rows_written', '-')} "
+            f"| {full.get('flow_rss_mb', 0):.0f} | {full.get('peak_rss_mb', 0):.0f} "
+            f"| {full.get('rows_written', '-')} "
             f"| {full.get('task_runs', '-')} | {seconds(runs.get('rerun_1pct', {}))} "
             f"| {seconds(runs.get('rerun_none', {}))} | {ratio} |"
         )
