@@ -15,7 +15,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -43,6 +43,7 @@ log = logging.getLogger("vahti.notifications")
 #: A test hook: called with ("claimed" | "delivered" | "recorded", target key).
 Hook = Callable[[str, str], None]
 _DEFAULT_LANGUAGES = ("fi", "sv", "en")
+ROW_BATCH = 5000  # alerts turned into ledger rows and written at a time
 
 
 @dataclass
@@ -231,20 +232,28 @@ def notify(
     ]
     router = Router(settings.recipients, coaches)
     unroutable: set[Identity] = set()
-    rows = _rows(
-        list(result.due), router, now=now, today=today, report=report, unroutable=unroutable
-    )
-    rows += _reminder_rows(run, router, now=now, today=today, report=report)
+    due = list(result.due)
+
+    def batches() -> Iterator[list[dict[str, object]]]:
+        """The ledger rows, a few thousand alerts at a time (a national first run has
+        tens of thousands: their rows are never all in memory at once)."""
+        for start in range(0, len(due), ROW_BATCH):
+            chunk = due[start : start + ROW_BATCH]
+            yield _rows(chunk, router, now=now, today=today, report=report, unroutable=unroutable)
+        yield _reminder_rows(run, router, now=now, today=today, report=report)
+
     if dry_run:
-        report.planned = len(rows)
-        for row in rows:
-            lang = str(row["language"])
-            report.by_language[lang] = report.by_language.get(lang, 0) + 1
+        for rows in batches():
+            report.planned += len(rows)
+            for row in rows:
+                lang = str(row["language"])
+                report.by_language[lang] = report.by_language.get(lang, 0) + 1
         with read_scope(engine) as session:
             report.pending = ledger.count_open(session=session) + report.held
         return report
     with session_scope(engine) as session:  # write ahead: committed before any send
-        report.planned = ledger.write_alerts(session=session, rows=rows)
+        for rows in batches():
+            report.planned += ledger.write_alerts(session=session, rows=rows)
         report.cancelled = ledger.cancel(
             session=session,
             keys=result.obsolete,

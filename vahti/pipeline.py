@@ -37,6 +37,7 @@ from notifications.messages import Message
 from notifications.routing import targets_of
 from notifications.service import notify
 from providers.sync import SyncReport, sync_provider
+from rules._gc import release_memory
 from rules.deadline import Deadline
 from vahti.config import Settings, load_settings
 from vahti.errors import DeliveryError, InputError, ProviderError
@@ -293,6 +294,7 @@ def notify_step(
     """Plan and deliver the alerts due at ``now_at`` (an aware ISO timestamp)."""
     settings = settings_from(config_path)
     now = datetime.fromisoformat(now_at)
+    release_memory()  # the provider checks' leftovers: the peak is theirs or notify's, not both
     report = notify(settings, now=now, dry_run=dry_run, provider_id=provider_id)
     return NotifySummary(
         sent=report.sent,
