@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -60,3 +63,29 @@ def test_full_incremental_and_naive_runs(tmp_path: Path) -> None:
     assert runs["full"]["rows_written"] > 0
     assert point["naive_runs"]["side_by_side_naive"]["task_runs"] >= 30  # one per case
     assert "naive_over_vahti" in point["ratios"]
+
+
+@pytest.mark.slow
+def test_prefect_overhead_entry_point(tmp_path: Path) -> None:
+    """`python -m bench.prefect_overhead 3` runs in its own ephemeral Prefect home."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
+    env |= {
+        "PREFECT_HOME": str(tmp_path),
+        "PREFECT_API_DATABASE_CONNECTION_URL": f"sqlite+aiosqlite:///{tmp_path}/prefect.db",
+        "PREFECT_SERVER_ALLOW_EPHEMERAL_MODE": "true",
+        "PREFECT_LOGGING_LEVEL": "WARNING",
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.prefect_overhead", "3"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+        cwd=Path(__file__).resolve().parents[2],
+    )
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert result["tasks"] == 3
+    assert result["seconds"] > 0
+    assert result["seconds_per_task_ms"] == pytest.approx(1000 * result["seconds"] / 3)
