@@ -193,9 +193,10 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if temporary:
             shutil.rmtree(workdir, ignore_errors=True)
-    if args.results is not None:
+    if args.results is not None:  # the results file names no path of this machine
+        line = json.dumps(out, default=str).replace(str(workdir.resolve()), "<workdir>")
         with args.results.open("a", encoding="utf-8") as handle:
-            handle.write(json.dumps(out, default=str) + "\n")
+            handle.write(line.replace(str(workdir), "<workdir>") + "\n")
     return 0
 
 

@@ -63,6 +63,7 @@ def test_full_incremental_and_naive_runs(tmp_path: Path) -> None:
     assert runs["full"]["rows_written"] > 0
     assert point["naive_runs"]["side_by_side_naive"]["task_runs"] >= 30  # one per case
     assert "naive_over_vahti" in point["ratios"]
+    assert str(tmp_path / "work") not in results.read_text(encoding="utf-8")  # no machine paths
 
 
 @pytest.mark.slow
