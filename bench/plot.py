@@ -29,35 +29,62 @@ def fastest_floor(point: dict[str, Any]) -> float | None:
     return min(seconds) if seconds else None
 
 
+KINDS = {
+    "full": "tab:blue",
+    "1 % changed": "tab:orange",
+    "unchanged": "tab:green",
+    "floor": "tab:gray",
+}
+PROVIDER_STYLES = {1: ":", 20: "--", 200: "-"}
+
+
 def draw(results: Path, target: Path) -> None:
-    """Full run, re-runs and the floor against cases, one line per provider count and db."""
-    series: dict[str, list[tuple[int, float]]] = defaultdict(list)
+    """Seconds against cases, one panel per database: colour = run, line = providers."""
+    series: dict[tuple[str, str, int], list[tuple[int, float]]] = defaultdict(list)
     for point in load(results):
         runs = point.get("runs", {})
-        label = f"{point['providers']} providers, {point['db']}"
-        for key, name in (
+        key = (point["db"], point["providers"])
+        for run, kind in (
             ("full", "full"),
             ("rerun_1pct", "1 % changed"),
             ("rerun_none", "unchanged"),
         ):
-            if key in runs:
-                series[f"{name}: {label}"].append((point["size"], runs[key]["flow_seconds"]))
+            if run in runs:
+                series[(key[0], kind, key[1])].append((point["size"], runs[run]["flow_seconds"]))
         floor = fastest_floor(point)
         if floor is not None:
-            series[f"floor: {label}"].append((point["size"], floor))
-    figure, axes = plt.subplots(figsize=(8, 5), dpi=110)
-    for name, values in sorted(series.items()):
-        values.sort()
-        style = "--" if name.startswith("floor") else ("-" if name.startswith("full") else ":")
-        axes.plot([v[0] for v in values], [v[1] for v in values], style, marker="o", label=name)
-    axes.set_xscale("log")
-    axes.set_yscale("log")
-    axes.set_xlabel("open cases")
-    axes.set_ylabel("seconds (flow run)")
-    axes.set_title("compliance-check time against cases")
-    axes.grid(True, which="both", alpha=0.3)
-    axes.legend(fontsize=7)
-    figure.tight_layout()
+            series[(key[0], "floor", key[1])].append((point["size"], floor))
+    dbs = sorted({db for db, _, _ in series}) or ["sqlite"]
+    figure, panels = plt.subplots(
+        1, len(dbs), figsize=(5 * len(dbs) + 2.5, 4.6), dpi=110, squeeze=False
+    )
+    for axes, db in zip(panels[0], dbs, strict=True):
+        for (where, kind, providers), values in sorted(series.items()):
+            if where != db:
+                continue
+            values.sort()
+            axes.plot(
+                [v[0] for v in values],
+                [v[1] for v in values],
+                PROVIDER_STYLES.get(providers, "-."),
+                color=KINDS[kind],
+                marker="o",
+                label=f"{kind}, {providers} provider{'s' if providers != 1 else ''}",
+            )
+        axes.set_xscale("log")
+        axes.set_yscale("log")
+        axes.set_xlabel("open cases")
+        axes.set_ylabel("seconds (flow run; floor: fetch and parse)")
+        axes.set_title(f"compliance-check on {db}")
+        axes.grid(True, which="both", alpha=0.3)
+    handles, labels = panels[0][-1].get_legend_handles_labels()
+    for axes in panels[0][:-1]:
+        for handle, label in zip(*axes.get_legend_handles_labels(), strict=True):
+            if label not in labels:
+                handles.append(handle)
+                labels.append(label)
+    figure.legend(handles, labels, loc="center right", fontsize=7)
+    figure.tight_layout(rect=(0, 0, 1 - 2.3 / (5 * len(dbs) + 2.5), 1))
     figure.savefig(target)
     plt.close(figure)
 
