@@ -543,3 +543,25 @@ def test_notify_operations_once_per_subject_and_day(sqlite_url, smtp_sink, webho
     assert len(ops) == 1
     assert "Fetching the provider's data failed" in ops[0].text()
     assert "HTTP 503" in ops[0].text()
+
+
+def test_ledger_rows_written_in_small_batches_are_the_same_rows(
+    sqlite_url, smtp_sink, webhook, env, monkeypatch
+):
+    """Alerts turned into ledger rows one at a time give the same ledger and digests."""
+    from notifications import service  # noqa: PLC0415 - the batch size is patched
+
+    monkeypatch.setattr(service, "ROW_BATCH", 1)
+    seed(sqlite_url)
+    dry = notify(settings_for(sqlite_url, smtp_sink, webhook), now=NOW, dry_run=True)
+    assert dry.planned == 5
+    assert dry.by_language == {"en": 2, "fi": 2, "sv": 1}
+    report = notify(settings_for(sqlite_url, smtp_sink, webhook), now=NOW)
+    assert (report.planned, report.sent, report.failed) == (5, 5, 0)
+    assert sorted(a.subject for a in alerts(sqlite_url)) == [
+        "AUD-1",
+        "TK-1",
+        "TK-2",
+        "TK-2",
+        "TV-3",
+    ]

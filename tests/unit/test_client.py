@@ -228,3 +228,18 @@ def test_insecure_tls_is_logged_once_and_token_never(caplog: pytest.LogCaptureFi
     assert len(warnings) == 1
     assert any("retrying" in r.getMessage() for r in caplog.records)
     assert all(TOKEN not in r.getMessage() for r in caplog.records)
+
+
+def test_a_page_body_is_not_kept_on_the_response() -> None:
+    """The body is read from the stream: the response (in reference cycles) keeps no copy."""
+    body = b'{"items": [{"a": 1}], "next_cursor": null}'
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        del request
+        return httpx.Response(200, stream=httpx.ByteStream(body))
+
+    with client(handler) as api:
+        response, content = api._fetch("/v1/cases", {"limit": 1})
+    assert content == body
+    with pytest.raises(httpx.ResponseNotRead):
+        _ = response.content
