@@ -19,7 +19,9 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import functools
 import gc
+from collections.abc import Callable
 
 BATCH_THRESHOLD = 1_000_000
 
@@ -44,15 +46,22 @@ def relax_collector() -> None:
         gc.freeze()
 
 
+@functools.cache
+def _malloc_trim() -> Callable[[int], object] | None:
+    """glibc's ``malloc_trim``, looked up once (``find_library`` runs a subprocess)."""
+    try:
+        trim = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim
+    except (OSError, AttributeError):  # not glibc: musl, macOS
+        return None
+    trim.argtypes = [ctypes.c_size_t]
+    return trim
+
+
 def _libc_trim() -> None:
     """Give free heap pages back to the OS (glibc's ``malloc_trim``; elsewhere nothing)."""
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        trim = libc.malloc_trim
-    except (OSError, AttributeError):  # not glibc: musl, macOS
-        return
-    trim.argtypes = [ctypes.c_size_t]
-    trim(0)
+    trim = _malloc_trim()
+    if trim is not None:
+        trim(0)
 
 
 def release_memory() -> None:
