@@ -72,6 +72,8 @@ def _row(name: str, run: RunResult) -> str:
         f"  {name:<22} {run.flow_seconds:8.2f} s (process {run.process_seconds:6.2f} s)  "
         f"RSS {run.flow_rss_mb:7.1f} MB (tree {run.peak_rss_mb:7.1f})  rows {run.rows_written:>9}  "
         f"task runs {run.task_runs:>4}  {run.state}"
+        f"\n  {'':<22} memory: Vahti {run.vahti_pss_mb:.1f} MB PSS in {run.processes} process(es)"
+        f" at most, {run.tree_pss_mb:.1f} MB with Prefect's API server"
     ) + (f"\n  {'':<22} tasks: {spans}" if spans else "")
 
 

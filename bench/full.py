@@ -22,6 +22,7 @@ from typing import Any
 from sqlalchemy import create_engine, func, inspect, select, table, text
 
 from bench.child import PORT_ENV
+from bench.memory import TreeMemory
 from bench.server import ProviderProcess
 
 TOKEN_ENV = "VAHTI_BENCH_TOKEN"
@@ -40,6 +41,9 @@ class RunResult:
     task_runs: int
     state: str
     child: dict[str, Any] = field(default_factory=dict)
+    vahti_pss_mb: float = 0.0  # flow process + fork server + workers at once (sampled PSS)
+    tree_pss_mb: float = 0.0  # the same plus Prefect's ephemeral API server
+    processes: int = 0  # Vahti's processes alive at once, at most
 
 
 @dataclass
@@ -165,7 +169,10 @@ def run_flow(
         command, stdout=subprocess.PIPE, env=child_env(site, token), text=True
     )
     assert process.stdout is not None
+    memory = TreeMemory(process.pid)
+    memory.start()
     output = process.stdout.read()
+    memory.stop()
     _, status, usage = os.wait4(process.pid, 0)
     seconds = time.perf_counter() - started
     process.returncode = os.waitstatus_to_exitcode(status)
@@ -186,4 +193,7 @@ def run_flow(
         task_runs=int(child["task_runs"]),
         state=str(child["state"]),
         child=child,
+        vahti_pss_mb=memory.vahti_mb,
+        tree_pss_mb=memory.tree_mb,
+        processes=memory.processes,
     )

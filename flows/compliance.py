@@ -1,6 +1,7 @@
 """``compliance-check``: check every provider (sync and evaluate), then notify.
 
-    for each provider, concurrently:   check-<id>   (sync, each page evaluated as stored)
+    for each provider, concurrently:   check-<id>   (sync, each page evaluated as stored;
+                                                   in worker processes, one per core)
     once, after all providers:          overview (the most pressing rows), notify
     then:                               artifacts, final state
 
@@ -24,6 +25,7 @@ from flows.artifacts import ARTIFACT_ROWS, publish_check
 from flows.logs import vahti_logs
 from flows.outcome import CheckOutcome, ProviderOutcome, error_of
 from flows.tasks import check_task, notify_task, overview_task
+from vahti import workers
 from vahti.pipeline import settings_from
 from vahti.summaries import CheckSummary
 
@@ -71,11 +73,21 @@ def _check(
     logger = get_run_logger()
     clock = helsinki_now(now)
     today_on = today or clock.date().isoformat()
-    provider_ids = [p.id for p in settings_from(config).providers]
-    logger.info("compliance check for %s: %d provider(s)", today_on, len(provider_ids))
+    settings = settings_from(config)
+    provider_ids = [p.id for p in settings.providers]
+    processes = workers.processes_for(settings.flows.provider_processes, len(provider_ids))
+    logger.info(
+        "compliance check for %s: %d provider(s), %s",
+        today_on,
+        len(provider_ids),
+        f"{processes} worker process(es)" if processes else "in the flow's process",
+    )
 
-    checks = {pid: check_task.submit(config, pid, today_on, full=full_sync) for pid in provider_ids}
-    providers = tuple(_provider_outcome(pid, checks[pid]) for pid in provider_ids)
+    with workers.provider_pool(processes, preload=[__name__]):  # exits before notify
+        checks = {
+            pid: check_task.submit(config, pid, today_on, full=full_sync) for pid in provider_ids
+        }
+        providers = tuple(_provider_outcome(pid, checks[pid]) for pid in provider_ids)
     for failed in (p for p in providers if not p.ok):
         logger.error("provider %r failed: %s", failed.provider_id, failed.error)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from prefect import Task, task
 from prefect.client.schemas.objects import State, TaskRun
 
-from vahti import pipeline, reporting
+from vahti import pipeline, reporting, workers
 from vahti.errors import TransientProviderError
 from vahti.summaries import CheckSummary, EvaluationSummary, NotifySummary, Overview
 
@@ -33,8 +33,11 @@ def _transient(task_: Task[..., object], task_run: TaskRun, state: State[object]
 def check_task(
     config: str, provider_id: str, today_on: str, full: bool = False, rows: bool = False
 ) -> CheckSummary:
-    """Sync one provider and evaluate it, page by page (the scheduled check, one task each)."""
-    return pipeline.check_step(config, provider_id, today_on, full=full, rows=rows)
+    """Sync one provider and evaluate it, page by page (the scheduled check, one task each).
+
+    Runs in one of the flow's worker processes while it has them (:mod:`vahti.workers`).
+    """
+    return workers.run(pipeline.check_step, config, provider_id, today_on, full=full, rows=rows)
 
 
 @task(name="overview", persist_result=False)

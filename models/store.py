@@ -268,6 +268,29 @@ def _changed_refs(
     return sorted(ref for ref, row in rows.items() if stored.get(ref) != row.digest)
 
 
+def changed_case_refs(
+    *, session: Session, provider_id: str, items: Sequence[tuple[CasePayload, object]]
+) -> list[str]:
+    """The refs of the page's cases that differ from what is stored (sorted).
+
+    What :func:`store_cases` would store now; read ahead of the page's transaction,
+    another writer may have stored some of them since (store_cases decides again).
+    """
+    return _changed_case_refs(session, provider_id, _page_rows(items, lambda case: case.case_ref))
+
+
+def _changed_case_refs(
+    session: Session, provider_id: str, rows: Mapping[str, _Row[CasePayload]]
+) -> list[str]:
+    return _changed_refs(
+        session,
+        rows,
+        col(Case.case_ref),
+        col(Case.content_hash),
+        col(Case.provider_id) == provider_id,
+    )
+
+
 def store_cases(
     *,
     session: Session,
@@ -277,13 +300,7 @@ def store_cases(
 ) -> PageCounts:
     """Upsert one page of valid cases (payload, raw item) and keep every new revision."""
     rows = _page_rows(items, lambda case: case.case_ref)
-    changed = _changed_refs(
-        session,
-        rows,
-        col(Case.case_ref),
-        col(Case.content_hash),
-        col(Case.provider_id) == provider_id,
-    )
+    changed = _changed_case_refs(session, provider_id, rows)
     counts = PageCounts(
         stored=len(changed), unchanged=len(items) - len(changed), changed=tuple(changed)
     )

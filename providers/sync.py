@@ -3,7 +3,9 @@
 Staff first, then audits, then cases. For each page: validate every item
 (``rules.validate``), store the valid ones and the rejected ones with their errors,
 advance the collection's watermark, let an observer (the compliance check's
-evaluation) see the cases just stored, and commit - all in one transaction. A crash
+evaluation) see the cases just stored, and commit - all in one transaction. The
+observer sees each page of cases once before that transaction too, to do its work
+without holding the database's writer lock (other processes write meanwhile). A crash
 therefore loses nothing already committed, and the next run resumes from the stored
 watermark (the greatest stored ``updated_at``, sent as the inclusive ``updated_since``;
 the items re-read at the boundary are unchanged upserts).
@@ -170,12 +172,18 @@ def _unreadable(model: type[BaseModel], text: str) -> str | None:
 
 
 class CasesObserver(Protocol):
-    """Told about each page's stored cases inside the page's transaction (see sync_provider)."""
+    """Told about each page of cases: before its transaction, then inside it (sync_provider)."""
 
     def begin(self) -> None:
         """The staff list and audits are synced; the first page of cases comes next."""
 
-    def cases_stored(self, session: Session, cases: Sequence[CasePayload]) -> None:
+    def page_received(self, items: Sequence[tuple[CasePayload, object]]) -> object:
+        """A page's valid cases (payload, raw) before its transaction: work done here
+        holds no writer lock. The result is handed to :meth:`cases_stored`."""
+
+    def cases_stored(
+        self, session: Session, cases: Sequence[CasePayload], received: object
+    ) -> None:
         """These valid cases of a page were just stored (new or changed); still uncommitted."""
 
 
@@ -209,8 +217,9 @@ class _Syncer:
         tick: Callable[[int], None],
     ) -> None:
         pid = self.provider.id
-        if collection == "cases" and self.observer is not None:
-            self.observer.begin()
+        observer = self.observer if collection == "cases" else None
+        if observer is not None:
+            observer.begin()
         since = None if full else self.watermarks.get(collection)
         updated_since = since.isoformat() if since else None
         log.info("provider %r: syncing %s since %s", pid, collection, updated_since or "start")
@@ -218,6 +227,7 @@ class _Syncer:
             valid, rejected = _VALIDATORS[collection](page.items)
             pairs, refused = _pair_with_raw(collection, valid, page.items, strict=page.strict)
             rejected = [*rejected, *refused]
+            received = observer.page_received(pairs) if observer is not None and pairs else None
             now = self.clock()
             with session_scope(self.engine) as session:
                 write = store.store_cases if collection == "cases" else store.store_audits
@@ -234,10 +244,10 @@ class _Syncer:
                     store.advance_watermark(
                         session=session, provider_id=pid, collection=collection, updated_at=newest
                     )
-                if collection == "cases" and self.observer is not None and result.changed:
+                if observer is not None and result.changed:
                     by_ref = {payload.case_ref: payload for payload, _ in pairs}
                     stored = [by_ref[ref] for ref in result.changed]
-                    self.observer.cases_stored(session, stored)
+                    observer.cases_stored(session, stored, received)
             counts.pages += 1
             counts.fetched += len(page.items)
             counts.stored += result.stored
@@ -305,8 +315,9 @@ def sync_provider(
 ) -> SyncReport:
     """Sync one provider; failures are recorded in the report, not raised.
 
-    ``observer`` sees every page's stored cases inside that page's transaction (the
-    compliance check evaluates them there, so they are never read back).
+    ``observer`` sees every page of cases before its transaction and the page's stored
+    cases inside it (the compliance check evaluates a page before, stores the deadlines
+    inside: the cases are never read back).
     Raises ConfigError for an unknown provider id and StoreError when the database
     cannot be used at all (wrong schema version, unreachable).
     """

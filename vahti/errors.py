@@ -15,9 +15,23 @@ Messages say which value was wrong and where, e.g.
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class VahtiError(Exception):
     """Base of every error Vahti raises on purpose."""
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Picklable whatever the subclass's __init__ takes (errors travel back from
+        # worker processes): the message and the attributes, without calling __init__.
+        return _restore, (type(self), self.args, self.__dict__)
+
+
+def _restore(cls: type[VahtiError], args: tuple[object, ...], state: dict[str, Any]) -> VahtiError:
+    error = cls.__new__(cls)
+    error.args = args
+    error.__dict__.update(state)
+    return error
 
 
 class ConfigError(VahtiError):

@@ -24,7 +24,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from functools import cache
 from importlib.metadata import version
@@ -46,9 +46,10 @@ from models.evaluation import (
 )
 from models.provider_data import Coach
 from models.reads import load_audits, load_cases, load_coaches
-from models.store import is_open
+from models.store import changed_case_refs, is_open
 from notifications.deadlines import StoreDeadlinesResult, store_deadlines
 from providers.payloads import CasePayload, CoachPayload
+from rules.deadline import Deadline
 from vahti.config import Settings
 
 #: Cases read back and evaluated per transaction when the sync did not bring them.
@@ -64,6 +65,34 @@ class Outcome:
     deadlines: int  # deadlines evaluated
     written: int  # new or changed deadline rows
     retired: int  # current rows retired (closed cases, rules that no longer apply)
+
+
+@dataclass(frozen=True, slots=True)
+class Evaluated:
+    """Some cases evaluated: their refs, their deadlines, the open ones' recheck days."""
+
+    refs: frozenset[str] = frozenset()
+    deadlines: list[Deadline] = field(default_factory=list)
+    recheck: dict[str, date | None] = field(default_factory=dict)
+
+    def only(self, refs: set[str]) -> Evaluated:
+        """What was evaluated of ``refs`` alone (a page's cases that were not stored drop out)."""
+        if self.refs <= refs:
+            return self
+        return Evaluated(
+            self.refs & refs,
+            [d for d in self.deadlines if d.subject in refs],  # case rules: subject = case_ref
+            {ref: day for ref, day in self.recheck.items() if ref in refs},
+        )
+
+    def plus(self, other: Evaluated) -> Evaluated:
+        if not other.refs:
+            return self
+        return Evaluated(
+            self.refs | other.refs,
+            [*self.deadlines, *other.deadlines],
+            {**self.recheck, **other.recheck},
+        )
 
 
 @cache
@@ -98,9 +127,10 @@ class ProviderEvaluation:
     """One provider's evaluation on one day: fed page by page by its sync, then finished.
 
     :meth:`begin` (after the staff list is synced) decides between a complete and an
-    incremental evaluation; :meth:`cases_stored` evaluates the cases a page just stored
-    or changed, in that page's transaction (already validated and in memory: nothing is
-    read back); :meth:`finish` evaluates what the pages did not bring (cases whose
+    incremental evaluation; :meth:`page_received` evaluates a page's new or changed
+    cases before the page's transaction (already validated and in memory: nothing is
+    read back, and no writer lock is held meanwhile), :meth:`cases_stored` stores their
+    deadlines in it; :meth:`finish` evaluates what the pages did not bring (cases whose
     recheck day came, cases closed since, everything else when complete), a chunk at a
     time, then audits and staff, and records the state. Memory stays bounded by a page
     or a chunk whatever the provider's size.
@@ -144,13 +174,25 @@ class ProviderEvaluation:
         if state is not None and not self._complete:
             self._since, self._after_on = state.cases_seen_at, state.evaluated_on
 
-    def cases_stored(self, session: Session, cases: Sequence[CasePayload]) -> None:
-        """Evaluate cases just stored (new or changed) inside the caller's transaction."""
+    def page_received(self, items: Sequence[tuple[CasePayload, object]]) -> Evaluated:
+        """Evaluate a page's new or changed cases before its transaction (no writer lock)."""
+        with read_scope(self.engine) as session:
+            changed = set(
+                changed_case_refs(session=session, provider_id=self.provider_id, items=items)
+            )
+        return self._evaluate([case for case, _ in items if case.case_ref in changed])
+
+    def cases_stored(
+        self, session: Session, cases: Sequence[CasePayload], received: object
+    ) -> None:
+        """Store the deadlines of cases just stored (new or changed) in the caller's
+        transaction; what :meth:`page_received` did not evaluate is evaluated here."""
         if not cases:
             return
+        done = received if isinstance(received, Evaluated) else Evaluated()
+        late = [case for case in cases if case.case_ref not in done.refs]  # stored meanwhile
         refs = {case.case_ref for case in cases}
-        live = [case for case in cases if is_open(case, self.today)]
-        self._store(session, live, refs)
+        self._write(session, done.only(refs).plus(self._evaluate(late)), refs)
         self._done |= refs
 
     def finish(self) -> Outcome:
@@ -213,19 +255,30 @@ class ProviderEvaluation:
         )
 
     def _store(self, session: Session, cases: Sequence[CasePayload], refs: set[str]) -> None:
+        self._write(session, self._evaluate(cases), refs)
+
+    def _evaluate(self, cases: Sequence[CasePayload]) -> Evaluated:
+        """The deadlines and recheck days of the open ones of ``cases`` (closed: none)."""
+        live = [case for case in cases if is_open(case, self.today)]
         recheck: dict[str, date | None] = {}
-        deadlines = rules.evaluate_cases(cases, self._coaches, self._env, recheck=recheck)
+        deadlines = rules.evaluate_cases(live, self._coaches, self._env, recheck=recheck)
+        return Evaluated(frozenset(case.case_ref for case in cases), deadlines, recheck)
+
+    def _write(self, session: Session, evaluated: Evaluated, refs: set[str]) -> None:
+        """Store ``evaluated`` for the cases ``refs`` (their other current rows retire)."""
         result = store_deadlines(
             session=session,
             provider_id=self.provider_id,
-            deadlines=deadlines,
+            deadlines=evaluated.deadlines,
             evaluated_on=self.today,
             retire_missing=True,
             cases=refs,
             others=False,
         )
-        store_rechecks(session=session, provider_id=self.provider_id, rechecks=recheck, scope=refs)
-        self._count(len(cases), len(deadlines), result)
+        store_rechecks(
+            session=session, provider_id=self.provider_id, rechecks=evaluated.recheck, scope=refs
+        )
+        self._count(len(evaluated.recheck), len(evaluated.deadlines), result)
 
     def _count(self, cases: int, deadlines: int, result: StoreDeadlinesResult) -> None:
         self._counts[0] += cases

@@ -1,0 +1,144 @@
+"""Steps in worker processes (vahti.workers): results, logs, errors, environment, deaths."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from vahti import workers
+from vahti.errors import TransientProviderError, VahtiError
+
+ENV = "VAHTI_WORKER_TEST_VALUE"
+
+
+# Steps: module-level functions, so a worker imports them by name.
+
+
+def whoami() -> int:
+    return os.getpid()
+
+
+def environment_and_directory() -> tuple[str | None, str]:
+    return os.environ.get(ENV), str(Path.cwd())
+
+
+def chatty(count: int) -> int:
+    log = logging.getLogger("providers.test-worker")
+    for index in range(count):
+        log.info("page %d of %s", index, "provider 'p1'")
+    logging.getLogger("vahti.test-worker").debug("not shown: below INFO")
+    return count
+
+
+def fails() -> None:
+    logging.getLogger("vahti.test-worker").warning("about to fail")
+    raise TransientProviderError("HTTP 503", provider="p1", url="https://p1.invalid/v1/cases")
+
+
+class UnpicklableError(Exception):
+    def __init__(self) -> None:
+        super().__init__("carries a lock")
+        self.lock = __import__("threading").Lock()
+
+
+def fails_unpicklably() -> None:
+    raise UnpicklableError
+
+
+def dies() -> None:
+    os._exit(3)  # what the kernel's OOM killer looks like from the pool
+
+
+@pytest.fixture
+def pool() -> Iterator[int]:
+    with workers.provider_pool(2) as size:
+        yield size
+
+
+def test_steps_run_in_other_processes_and_return_their_values(pool: int) -> None:
+    assert pool == 2
+    pids = {workers.run(whoami) for _ in range(6)}
+    assert os.getpid() not in pids
+    assert 1 <= len(pids) <= 2
+
+
+def test_without_a_pool_a_step_runs_in_the_caller() -> None:
+    assert workers.run(whoami) == os.getpid()
+    with workers.provider_pool(0) as size:
+        assert size == 0
+        assert workers.run(whoami) == os.getpid()
+
+
+def test_a_step_sees_the_callers_environment_and_directory(
+    pool: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    del pool
+    workers.run(whoami)  # the workers exist before the caller's environment changes
+    monkeypatch.setenv(ENV, "token-set-after-start")
+    monkeypatch.chdir(tmp_path)
+    assert workers.run(environment_and_directory) == ("token-set-after-start", str(tmp_path))
+    monkeypatch.delenv(ENV)
+    assert workers.run(environment_and_directory)[0] is None
+
+
+def test_log_records_come_back_to_the_callers_loggers(
+    pool: int, caplog: pytest.LogCaptureFixture
+) -> None:
+    del pool
+    caplog.set_level(logging.INFO)
+    assert workers.run(chatty, 3) == 3
+    lines = [r.getMessage() for r in caplog.records if r.name == "providers.test-worker"]
+    assert lines == [f"page {i} of provider 'p1'" for i in range(3)]
+    assert all(r.process != os.getpid() for r in caplog.records if r.name.endswith("test-worker"))
+    assert "not shown" not in caplog.text
+
+
+def test_errors_come_back_with_their_type_attributes_and_traceback(
+    pool: int, caplog: pytest.LogCaptureFixture
+) -> None:
+    del pool
+    caplog.set_level(logging.INFO)
+    with pytest.raises(TransientProviderError) as caught:
+        workers.run(fails)
+    assert caught.value.provider == "p1"
+    assert caught.value.status is None
+    assert "HTTP 503" in str(caught.value)
+    assert isinstance(caught.value.__cause__, workers.RemoteTracebackError)
+    assert "in fails" in str(caught.value.__cause__)
+    assert "about to fail" in caplog.text  # the records before the error are kept
+
+    with pytest.raises(VahtiError, match="UnpicklableError: carries a lock"):
+        workers.run(fails_unpicklably)
+
+
+def test_a_dead_worker_fails_its_step_clearly_and_the_pool_goes_on(pool: int) -> None:
+    del pool
+    with pytest.raises(workers.WorkerError, match="died before answering"):
+        workers.run(dies)
+    assert workers.run(whoami) != os.getpid()  # a new pool took the broken one's place
+
+
+def test_workers_exit_when_the_block_ends() -> None:
+    with workers.provider_pool(2):
+        pids = {workers.run(whoami) for _ in range(4)}
+    assert workers.run(whoami) == os.getpid()
+    for pid in pids:
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)
+
+
+@pytest.mark.parametrize(
+    ("setting", "tasks", "expected"),
+    [(0, 10, 0), (3, 10, 3), (3, 2, 2), (5, 0, 0), ("auto", 1, 0)],
+)
+def test_processes_for(setting: int | str, tasks: int, expected: int) -> None:
+    assert workers.processes_for(setting, tasks) == expected
+
+
+def test_auto_is_one_per_usable_core_when_there_are_two_or_more() -> None:
+    cores = len(os.sched_getaffinity(0))
+    assert workers.processes_for("auto", 100) == (cores if cores >= 2 else 0)

@@ -1,0 +1,229 @@
+"""Provider checks in worker processes: a flow's use of every core.
+
+A provider's check (sync, validation, evaluation, storing) is Python work bound to one
+core by the GIL. :func:`provider_pool` opens ``flows.provider_processes`` worker
+processes for the duration of a block (the scheduled check's provider phase), and
+:func:`run` sends a step there: plain values in, a small summary out, as every step in
+:mod:`vahti.pipeline` is built. Outside such a block, or with ``provider_processes = 0``,
+:func:`run` calls the step in the calling thread, as before.
+
+Workers come from a fork server that imported the steps' modules (and the program's
+main module) once, so a pool starts in milliseconds after the first one of a process.
+Each call carries the caller's environment (tokens, ``VAHTI_*`` overrides) and working
+directory, so a worker sees what the flow sees. The log records a step emits in a
+worker travel back with its result and are re-emitted in the calling thread, where the
+flow's handlers put them in the task run's logs. A worker that dies (killed, out of
+memory) fails the steps it had, with a message that says so; the pool is replaced.
+When the block ends the workers exit, and their memory goes back to the system before
+the flow's next phase.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+import threading
+import traceback
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import ParamSpec, TypeVar, cast
+
+from vahti.errors import VahtiError
+
+#: Imported once by the fork server: what the provider steps need.
+PRELOAD = ("vahti.pipeline",)
+#: The top-level loggers of Vahti's packages (their records travel back from workers).
+LOGGERS = ("vahti", "providers", "models", "notifications", "flows")
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+_lock = threading.Lock()
+_pool: ProcessPoolExecutor | None = None
+_size = 0
+_preload: tuple[str, ...] = ()
+_users = 0
+
+
+class WorkerError(VahtiError):
+    """A worker process died before it could answer (killed, or out of memory)."""
+
+
+class RemoteTracebackError(Exception):
+    """The traceback of an exception raised in a worker (chained as its cause)."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__(text)
+        self.text = text
+
+    def __str__(self) -> str:
+        return self.text
+
+
+def processes_for(setting: int | str, tasks: int) -> int:
+    """Worker processes for ``tasks`` steps at once; ``"auto"``: one per usable core.
+
+    Never more than ``tasks``; ``"auto"`` gives none (in-process) when that is below 2.
+    """
+    if setting != "auto":
+        return max(0, min(int(setting), tasks))
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    wanted = min(cores or 1, tasks)
+    return wanted if wanted >= 2 else 0  # one worker alone would only add its start-up
+
+
+@contextmanager
+def provider_pool(processes: int, *, preload: Sequence[str] = ()) -> Iterator[int]:
+    """Run :func:`run`'s steps in ``processes`` workers until the block ends (0: in-process).
+
+    ``preload`` names modules the fork server imports too (the caller's own, which the
+    program's main module likely imports). Re-entrant: a nested block shares the outer
+    pool. Yields the pool's size.
+    """
+    global _pool, _size, _preload, _users  # noqa: PLW0603 (one pool per process, counted)
+    if processes <= 0:
+        yield 0
+        return
+    with _lock:
+        if _pool is None:
+            _pool, _size, _preload = _new_pool(processes, preload), processes, tuple(preload)
+        _users += 1
+        size = _size
+    try:
+        yield size
+    finally:
+        with _lock:
+            _users -= 1
+            pool, done = _pool, _users == 0
+            if done:
+                _pool, _size = None, 0
+        if done and pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+
+def run(step: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
+    """``step(*args, **kwargs)``: in a worker while a pool is open, else right here."""
+    with _lock:
+        pool = _pool
+    if pool is None:
+        return step(*args, **kwargs)
+    call = _Call(step, args, kwargs, dict(os.environ), str(Path.cwd()))
+    try:
+        answer: _Answer = pool.submit(_serve, call).result()
+    except BrokenProcessPool as exc:
+        _replace(pool)
+        raise WorkerError(
+            f"{_name(step)}: the worker process died before answering "
+            "(killed, or out of memory); the step's work so far is committed page by page"
+        ) from exc
+    for record in answer.records:
+        logger = logging.getLogger(record.name)
+        if logger.isEnabledFor(record.levelno):
+            logger.handle(record)
+    if answer.error is not None:
+        raise answer.error from RemoteTracebackError(answer.traceback)
+    return cast("R", answer.value)
+
+
+# -- the pool ---------------------------------------------------------------------------
+
+
+def _new_pool(processes: int, preload: Sequence[str] = ()) -> ProcessPoolExecutor:
+    methods = multiprocessing.get_all_start_methods()
+    if "forkserver" not in methods:  # pragma: no cover - Linux has it
+        return ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("spawn"))
+    context = multiprocessing.get_context("forkserver")
+    # Each worker first runs the program's main module again (multiprocessing's rule).
+    # "__main__" has the fork server import a main script once (a worker forked from it
+    # then skips it); for ``python -m`` mains, what the module imports is preloaded, so
+    # running it again in a worker only defines its names.
+    context.set_forkserver_preload(["__main__", *PRELOAD, *preload])
+    return ProcessPoolExecutor(processes, mp_context=context)
+
+
+def _replace(broken: ProcessPoolExecutor) -> None:
+    """Swap a broken pool for a new one of the same size (the flow's other steps go on)."""
+    global _pool  # noqa: PLW0603
+    with _lock:
+        if _pool is broken:
+            _pool = _new_pool(_size, _preload)
+    broken.shutdown(wait=False, cancel_futures=True)
+
+
+def _name(step: Callable[..., object]) -> str:
+    return getattr(step, "__qualname__", repr(step))
+
+
+# -- the worker side ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Call:
+    step: Callable[..., object]
+    args: tuple[object, ...]
+    kwargs: dict[str, object]
+    environ: dict[str, str]
+    cwd: str
+
+
+@dataclass(frozen=True, slots=True)
+class _Answer:
+    value: object
+    records: list[logging.LogRecord]
+    error: BaseException | None = None
+    traceback: str = ""
+
+
+class _Collect(logging.Handler):
+    """Keeps a worker step's records, made picklable (message formatted, no objects)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        flat = logging.makeLogRecord(record.__dict__)
+        flat.msg, flat.args = record.getMessage(), None
+        if record.exc_info:
+            flat.exc_text = logging.Formatter().formatException(record.exc_info)
+        flat.exc_info = None
+        self.records.append(flat)
+
+
+def _serve(call: _Call) -> _Answer:
+    """Run one step in this worker, in the caller's environment and directory."""
+    if os.environ != call.environ:
+        os.environ.clear()
+        os.environ.update(call.environ)
+    if str(Path.cwd()) != call.cwd:
+        os.chdir(call.cwd)
+    collect = _Collect()
+    loggers = [logging.getLogger(name) for name in LOGGERS]
+    for logger in loggers:
+        if logger.level == logging.NOTSET:
+            logger.setLevel(logging.INFO)
+        logger.addHandler(collect)
+    try:
+        value = call.step(*call.args, **call.kwargs)
+    except Exception as exc:  # noqa: BLE001 - sent back and raised in the caller
+        return _Answer(None, collect.records, _picklable(exc), traceback.format_exc())
+    finally:
+        for logger in loggers:
+            logger.removeHandler(collect)
+    return _Answer(value, collect.records)
+
+
+def _picklable(exc: Exception) -> Exception:
+    """``exc`` itself when it survives pickling, else a VahtiError with its message."""
+    import pickle  # noqa: PLC0415 - only on the error path
+
+    try:
+        pickle.loads(pickle.dumps(exc))  # noqa: S301 - our own bytes, just made
+    except Exception:  # noqa: BLE001
+        return VahtiError(f"{type(exc).__name__}: {exc}")
+    return exc
