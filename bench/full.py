@@ -157,6 +157,8 @@ def run_flow(
             "record",
             "-r",
             "50",
+            "--subprocesses",  # the fork server's workers too
+            "--nonblocking",
             "-f",
             "raw",
             "-o",
@@ -169,7 +171,7 @@ def run_flow(
         command, stdout=subprocess.PIPE, env=child_env(site, token), text=True
     )
     assert process.stdout is not None
-    memory = TreeMemory(process.pid)
+    memory = TreeMemory(process.pid, interval=1.0)
     memory.start()
     output = process.stdout.read()
     memory.stop()

@@ -1,7 +1,9 @@
 """Peak memory of a process tree, sampled: what the flow and its workers hold together.
 
 ``wait4`` reports the largest single process of a tree; with the provider checks in
-worker processes the figure that matters is the sum. Every ``interval`` seconds the
+worker processes the figure that matters is the sum. Every ``interval`` seconds (1 s:
+reading a big process's ``smaps_rollup`` walks its page tables, and sampling more
+often took a noticeable share of a core from the run it measures), the
 sampler adds up the proportional set size (PSS: shared pages split between the
 processes that share them, so the fork server's imports are not counted once per
 worker) of the process and its descendants, apart and together with Prefect's
@@ -62,7 +64,7 @@ def _is_prefect_api(pid: int) -> bool:
 class TreeMemory(threading.Thread):
     """Samples a process tree's PSS until :meth:`stop`; peaks in MB (0 if /proc is absent)."""
 
-    def __init__(self, pid: int, interval: float = 0.2) -> None:
+    def __init__(self, pid: int, interval: float = 1.0) -> None:
         super().__init__(name="tree-memory", daemon=True)
         self.pid = pid
         self.interval = interval

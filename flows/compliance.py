@@ -83,7 +83,7 @@ def _check(
         f"{processes} worker process(es)" if processes else "in the flow's process",
     )
 
-    with workers.provider_pool(processes, preload=[__name__]):  # exits before notify
+    with workers.provider_pool(processes):  # the workers exit before notify starts
         checks = {
             pid: check_task.submit(config, pid, today_on, full=full_sync) for pid in provider_ids
         }

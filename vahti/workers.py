@@ -7,8 +7,9 @@ processes for the duration of a block (the scheduled check's provider phase), an
 :mod:`vahti.pipeline` is built. Outside such a block, or with ``provider_processes = 0``,
 :func:`run` calls the step in the calling thread, as before.
 
-Workers come from a fork server that imported the steps' modules (and the program's
-main module) once, so a pool starts in milliseconds after the first one of a process.
+Workers come from a fork server that imported the steps' modules and the program's
+main module once: a pool starts in about a second (those imports), later pools of the
+same process in milliseconds.
 Each call carries the caller's environment (tokens, ``VAHTI_*`` overrides) and working
 directory, so a worker sees what the flow sees. The log records a step emits in a
 worker travel back with its result and are re-emitted in the calling thread, where the
@@ -23,6 +24,7 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
+import sys
 import threading
 import traceback
 from collections.abc import Callable, Iterator, Sequence
@@ -139,10 +141,12 @@ def _new_pool(processes: int, preload: Sequence[str] = ()) -> ProcessPoolExecuto
         return ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("spawn"))
     context = multiprocessing.get_context("forkserver")
     # Each worker first runs the program's main module again (multiprocessing's rule).
-    # "__main__" has the fork server import a main script once (a worker forked from it
-    # then skips it); for ``python -m`` mains, what the module imports is preloaded, so
-    # running it again in a worker only defines its names.
-    context.set_forkserver_preload(["__main__", *PRELOAD, *preload])
+    # The fork server imports it once: a script through "__main__", a ``python -m``
+    # module by its name. What it imports is then loaded before any worker starts.
+    main = sys.modules.get("__main__")
+    name = getattr(getattr(main, "__spec__", None), "name", None)
+    mains = [name] if name and not name.endswith("__main__") else []
+    context.set_forkserver_preload(["vahti._forkserver", "__main__", *mains, *PRELOAD, *preload])
     return ProcessPoolExecutor(processes, mp_context=context)
 
 

@@ -6,7 +6,13 @@ from collections.abc import Callable
 
 import pytest
 from prefect.client.orchestration import get_client
-from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
+from prefect.client.schemas.filters import (
+    ArtifactFilter,
+    ArtifactFilterFlowRunId,
+    LogFilter,
+    LogFilterFlowRunId,
+)
+from prefect.logging.handlers import APILogWorker
 from sqlalchemy import func, select
 
 from flows.adhoc import adhoc_check
@@ -14,7 +20,7 @@ from flows.compliance import compliance_check
 from models.alerting import Alert, DeadlineRecord
 from models.db import make_engine
 from tests.flows.conftest import NOW, TODAY, Site
-from vahti import pipeline
+from vahti import pipeline, workers
 
 pytestmark = pytest.mark.slow
 
@@ -121,3 +127,63 @@ def test_adhoc_refuses_a_what_if_date_outside_a_dry_run(make_site: Callable[...,
     assert state.is_failed()
     assert "what-if" in (state.message or "")
     assert site.messages() == []
+
+
+def _current_rows(url: str) -> list[tuple[object, ...]]:
+    engine = make_engine(url)
+    table = DeadlineRecord.__table__  # type: ignore[attr-defined]
+    columns = (table.c.provider_id, table.c.subject, table.c.rule, table.c.status, table.c.due_on)
+    try:
+        with engine.connect() as connection:
+            rows = connection.execute(select(*columns).where(table.c.is_current)).all()
+            return sorted(tuple(row) for row in rows)
+    finally:
+        engine.dispose()
+
+
+def _flow_log_lines(flow_run_id: object) -> list[str]:
+    APILogWorker.drain_all(timeout=10)
+    with get_client(sync_client=True) as client:
+        logs = client.read_logs(
+            log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=[flow_run_id]))
+        )
+    return [log.message for log in logs]
+
+
+def test_checks_in_worker_processes_store_what_the_flow_process_stores(
+    make_site: Callable[..., Site], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """provider_processes = 2: the checks run in two workers, their log lines reach the
+    task runs, and the stored deadlines equal those of a run in the flow's own process."""
+    pools: list[int] = []
+    new_pool = workers._new_pool
+
+    def counted(processes: int, *args: object) -> object:
+        pools.append(processes)
+        return new_pool(processes, *args)
+
+    monkeypatch.setattr(workers, "_new_pool", counted)
+    site = make_site({"alpha": "FLOW_TEST_TOKEN", "beta": "FLOW_TEST_TOKEN"})
+    text = site.config.read_text(encoding="utf-8")
+    site.config.write_text(text + "[flows]\nprovider_processes = 2\n", encoding="utf-8")
+    state = compliance_check(
+        config=str(site.config), today=TODAY.isoformat(), now=NOW, return_state=True
+    )
+    assert state.is_completed(), state.message
+    assert pools == [2]
+    lines = _flow_log_lines(state.state_details.flow_run_id)
+    assert any("2 worker process(es)" in line for line in lines)
+    for pid in ("alpha", "beta"):  # written in a worker, shown in the task run's logs
+        assert any(line.startswith(f"provider {pid!r}: ") and "fetched" in line for line in lines)
+
+    in_process = site.database_url.replace("vahti.db", "in-process.db")
+    site.config.write_text(
+        text.replace(site.database_url, in_process) + "[flows]\nprovider_processes = 0\n",
+        encoding="utf-8",
+    )
+    again = compliance_check(
+        config=str(site.config), today=TODAY.isoformat(), now=NOW, return_state=True
+    )
+    assert again.is_completed(), again.message
+    assert pools == [2]  # no pool this time
+    assert _current_rows(in_process) == _current_rows(site.database_url) != []
