@@ -92,7 +92,7 @@ def draw(results: Path, target: Path) -> None:
 def table(results: Path) -> str:
     """The README's results table (markdown), one row per measured point."""
     header = (
-        "| cases | providers | db | floor s | full s | flow RSS MB | tree RSS MB | rows "
+        "| cases | providers | db | floor s | full s | Vahti PSS MB | flow RSS MB | rows "
         "| task runs | 1 % changed s | unchanged s | full / floor |"
     )
     lines = [
@@ -111,7 +111,7 @@ def table(results: Path) -> str:
         lines.append(
             f"| {point['size']} | {point['providers']} | {point['db']} "
             f"| {f'{floor:.1f}' if floor else '-'} | {seconds(full)} "
-            f"| {full.get('flow_rss_mb', 0):.0f} | {full.get('peak_rss_mb', 0):.0f} "
+            f"| {full.get('vahti_pss_mb', 0):.0f} | {full.get('flow_rss_mb', 0):.0f} "
             f"| {full.get('rows_written', '-')} "
             f"| {full.get('task_runs', '-')} | {seconds(runs.get('rerun_1pct', {}))} "
             f"| {seconds(runs.get('rerun_none', {}))} | {ratio} |"
