@@ -268,15 +268,30 @@ def _changed_refs(
     return sorted(ref for ref, row in rows.items() if stored.get(ref) != row.digest)
 
 
-def changed_case_refs(
-    *, session: Session, provider_id: str, items: Sequence[tuple[CasePayload, object]]
+def changed_refs(
+    *,
+    session: Session,
+    collection: Literal["cases", "audits"],
+    provider_id: str,
+    items: Sequence[tuple[Any, object]],
 ) -> list[str]:
-    """The refs of the page's cases that differ from what is stored (sorted).
+    """The refs of a page's cases or audits that differ from what is stored (sorted).
 
-    What :func:`store_cases` would store now; read ahead of the page's transaction,
-    another writer may have stored some of them since (store_cases decides again).
+    What :func:`store_cases` / :func:`store_audits` would store now. Read ahead of the
+    page's transaction: another writer may store some of them meanwhile, and the store
+    functions decide again inside it.
     """
-    return _changed_case_refs(session, provider_id, _page_rows(items, lambda case: case.case_ref))
+    if collection == "cases":
+        return _changed_case_refs(session, provider_id, _page_rows(items, _case_ref))
+    return _changed_audit_refs(session, provider_id, _page_rows(items, _audit_id))
+
+
+def _case_ref(case: CasePayload) -> str:
+    return case.case_ref
+
+
+def _audit_id(audit: AuditPayload) -> str:
+    return audit.audit_id
 
 
 def _changed_case_refs(
@@ -291,6 +306,18 @@ def _changed_case_refs(
     )
 
 
+def _changed_audit_refs(
+    session: Session, provider_id: str, rows: Mapping[str, _Row[AuditPayload]]
+) -> list[str]:
+    return _changed_refs(
+        session,
+        rows,
+        col(Audit.audit_id),
+        col(Audit.content_hash),
+        col(Audit.provider_id) == provider_id,
+    )
+
+
 def store_cases(
     *,
     session: Session,
@@ -299,7 +326,7 @@ def store_cases(
     received_at: datetime,
 ) -> PageCounts:
     """Upsert one page of valid cases (payload, raw item) and keep every new revision."""
-    rows = _page_rows(items, lambda case: case.case_ref)
+    rows = _page_rows(items, _case_ref)
     changed = _changed_case_refs(session, provider_id, rows)
     counts = PageCounts(
         stored=len(changed), unchanged=len(items) - len(changed), changed=tuple(changed)
@@ -385,14 +412,8 @@ def store_audits(
     received_at: datetime,
 ) -> PageCounts:
     """Upsert one page of valid audits; a changed audit's findings are rewritten."""
-    rows = _page_rows(items, lambda audit: audit.audit_id)
-    changed = _changed_refs(
-        session,
-        rows,
-        col(Audit.audit_id),
-        col(Audit.content_hash),
-        col(Audit.provider_id) == provider_id,
-    )
+    rows = _page_rows(items, _audit_id)
+    changed = _changed_audit_refs(session, provider_id, rows)
     counts = PageCounts(stored=len(changed), unchanged=len(items) - len(changed))
     if not changed:
         return counts

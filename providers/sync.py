@@ -1,7 +1,9 @@
 """Pull a provider's cases, audits and staff into the store, page by page.
 
 Staff first, then audits, then cases. For each page: validate every item
-(``rules.validate``), store the valid ones and the rejected ones with their errors,
+(``rules.validate``), read which items differ from what is stored (a page with nothing
+new, nothing rejected and no newer watermark ends there, without a write transaction),
+store the valid ones and the rejected ones with their errors,
 advance the collection's watermark, let an observer (the compliance check's
 evaluation) see the cases just stored, and commit - all in one transaction. The
 observer sees each page of cases once before that transaction too, to do its work
@@ -35,7 +37,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
 
 from models import store
-from models.db import session_scope, shared_engine
+from models.db import read_scope, session_scope, shared_engine
 from providers.client import PagedCollection, ProviderClient
 from providers.payloads import CasePayload
 from rules.deadline import Rejected, RejectedKind
@@ -151,9 +153,9 @@ def _pair_with_raw(
                 except ValidationError:
                     continue
         text = store.canonical(raw, strict=strict)  # made once here, reused by the store
-        reason = store.unstorable(payload) if store.may_be_unstorable(text) else None
-        if reason is None and store.may_be_unstorable(text):
-            reason = _unreadable(type(payload), text)
+        reason = None
+        if store.may_be_unstorable(text):  # rare: the exact checks
+            reason = store.unstorable(payload) or _unreadable(type(payload), text)
         if reason is None:
             pairs.append((payload, text))
         else:
@@ -178,8 +180,8 @@ class CasesObserver(Protocol):
         """The staff list and audits are synced; the first page of cases comes next."""
 
     def page_received(self, items: Sequence[tuple[CasePayload, object]]) -> object:
-        """A page's valid cases (payload, raw) before its transaction: work done here
-        holds no writer lock. The result is handed to :meth:`cases_stored`."""
+        """A page's new or changed valid cases (payload, raw), before its transaction:
+        work done here holds no writer lock. The result goes to :meth:`cases_stored`."""
 
     def cases_stored(
         self, session: Session, cases: Sequence[CasePayload], received: object
@@ -223,11 +225,22 @@ class _Syncer:
         since = None if full else self.watermarks.get(collection)
         updated_since = since.isoformat() if since else None
         log.info("provider %r: syncing %s since %s", pid, collection, updated_since or "start")
+        mark = self.watermarks.get(collection)
         for page in client.iter_pages(collection, updated_since=updated_since):
             valid, rejected = _VALIDATORS[collection](page.items)
             pairs, refused = _pair_with_raw(collection, valid, page.items, strict=page.strict)
             rejected = [*rejected, *refused]
-            received = observer.page_received(pairs) if observer is not None and pairs else None
+            counts.pages += 1
+            counts.fetched += len(page.items)
+            newest = max((payload.updated_at for payload, _ in pairs), default=None)
+            changed = self._changed(collection, pairs)
+            if not changed and not rejected and (newest is None or (mark and newest <= mark)):
+                counts.unchanged += len(pairs)  # what is stored already: nothing to write
+                tick(len(page.items))
+                continue
+            received = None
+            if observer is not None and changed:
+                received = observer.page_received([p for p in pairs if p[0].case_ref in changed])
             now = self.clock()
             with session_scope(self.engine) as session:
                 write = store.store_cases if collection == "cases" else store.store_audits
@@ -239,8 +252,7 @@ class _Syncer:
                     received_at=now,
                     sync_run_id=self.run_id,
                 )
-                if pairs:
-                    newest = max(payload.updated_at for payload, _ in pairs)
+                if newest is not None:
                     store.advance_watermark(
                         session=session, provider_id=pid, collection=collection, updated_at=newest
                     )
@@ -248,12 +260,22 @@ class _Syncer:
                     by_ref = {payload.case_ref: payload for payload, _ in pairs}
                     stored = [by_ref[ref] for ref in result.changed]
                     observer.cases_stored(session, stored, received)
-            counts.pages += 1
-            counts.fetched += len(page.items)
             counts.stored += result.stored
             counts.unchanged += result.unchanged
             counts.rejected += result.rejected
             tick(len(page.items))
+
+    def _changed(
+        self, collection: PagedCollection, pairs: Sequence[tuple[Any, object]]
+    ) -> set[str]:
+        """The page's items that differ from what is stored, read before its transaction."""
+        if not pairs:
+            return set()
+        with read_scope(self.engine) as session:
+            refs = store.changed_refs(
+                session=session, collection=collection, provider_id=self.provider.id, items=pairs
+            )
+        return set(refs)
 
     def staff(self, client: ProviderClient, counts: CollectionCounts) -> None:
         items = client.get_staff()

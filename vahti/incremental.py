@@ -46,7 +46,7 @@ from models.evaluation import (
 )
 from models.provider_data import Coach
 from models.reads import load_audits, load_cases, load_coaches
-from models.store import changed_case_refs, is_open
+from models.store import is_open
 from notifications.deadlines import StoreDeadlinesResult, store_deadlines
 from providers.payloads import CasePayload, CoachPayload
 from rules.deadline import Deadline
@@ -176,11 +176,7 @@ class ProviderEvaluation:
 
     def page_received(self, items: Sequence[tuple[CasePayload, object]]) -> Evaluated:
         """Evaluate a page's new or changed cases before its transaction (no writer lock)."""
-        with read_scope(self.engine) as session:
-            changed = set(
-                changed_case_refs(session=session, provider_id=self.provider_id, items=items)
-            )
-        return self._evaluate([case for case, _ in items if case.case_ref in changed])
+        return self._evaluate([case for case, _ in items])
 
     def cases_stored(
         self, session: Session, cases: Sequence[CasePayload], received: object

@@ -9,13 +9,13 @@ from pathlib import Path
 
 import httpx
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 from sqlmodel import Session, SQLModel
 from typer.testing import CliRunner
 
 import providers.client
 from models import reads
-from models.db import make_engine
+from models.db import make_engine, shared_engine
 from models.provider_data import Audit, Case, CaseRevision, Coach, RejectedPayload, SyncRun
 from providers.faults import Faults
 from providers.generator import generate_dataset
@@ -102,6 +102,35 @@ def test_full_then_incremental_sync_stores_each_change_once(
     engine.dispose()
     assert all(row.errors for row in rejected)
     assert len(loaded) == cases.stored
+
+
+def test_pages_with_nothing_new_write_nothing(
+    start_reference_server: StartServer, database_url: str
+) -> None:
+    """Re-reading unchanged pages (a full re-sync) opens no write for them: no upsert,
+    no revision, no watermark update; only the run's own bookkeeping is written."""
+    server = start_reference_server(cases=120)
+    settings = make_settings(database_url, ("demo", server.url))
+    assert sync_provider(settings, "demo").ok
+    writes: list[str] = []
+
+    def record(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        if statement.lstrip().split()[0].upper() in {"INSERT", "UPDATE", "DELETE"}:
+            writes.append(" ".join(statement.split())[:120])
+
+    engine = shared_engine(database_url)
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        again = sync_provider(settings, "demo", full=True, engine=engine)
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    assert again.ok, again.errors
+    assert again.collections["cases"].pages == 3
+    assert again.stored == 0
+    assert again.unchanged == again.fetched > 120
+    touched = [w for w in writes if re.search(r"provider_case|case_revision|audit|watermark", w)]
+    assert touched == []
+    assert any("sync_run" in w for w in writes)  # the run is still recorded
 
 
 def test_touched_cases_are_stored_as_new_revisions(
