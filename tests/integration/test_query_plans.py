@@ -116,6 +116,13 @@ def test_repeated_statements_use_indexes(sqlite_url, smtp_sink, statements) -> N
             detail = row[-1]
             if any(f"SCAN {t}" == detail.strip() for t in HOT_TABLES):
                 scans.append((detail, sql[:200]))
+    unplanned = [  # notify's read of the unplanned rows: the partial index of just those
+        [row[-1] for row in connection.execute(f"EXPLAIN QUERY PLAN {sql}", parameters or ())]
+        for sql, parameters in statements
+        if "FROM deadline_record" in sql and "planned = 0" in sql
+    ]
     connection.close()
     assert statements, "statements were captured"
     assert scans == []
+    assert unplanned, "notify read the unplanned rows"
+    assert all(any("ix_deadline_record_unplanned" in step for step in plan) for plan in unplanned)
