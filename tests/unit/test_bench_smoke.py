@@ -6,11 +6,13 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
 from bench.__main__ import main, parse_args
+from bench.memory import TreeMemory
 
 
 def test_floor_and_engine_parts_run_and_write_results(tmp_path: Path) -> None:
@@ -61,6 +63,7 @@ def test_full_incremental_and_naive_runs(tmp_path: Path) -> None:
     assert {runs[name]["state"] for name in ("full", "rerun_1pct", "rerun_none")} == {"Completed"}
     assert runs["full"]["task_runs"] == 2 + 2  # one check per provider, overview, notify
     assert runs["full"]["rows_written"] > 0
+    assert 0 < runs["full"]["vahti_pss_mb"] <= runs["full"]["tree_pss_mb"]
     assert point["naive_runs"]["side_by_side_naive"]["task_runs"] >= 30  # one per case
     assert "naive_over_vahti" in point["ratios"]
     assert str(tmp_path / "work") not in results.read_text(encoding="utf-8")  # no machine paths
@@ -90,3 +93,26 @@ def test_prefect_overhead_entry_point(tmp_path: Path) -> None:
     assert result["tasks"] == 3
     assert result["seconds"] > 0
     assert result["seconds_per_task_ms"] == pytest.approx(1000 * result["seconds"] / 3)
+
+
+def test_tree_memory_adds_up_a_process_and_its_children() -> None:
+    """The sampler sums the PSS of a process and its descendants (here: two children
+    holding 40 MB each under a parent holding 40 MB)."""
+    hold = (
+        "b = bytearray(40 * 2**20); b[::4096] = b'x' * len(b[::4096]); import time; time.sleep(3)"
+    )
+    script = (
+        "import subprocess, sys\n"
+        f"kids = [subprocess.Popen([sys.executable, '-c', {hold!r}]) for _ in range(2)]\n"
+        f"exec({hold!r})\n"
+        "[k.wait() for k in kids]\n"
+    )
+    parent = subprocess.Popen([sys.executable, "-c", script])
+    memory = TreeMemory(parent.pid, interval=0.2)
+    memory.start()
+    time.sleep(2.0)
+    memory.stop()
+    parent.wait()
+    assert memory.processes == 3
+    assert memory.vahti_mb > 3 * 40
+    assert memory.tree_mb >= memory.vahti_mb
