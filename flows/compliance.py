@@ -25,7 +25,9 @@ from flows.artifacts import ARTIFACT_ROWS, publish_check
 from flows.logs import vahti_logs
 from flows.outcome import CheckOutcome, ProviderOutcome, error_of
 from flows.tasks import check_task, notify_task, overview_task
+from models.db import in_memory
 from vahti import workers
+from vahti.config import Settings
 from vahti.pipeline import settings_from
 from vahti.summaries import CheckSummary
 
@@ -75,7 +77,7 @@ def _check(
     today_on = today or clock.date().isoformat()
     settings = settings_from(config)
     provider_ids = [p.id for p in settings.providers]
-    processes = workers.processes_for(settings.flows.provider_processes, len(provider_ids))
+    processes = provider_processes(settings, len(provider_ids))
     logger.info(
         "compliance check for %s: %d provider(s), %s",
         today_on,
@@ -105,6 +107,14 @@ def _check(
     )
     publish_check(outcome)
     return finish(outcome)
+
+
+def provider_processes(settings: Settings, providers: int) -> int:
+    """Worker processes for the checks: none when the store is an in-memory SQLite database
+    (another process would open an empty one of its own)."""
+    if in_memory(settings.database.url):
+        return 0
+    return workers.processes_for(settings.flows.provider_processes, providers)
 
 
 def _provider_outcome(provider_id: str, check: PrefectFuture[CheckSummary]) -> ProviderOutcome:

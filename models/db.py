@@ -128,6 +128,12 @@ def _release(connection: Connection, writer: threading.RLock) -> None:
         writer.release()
 
 
+def in_memory(url: str) -> bool:
+    """The URL names an in-memory SQLite database: this process's alone, gone with it."""
+    parsed = make_url(url)
+    return parsed.get_backend_name() == "sqlite" and parsed.database in (None, "", ":memory:")
+
+
 def _sqlite_engine(url: str) -> Engine:
     in_memory = make_url(url).database in (None, "", ":memory:")
     kwargs: dict[str, Any] = {"connect_args": {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}}

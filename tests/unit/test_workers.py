@@ -9,7 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from flows.compliance import provider_processes
 from vahti import workers
+from vahti.config import Settings
 from vahti.errors import TransientProviderError, VahtiError
 
 ENV = "VAHTI_WORKER_TEST_VALUE"
@@ -142,3 +144,14 @@ def test_processes_for(setting: int | str, tasks: int, expected: int) -> None:
 def test_auto_is_one_per_usable_core_when_there_are_two_or_more() -> None:
     cores = len(os.sched_getaffinity(0))
     assert workers.processes_for("auto", 100) == (cores if cores >= 2 else 0)
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [("sqlite:///:memory:", 0), ("sqlite:///vahti.db", 2)],
+)
+def test_an_in_memory_store_keeps_the_checks_in_the_flow_process(url: str, expected: int) -> None:
+    settings = Settings.model_validate(
+        {"database": {"url": url}, "flows": {"provider_processes": 2}}
+    )
+    assert provider_processes(settings, 5) == expected
