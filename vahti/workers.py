@@ -83,9 +83,10 @@ def processes_for(setting: int | str, tasks: int) -> int:
 def provider_pool(processes: int, *, preload: Sequence[str] = ()) -> Iterator[int]:
     """Run :func:`run`'s steps in ``processes`` workers until the block ends (0: in-process).
 
-    ``preload`` names modules the fork server imports too (the caller's own, which the
-    program's main module likely imports). Re-entrant: a nested block shares the outer
-    pool. Yields the pool's size.
+    ``preload`` names further modules for the fork server to import (it imports
+    :data:`PRELOAD` and the program's main module anyway; a fork server already running
+    keeps what it has). Re-entrant: a nested block shares the outer pool. Yields the
+    pool's size.
     """
     global _pool, _size, _preload, _users  # noqa: PLW0603 (one pool per process, counted)
     if processes <= 0:
