@@ -135,9 +135,9 @@ def in_memory(url: str) -> bool:
 
 
 def _sqlite_engine(url: str) -> Engine:
-    in_memory = make_url(url).database in (None, "", ":memory:")
+    memory = in_memory(url)
     kwargs: dict[str, Any] = {"connect_args": {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}}
-    if in_memory:
+    if memory:
         kwargs.update(poolclass=StaticPool)
         kwargs["connect_args"]["check_same_thread"] = False
     engine = create_engine(url, **kwargs)
@@ -147,7 +147,7 @@ def _sqlite_engine(url: str) -> Engine:
         dbapi_connection.isolation_level = None  # we issue BEGIN ourselves
         cursor = dbapi_connection.cursor()
         try:
-            if not in_memory:
+            if not memory:
                 cursor.execute("PRAGMA journal_mode=WAL")
                 cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.execute("PRAGMA foreign_keys=ON")
@@ -156,11 +156,11 @@ def _sqlite_engine(url: str) -> Engine:
         finally:
             cursor.close()
 
-    writer = _writer_lock(make_url(url).database if not in_memory else f"memory:{id(engine)}")
+    writer = _writer_lock(make_url(url).database if not memory else f"memory:{id(engine)}")
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Connection) -> None:
-        if not in_memory and connection.get_execution_options().get(_READ_ONLY):
+        if not memory and connection.get_execution_options().get(_READ_ONLY):
             connection.exec_driver_sql("BEGIN")  # WAL: a reader needs no lock, waits for none
             return
         # Threads of one process queue on a Python lock (first come, first served)

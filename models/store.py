@@ -20,6 +20,7 @@ import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from operator import attrgetter
 from typing import Any, Generic, Literal, NamedTuple, TypeVar
 
 import orjson
@@ -39,6 +40,7 @@ from models.provider_data import (
     RejectedPayload,
     SyncRun,
 )
+from providers.client import PagedCollection
 from providers.payloads import AuditPayload, CasePayload, CoachPayload
 from rules.deadline import Rejected
 
@@ -268,53 +270,38 @@ def _changed_refs(
     return sorted(ref for ref, row in rows.items() if stored.get(ref) != row.digest)
 
 
+#: Each paged collection's table model and key field.
+_PAGED: dict[str, tuple[Any, str]] = {"cases": (Case, "case_ref"), "audits": (Audit, "audit_id")}
+
+
+def page_rows(
+    collection: PagedCollection, items: Sequence[tuple[Any, object]]
+) -> dict[str, _Row[Any]]:
+    """A page's valid items by key, with their canonical text and its hash (made once a
+    page: :func:`changed_refs` before the page's transaction, the store inside it)."""
+    return _page_rows(items, attrgetter(_PAGED[collection][1]))
+
+
 def changed_refs(
     *,
     session: Session,
-    collection: Literal["cases", "audits"],
+    collection: PagedCollection,
     provider_id: str,
-    items: Sequence[tuple[Any, object]],
+    rows: Mapping[str, _Row[Any]],
 ) -> list[str]:
-    """The refs of a page's cases or audits that differ from what is stored (sorted).
+    """The keys of a page's cases or audits (:func:`page_rows`) that differ from what is
+    stored, sorted: what :func:`store_cases` / :func:`store_audits` store.
 
-    What :func:`store_cases` / :func:`store_audits` would store now. Read ahead of the
-    page's transaction: another writer may store some of them meanwhile, and the store
-    functions decide again inside it.
+    Read ahead of the page's transaction, another writer may store some of them
+    meanwhile: the store functions read again inside it.
     """
-    if collection == "cases":
-        return _changed_case_refs(session, provider_id, _page_rows(items, _case_ref))
-    return _changed_audit_refs(session, provider_id, _page_rows(items, _audit_id))
-
-
-def _case_ref(case: CasePayload) -> str:
-    return case.case_ref
-
-
-def _audit_id(audit: AuditPayload) -> str:
-    return audit.audit_id
-
-
-def _changed_case_refs(
-    session: Session, provider_id: str, rows: Mapping[str, _Row[CasePayload]]
-) -> list[str]:
+    model, key = _PAGED[collection]
     return _changed_refs(
         session,
         rows,
-        col(Case.case_ref),
-        col(Case.content_hash),
-        col(Case.provider_id) == provider_id,
-    )
-
-
-def _changed_audit_refs(
-    session: Session, provider_id: str, rows: Mapping[str, _Row[AuditPayload]]
-) -> list[str]:
-    return _changed_refs(
-        session,
-        rows,
-        col(Audit.audit_id),
-        col(Audit.content_hash),
-        col(Audit.provider_id) == provider_id,
+        col(getattr(model, key)),
+        col(model.content_hash),
+        col(model.provider_id) == provider_id,
     )
 
 
@@ -324,10 +311,14 @@ def store_cases(
     provider_id: str,
     items: Sequence[tuple[CasePayload, object]],
     received_at: datetime,
+    rows: Mapping[str, _Row[CasePayload]] | None = None,
 ) -> PageCounts:
-    """Upsert one page of valid cases (payload, raw item) and keep every new revision."""
-    rows = _page_rows(items, _case_ref)
-    changed = _changed_case_refs(session, provider_id, rows)
+    """Upsert one page of valid cases (payload, raw item) and keep every new revision.
+
+    ``rows``: the items' :func:`page_rows`, when the caller made them already.
+    """
+    rows = page_rows("cases", items) if rows is None else rows
+    changed = changed_refs(session=session, collection="cases", provider_id=provider_id, rows=rows)
     counts = PageCounts(
         stored=len(changed), unchanged=len(items) - len(changed), changed=tuple(changed)
     )
@@ -410,10 +401,14 @@ def store_audits(
     provider_id: str,
     items: Sequence[tuple[AuditPayload, object]],
     received_at: datetime,
+    rows: Mapping[str, _Row[AuditPayload]] | None = None,
 ) -> PageCounts:
-    """Upsert one page of valid audits; a changed audit's findings are rewritten."""
-    rows = _page_rows(items, _audit_id)
-    changed = _changed_audit_refs(session, provider_id, rows)
+    """Upsert one page of valid audits; a changed audit's findings are rewritten.
+
+    ``rows``: the items' :func:`page_rows`, when the caller made them already.
+    """
+    rows = page_rows("audits", items) if rows is None else rows
+    changed = changed_refs(session=session, collection="audits", provider_id=provider_id, rows=rows)
     counts = PageCounts(stored=len(changed), unchanged=len(items) - len(changed))
     if not changed:
         return counts

@@ -23,7 +23,7 @@ from __future__ import annotations
 import logging
 import sys
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -222,10 +222,10 @@ class _Syncer:
         observer = self.observer if collection == "cases" else None
         if observer is not None:
             observer.begin()
-        since = None if full else self.watermarks.get(collection)
+        mark = self.watermarks.get(collection)
+        since = None if full else mark
         updated_since = since.isoformat() if since else None
         log.info("provider %r: syncing %s since %s", pid, collection, updated_since or "start")
-        mark = self.watermarks.get(collection)
         for page in client.iter_pages(collection, updated_since=updated_since):
             valid, rejected = _VALIDATORS[collection](page.items)
             pairs, refused = _pair_with_raw(collection, valid, page.items, strict=page.strict)
@@ -233,7 +233,8 @@ class _Syncer:
             counts.pages += 1
             counts.fetched += len(page.items)
             newest = max((payload.updated_at for payload, _ in pairs), default=None)
-            changed = self._changed(collection, pairs)
+            rows = store.page_rows(collection, pairs)
+            changed = self._changed(collection, rows)
             if not changed and not rejected and (newest is None or (mark and newest <= mark)):
                 counts.unchanged += len(pairs)  # what is stored already: nothing to write
                 tick(len(page.items))
@@ -244,7 +245,9 @@ class _Syncer:
             now = self.clock()
             with session_scope(self.engine) as session:
                 write = store.store_cases if collection == "cases" else store.store_audits
-                result = write(session=session, provider_id=pid, items=pairs, received_at=now)
+                result = write(
+                    session=session, provider_id=pid, items=pairs, received_at=now, rows=rows
+                )
                 result.rejected = store.store_rejected(
                     session=session,
                     provider_id=pid,
@@ -265,15 +268,13 @@ class _Syncer:
             counts.rejected += result.rejected
             tick(len(page.items))
 
-    def _changed(
-        self, collection: PagedCollection, pairs: Sequence[tuple[Any, object]]
-    ) -> set[str]:
+    def _changed(self, collection: PagedCollection, rows: Mapping[str, Any]) -> set[str]:
         """The page's items that differ from what is stored, read before its transaction."""
-        if not pairs:
+        if not rows:
             return set()
         with read_scope(self.engine) as session:
             refs = store.changed_refs(
-                session=session, collection=collection, provider_id=self.provider.id, items=pairs
+                session=session, collection=collection, provider_id=self.provider.id, rows=rows
             )
         return set(refs)
 

@@ -27,7 +27,7 @@ import os
 import sys
 import threading
 import traceback
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
@@ -48,7 +48,6 @@ R = TypeVar("R")
 _lock = threading.Lock()
 _pool: ProcessPoolExecutor | None = None
 _size = 0
-_preload: tuple[str, ...] = ()
 _users = 0
 
 
@@ -80,21 +79,18 @@ def processes_for(setting: int | str, tasks: int) -> int:
 
 
 @contextmanager
-def provider_pool(processes: int, *, preload: Sequence[str] = ()) -> Iterator[int]:
+def provider_pool(processes: int) -> Iterator[int]:
     """Run :func:`run`'s steps in ``processes`` workers until the block ends (0: in-process).
 
-    ``preload`` names further modules for the fork server to import (it imports
-    :data:`PRELOAD` and the program's main module anyway; a fork server already running
-    keeps what it has). Re-entrant: a nested block shares the outer pool. Yields the
-    pool's size.
+    Re-entrant: a nested block shares the outer pool. Yields the pool's size.
     """
-    global _pool, _size, _preload, _users  # noqa: PLW0603 (one pool per process, counted)
+    global _pool, _size, _users  # noqa: PLW0603 (one pool per process, reference counted)
     if processes <= 0:
         yield 0
         return
     with _lock:
         if _pool is None:
-            _pool, _size, _preload = _new_pool(processes, preload), processes, tuple(preload)
+            _pool, _size = _new_pool(processes), processes
         _users += 1
         size = _size
     try:
@@ -136,7 +132,7 @@ def run(step: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
 # -- the pool ---------------------------------------------------------------------------
 
 
-def _new_pool(processes: int, preload: Sequence[str] = ()) -> ProcessPoolExecutor:
+def _new_pool(processes: int) -> ProcessPoolExecutor:
     methods = multiprocessing.get_all_start_methods()
     if "forkserver" not in methods:  # pragma: no cover - Linux has it
         return ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("spawn"))
@@ -147,7 +143,7 @@ def _new_pool(processes: int, preload: Sequence[str] = ()) -> ProcessPoolExecuto
     main = sys.modules.get("__main__")
     name = getattr(getattr(main, "__spec__", None), "name", None)
     mains = [name] if name and not name.endswith("__main__") else []
-    context.set_forkserver_preload(["vahti._forkserver", "__main__", *mains, *PRELOAD, *preload])
+    context.set_forkserver_preload(["vahti._forkserver", "__main__", *mains, *PRELOAD])
     return ProcessPoolExecutor(processes, mp_context=context)
 
 
@@ -156,7 +152,7 @@ def _replace(broken: ProcessPoolExecutor) -> None:
     global _pool  # noqa: PLW0603
     with _lock:
         if _pool is broken:
-            _pool = _new_pool(_size, _preload)
+            _pool = _new_pool(_size)
     broken.shutdown(wait=False, cancel_futures=True)
 
 

@@ -214,3 +214,31 @@ def test_checks_evaluating_each_page_as_stored_match_complete_evaluations(
     )
     assert complete  # a new override: every open case, the pages' and the stored ones
     assert evaluated > 150
+
+
+def test_cases_stored_without_a_pre_evaluation_are_evaluated_in_the_transaction(
+    engine: Engine, database_url: str
+) -> None:
+    """A page's cases that page_received did not evaluate (another writer changed them
+    between the read and the page's transaction) are evaluated when stored; the ones it
+    did are stored as evaluated. Either way the rows equal a complete evaluation's."""
+    settings = Settings.model_validate(
+        {**_settings().model_dump(mode="json"), "database": {"url": database_url}}
+    )
+    dataset = generate_dataset(cases=40, seed=11, today=TODAY)
+    at = datetime.combine(TODAY, time(6), tzinfo=UTC)
+    _store(engine, dataset, at)
+    with session_scope(engine) as session:
+        cases = reads.load_cases(session=session, provider_id="p1", today=TODAY)
+    evaluation = ProviderEvaluation(
+        engine=shared_engine(database_url), settings=settings, provider_id="p1", today=TODAY
+    )
+    evaluation.begin()
+    half = len(cases) // 2
+    received = evaluation.page_received([(case, None) for case in cases[:half]])
+    with session_scope(engine) as session:
+        evaluation.cases_stored(session, cases, received)
+    evaluation.finish()
+    with session_scope(engine) as session:
+        assert _stored(session) == _expected(session, TODAY, settings)
+        assert len({s for _, s, _ in _stored(session)} & {c.case_ref for c in cases}) == len(cases)
