@@ -68,13 +68,24 @@ def _at(day: date) -> str:
 def _row(name: str, run: RunResult) -> str:
     phases = run.child.get("phase_seconds") or {}
     spans = ", ".join(f"{task} {seconds:.1f} s" for task, seconds in sorted(phases.items()))
-    return (
-        f"  {name:<22} {run.flow_seconds:8.2f} s (process {run.process_seconds:6.2f} s)  "
-        f"RSS {run.flow_rss_mb:7.1f} MB (tree {run.peak_rss_mb:7.1f})  rows {run.rows_written:>9}  "
-        f"task runs {run.task_runs:>4}  {run.state}"
-        f"\n  {'':<22} memory: Vahti {run.vahti_pss_mb:.1f} MB PSS in {run.processes} process(es)"
-        f" at most, {run.tree_pss_mb:.1f} MB with Prefect's API server"
-    ) + (f"\n  {'':<22} tasks: {spans}" if spans else "")
+    cpu = ", ".join(f"{role} {seconds:.1f}" for role, seconds in run.cpu_seconds.items())
+    pad = " " * 22
+    lines = [
+        (
+            f"  {name:<22} {run.flow_seconds:8.2f} s (process {run.process_seconds:6.2f} s)  "
+            f"RSS {run.flow_rss_mb:7.1f} MB (tree {run.peak_rss_mb:7.1f})  "
+            f"rows {run.rows_written:>9}  task runs {run.task_runs:>4}  {run.state}"
+        ),
+        (
+            f"  {pad} memory: Vahti {run.vahti_pss_mb:.1f} MB PSS in {run.processes} process(es)"
+            f" at most, {run.tree_pss_mb:.1f} MB with Prefect's API server"
+        ),
+    ]
+    if cpu:
+        lines.append(f"  {pad} CPU s: {cpu}")
+    if spans:
+        lines.append(f"  {pad} tasks: {spans}")
+    return "\n".join(lines)
 
 
 def _result(data: dict[str, Any]) -> RunResult:

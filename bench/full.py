@@ -44,6 +44,7 @@ class RunResult:
     vahti_pss_mb: float = 0.0  # flow process + fork server + workers at once (sampled PSS)
     tree_pss_mb: float = 0.0  # the same plus Prefect's ephemeral API server
     processes: int = 0  # Vahti's processes alive at once, at most
+    cpu_seconds: dict[str, float] = field(default_factory=dict)  # per role, sampled
 
 
 @dataclass
@@ -198,4 +199,5 @@ def run_flow(
         vahti_pss_mb=memory.vahti_mb,
         tree_pss_mb=memory.tree_mb,
         processes=memory.processes,
+        cpu_seconds=memory.cpu_seconds,
     )

@@ -8,14 +8,21 @@ sampler adds up the proportional set size (PSS: shared pages split between the
 processes that share them, so the fork server's imports are not counted once per
 worker) of the process and its descendants, apart and together with Prefect's
 ephemeral API server (a child of the flow process, not Vahti's own memory).
+
+The same samples give the CPU seconds of each role (the flow process, Vahti's other
+processes, Prefect's API server): the last sample of each process, so up to one
+interval of a process's last second is missing (``wait4`` would not count them all: the
+flow process does not reap every child).
 """
 
 from __future__ import annotations
 
+import os
 import threading
 from pathlib import Path
 
 PROC = Path("/proc")
+TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
 
 def _parents() -> dict[int, int]:
@@ -54,11 +61,29 @@ def _pss_kib(pid: int) -> int:
     return 0
 
 
-def _is_prefect_api(pid: int) -> bool:
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds the process has used so far (0 once it is gone)."""
     try:
-        return b"prefect.server" in (PROC / str(pid) / "cmdline").read_bytes()
+        fields = (PROC / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / TICKS  # utime, stime: fields 14, 15
+
+
+def _role(pid: int) -> str:
+    """``api`` (Prefect's server), ``flow`` (``bench.child``), ``profiler`` (py-spy) or
+    ``workers`` (the fork server and its workers: forked, they keep its command line)."""
+    try:
+        command = (PROC / str(pid) / "cmdline").read_bytes()
     except OSError:
-        return False
+        return "workers"
+    if b"prefect.server" in command:
+        return "api"
+    if b"py-spy" in command:
+        return "profiler"
+    if b"forkserver" in command:
+        return "workers"
+    return "flow" if b"bench.child" in command else "workers"
 
 
 class TreeMemory(threading.Thread):
@@ -71,6 +96,7 @@ class TreeMemory(threading.Thread):
         self.vahti_mb = 0.0  # the flow process, the fork server and the workers
         self.tree_mb = 0.0  # the same plus Prefect's ephemeral API server
         self.processes = 0  # the most Vahti processes alive at once
+        self._cpu: dict[int, tuple[str, float]] = {}  # pid -> (role, CPU seconds last seen)
         self._stopped = threading.Event()
 
     def run(self) -> None:
@@ -80,8 +106,12 @@ class TreeMemory(threading.Thread):
             vahti = api = 0
             count = 0
             for pid in _descendants(self.pid):
+                role = self._cpu[pid][0] if pid in self._cpu else _role(pid)
+                self._cpu[pid] = (role, _cpu_seconds(pid) or self._cpu.get(pid, ("", 0.0))[1])
+                if role == "profiler":
+                    continue
                 pss = _pss_kib(pid)
-                if _is_prefect_api(pid):
+                if role == "api":
                     api += pss
                 else:
                     vahti += pss
@@ -89,6 +119,15 @@ class TreeMemory(threading.Thread):
             self.vahti_mb = max(self.vahti_mb, vahti / 1024)
             self.tree_mb = max(self.tree_mb, (vahti + api) / 1024)
             self.processes = max(self.processes, count)
+
+    @property
+    def cpu_seconds(self) -> dict[str, float]:
+        """CPU seconds per role: ``flow``, ``workers`` (fork server and workers), ``api``."""
+        roles = {"flow": 0.0, "workers": 0.0, "api": 0.0}
+        for role, seconds in self._cpu.values():
+            if role in roles:
+                roles[role] += seconds
+        return {role: round(seconds, 2) for role, seconds in roles.items()}
 
     def stop(self) -> None:
         self._stopped.set()

@@ -12,17 +12,21 @@ and migrating-checking an engine per provider.
 SQLite is opened in WAL mode with foreign keys on and a busy timeout, and every
 transaction of :func:`session_scope` starts with ``BEGIN IMMEDIATE``: writers queue on
 the busy timeout instead of failing with "database is locked" when two processes write
-at once. Within one process, those transactions on the same file first take a Python
-lock, so the threads of a flow (one task per provider) wait in turn instead of racing
-the busy handler. :func:`read_scope` is for reads: a snapshot that takes no lock.
+at once. Before it, a writer takes :class:`WriterLock`: the threads of a process queue
+on a Python lock, the processes (the flow and its workers) on a file lock beside the
+database, so writers wait in turn and start promptly instead of racing the busy
+handler. :func:`read_scope` is for reads: a snapshot that takes no lock.
 """
 
 from __future__ import annotations
 
 import atexit
+import fcntl
 import functools
 import logging
+import os
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -106,25 +110,92 @@ def make_engine(url: str) -> Engine:
     )
 
 
-_HOLDS_WRITER = "vahti_holds_writer_lock"
 _READ_ONLY = "vahti_read_only"
-_writer_locks: dict[str, threading.RLock] = {}
+#: Longest sleep between two tries of another process's writer lock (seconds).
+_LOCK_POLL_MAX = 0.002
+
+
+class WriterLock:
+    """Who may write to one SQLite file: the threads of this process, then the processes.
+
+    Threads queue on a reentrant lock. A thread that takes it first (not nested) then
+    takes an exclusive ``flock`` of ``PATH.writer-lock`` beside the database, the one
+    lock every Vahti process writing to the file shares (the flow's and its workers).
+    A waiting process retries every 2 ms at most, so it starts within that of the
+    other's commit; SQLite's own busy handler sleeps up to 100 ms a try, long after
+    the lock is free, and a writer committing page after page can keep it for many.
+    ``BEGIN IMMEDIATE`` and the busy timeout stay as the guard against other programs.
+    """
+
+    def __init__(self, lock_file: Path | None) -> None:
+        self._threads = threading.RLock()
+        self._lock_file = lock_file  # None: in-memory, this process's alone
+        self._fd: int | None = None
+        self._fd_pid = 0  # a forked child must not share its parent's lock
+        self._depth = 0  # changed only by the thread holding self._threads
+
+    def acquire(self, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        if not self._threads.acquire(timeout=timeout):
+            return False
+        self._depth += 1
+        if self._depth == 1 and self._lock_file is not None:
+            try:
+                taken = self._flock(deadline)
+            except BaseException:
+                self._leave()
+                raise
+            if not taken:
+                self._leave()
+                return False
+        return True
+
+    def release(self) -> None:
+        if self._depth == 1 and self._fd is not None:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+        self._leave()
+
+    def _leave(self) -> None:
+        self._depth -= 1
+        self._threads.release()
+
+    def _flock(self, deadline: float) -> bool:
+        if self._fd is None or self._fd_pid != os.getpid():
+            assert self._lock_file is not None
+            self._fd = os.open(self._lock_file, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            self._fd_pid = os.getpid()
+        pause = 0.0001
+        while True:
+            try:
+                fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    return False
+                time.sleep(pause)
+                pause = min(pause * 2, _LOCK_POLL_MAX)
+            else:
+                return True
+
+
+_writer_locks: dict[str, WriterLock] = {}
 _writer_locks_guard = threading.Lock()
 
 
-def _writer_lock(database: str | None) -> threading.RLock:
-    """The one in-process writer lock of a SQLite database file."""
-    key = (
-        str(Path(database).resolve())
-        if database and not database.startswith("memory:")
-        else str(database)
-    )
+def _writer_lock(database: str | None) -> WriterLock:
+    """The one writer lock of a SQLite database file (or in-memory database) per process."""
+    memory = not database or database.startswith("memory:")
+    key = str(database) if memory else str(Path(str(database)).resolve())
     with _writer_locks_guard:
-        return _writer_locks.setdefault(key, threading.RLock())
+        if key not in _writer_locks:
+            _writer_locks[key] = WriterLock(None if memory else Path(f"{key}.writer-lock"))
+        return _writer_locks[key]
 
 
-def _release(connection: Connection, writer: threading.RLock) -> None:
-    if connection.info.pop(_HOLDS_WRITER, False):
+def _release(holders: set[int], connection: Any, writer: WriterLock) -> None:
+    """Release ``writer`` if ``connection`` (a pooled DBAPI connection) holds it."""
+    key = id(connection.driver_connection)
+    if key in holders:
+        holders.discard(key)
         writer.release()
 
 
@@ -157,32 +228,46 @@ def _sqlite_engine(url: str) -> Engine:
             cursor.close()
 
     writer = _writer_lock(make_url(url).database if not memory else f"memory:{id(engine)}")
+    holders: set[int] = set()  # the driver connections holding it (by id)
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Connection) -> None:
         if not memory and connection.get_execution_options().get(_READ_ONLY):
             connection.exec_driver_sql("BEGIN")  # WAL: a reader needs no lock, waits for none
             return
-        # Threads of one process queue on a Python lock (first come, first served)
-        # instead of polling SQLite's busy handler, which lets a busy writer starve
-        # the others past the busy timeout when many provider tasks run at once.
+        # Writers queue on WriterLock (threads, then processes) instead of polling
+        # SQLite's busy handler, which lets a busy writer starve the others past the
+        # busy timeout when many provider steps write at once.
         if not writer.acquire(timeout=SQLITE_BUSY_TIMEOUT_MS / 1000):
-            raise StoreError(f"database {url!r} stayed locked by this process's other writers")
-        connection.info[_HOLDS_WRITER] = True
+            raise StoreError(f"database {url!r} stayed locked by its other writers")
+        holders.add(id(connection.connection.driver_connection))
         try:
             connection.exec_driver_sql("BEGIN IMMEDIATE")
         except BaseException:
-            _release(connection, writer)
+            _release(holders, connection.connection, writer)
             raise
 
-    @event.listens_for(engine, "commit")
-    def _on_commit(connection: Connection) -> None:
-        _release(connection, writer)
+    # The lock is released once SQLite has committed (or rolled back), not before: the
+    # "commit" event comes before the driver's commit, and a writer let in then would
+    # wait in SQLite's busy handler for the commit and its checkpoint. The dialect is
+    # this engine's own, and the pool resets connections through it too.
+    dialect = engine.dialect
+    commit, rollback = dialect.do_commit, dialect.do_rollback
 
-    @event.listens_for(engine, "rollback")
-    def _on_rollback(connection: Connection) -> None:
-        _release(connection, writer)
+    def do_commit(dbapi_connection: Any) -> None:
+        try:
+            commit(dbapi_connection)
+        finally:
+            _release(holders, dbapi_connection, writer)
 
+    def do_rollback(dbapi_connection: Any) -> None:
+        try:
+            rollback(dbapi_connection)
+        finally:
+            _release(holders, dbapi_connection, writer)
+
+    dialect.do_commit = do_commit  # type: ignore[method-assign]
+    dialect.do_rollback = do_rollback  # type: ignore[method-assign]
     return engine
 
 
