@@ -125,16 +125,26 @@ class WriterLock:
     other's commit; SQLite's own busy handler sleeps up to 100 ms a try, long after
     the lock is free, and a writer committing page after page can keep it for many.
     ``BEGIN IMMEDIATE`` and the busy timeout stay as the guard against other programs.
+    The kernel drops a dead process's ``flock``; a forked child takes its own.
     """
 
     def __init__(self, lock_file: Path | None) -> None:
-        self._threads = threading.RLock()
         self._lock_file = lock_file  # None: in-memory, this process's alone
         self._fd: int | None = None
-        self._fd_pid = 0  # a forked child must not share its parent's lock
+        self._start()
+
+    def _start(self) -> None:
+        """Fresh state; in a forked child, nothing it inherited is its own."""
+        if self._fd is not None:  # the parent's descriptor: closing this copy unlocks nothing
+            os.close(self._fd)
+        self._pid = os.getpid()
+        self._threads = threading.RLock()
+        self._fd = None
         self._depth = 0  # changed only by the thread holding self._threads
 
     def acquire(self, timeout: float) -> bool:
+        if self._pid != os.getpid():
+            self._start()
         deadline = time.monotonic() + timeout
         if not self._threads.acquire(timeout=timeout):
             return False
@@ -160,10 +170,9 @@ class WriterLock:
         self._threads.release()
 
     def _flock(self, deadline: float) -> bool:
-        if self._fd is None or self._fd_pid != os.getpid():
+        if self._fd is None:
             assert self._lock_file is not None
             self._fd = os.open(self._lock_file, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-            self._fd_pid = os.getpid()
         pause = 0.0001
         while True:
             try:

@@ -20,7 +20,7 @@ from models.alerting import OPEN_ALERT_STATUSES, Alert, DeadlineRecord
 from notifications.deadlines import DEADLINE_COLUMNS, from_columns
 from notifications.policy import ACTIONABLE_STATUSES, ProviderDeadline, Suppression
 from notifications.reminder import BreachedRef
-from rules.deadline import Deadline, Status
+from rules.deadline import STATUS_OF, Deadline, Status
 
 _CHUNK = 500  # subjects per IN list
 _IDS_CHUNK = 5000  # row ids per UPDATE (SQLite takes 32 766 parameters)
@@ -119,7 +119,7 @@ _NARROW_COLUMNS = (
 def _narrow(row: Any) -> ProviderDeadline:
     pid, kind, subject, rule, status, due_on, office, coach, escalate, count, limit = row
     deadline = Deadline(
-        kind, subject, rule, Status(status), due_on, office_id=office, coach_id=coach,
+        kind, subject, rule, STATUS_OF[status], due_on, office_id=office, coach_id=coach,
         escalate=bool(escalate), count=count, limit=limit,
     )  # fmt: skip
     return ProviderDeadline(pid, deadline)

@@ -24,7 +24,7 @@ from sqlmodel import Session, col
 from models.alerting import Alert, DeadlineCount, DeadlineRecord
 from models.db import bulk_insert
 from notifications.policy import ProviderDeadline, dedup_key, planned_when_stored
-from rules.deadline import Deadline, Status, SubjectKind
+from rules.deadline import STATUS_OF, Deadline, Status, SubjectKind
 
 _CHUNK = 500  # refs per IN list when reading a page's current rows
 _IDS_CHUNK = 5000  # row ids per UPDATE (SQLite takes 32 766 parameters)
@@ -262,7 +262,7 @@ def to_deadline(row: DeadlineRecord) -> Deadline:
         subject_kind=cast("SubjectKind", row.subject_kind),
         subject=row.subject,
         rule=row.rule,
-        status=Status(row.status),
+        status=STATUS_OF[row.status],
         due_on=row.due_on,
         event_on=row.event_on,
         days_left=row.days_left,
@@ -318,7 +318,7 @@ def from_columns(row: Any) -> ProviderDeadline:
     (pid, kind, subject, rule, status, due_on, event_on, days_left, details, explanation,
      pack_id, provisional, office, coach, link, language, escalate, count, limit) = row  # fmt: skip
     deadline = Deadline(
-        kind, subject, rule, Status(status), due_on, event_on, days_left,
+        kind, subject, rule, STATUS_OF[status], due_on, event_on, days_left,
         _json_tuple(details), _json_tuple(explanation), pack_id, _json_tuple(provisional),
         office, coach, link, language, bool(escalate), count, limit,
     )  # fmt: skip

@@ -1,0 +1,150 @@
+"""SQLite writers of several processes queue on one file lock, held until SQLite commits."""
+
+from __future__ import annotations
+
+import multiprocessing
+import subprocess
+import sys
+import textwrap
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, text
+
+from models.db import WriterLock, _writer_lock, make_engine, session_scope
+from vahti.errors import StoreError
+
+HOLDER = textwrap.dedent(
+    """
+    import sys
+    from sqlalchemy import text
+    from models.db import make_engine, session_scope
+    engine = make_engine(sys.argv[1])
+    with session_scope(engine) as session:
+        session.execute(text("INSERT INTO t VALUES (1)"))
+        print("holding", flush=True)
+        sys.stdin.readline()  # until the test says commit
+    print("committed", flush=True)
+    """
+)
+
+
+@pytest.fixture
+def url(tmp_path: Path) -> str:
+    url = f"sqlite:///{tmp_path / 'w.db'}"
+    engine = make_engine(url)
+    with session_scope(engine) as session:
+        session.execute(text("CREATE TABLE t (n INTEGER)"))
+    engine.dispose()
+    return url
+
+
+@pytest.fixture
+def holder(url: str) -> Iterator[subprocess.Popen[str]]:
+    """Another process inside a write transaction on the same file, until it is told."""
+    command = [sys.executable, "-c", HOLDER, url]
+    with subprocess.Popen(
+        command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    ) as process:
+        assert process.stdout is not None
+        assert process.stdout.readline().strip() == "holding"
+        yield process
+        if process.poll() is None:
+            process.kill()
+
+
+def _commit(process: subprocess.Popen[str]) -> None:
+    assert process.stdin is not None
+    assert process.stdout is not None
+    process.stdin.write("\n")
+    process.stdin.flush()
+    assert process.stdout.readline().strip() == "committed"
+
+
+def test_another_process_writing_keeps_this_one_waiting(
+    url: str, holder: subprocess.Popen[str]
+) -> None:
+    lock = _writer_lock(url.removeprefix("sqlite:///"))
+    assert not lock.acquire(timeout=0.2)  # the other process holds the file lock
+    _commit(holder)
+    assert lock.acquire(timeout=5)
+    lock.release()
+
+
+def test_a_writer_that_waits_too_long_gets_a_clear_error(
+    url: str, holder: subprocess.Popen[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("models.db.SQLITE_BUSY_TIMEOUT_MS", 200)
+    engine = make_engine(url)
+    try:
+        with (
+            pytest.raises(StoreError, match="stayed locked by its other writers"),
+            session_scope(engine) as session,
+        ):
+            session.execute(text("INSERT INTO t VALUES (2)"))
+        _commit(holder)
+        with session_scope(engine) as session:  # the lock came back: nothing left held
+            session.execute(text("INSERT INTO t VALUES (3)"))
+        with session_scope(engine) as session:
+            rows = sorted(n for (n,) in session.execute(text("SELECT n FROM t")))
+        assert rows == [1, 3]
+    finally:
+        engine.dispose()
+
+
+def test_the_lock_is_held_until_sqlite_has_committed(url: str) -> None:
+    """A writer let in before the driver's COMMIT would wait in SQLite's busy handler."""
+    engine = make_engine(url)
+    lock = _writer_lock(url.removeprefix("sqlite:///"))
+    depth_at_commit: list[int] = []
+    try:
+        with session_scope(engine) as session:
+            raw = session.connection().connection.driver_connection
+            assert raw is not None
+            raw.set_trace_callback(
+                lambda sql: depth_at_commit.append(lock._depth) if sql == "COMMIT" else None
+            )
+            session.execute(text("INSERT INTO t VALUES (1)"))
+        raw.set_trace_callback(None)
+        assert depth_at_commit == [1]
+        assert lock._depth == 0
+        with pytest.raises(RuntimeError, match="undone"):
+            _insert_then_fail(engine)
+        assert lock._depth == 0  # released by the rollback
+    finally:
+        engine.dispose()
+
+
+def _insert_then_fail(engine: Engine) -> None:
+    with session_scope(engine) as session:
+        session.execute(text("INSERT INTO t VALUES (2)"))
+        raise RuntimeError("undone")
+
+
+def _try_lock(path: str, answer: multiprocessing.SimpleQueue[bool]) -> None:
+    lock = _writer_lock(path)
+    taken = lock.acquire(timeout=0.2)
+    answer.put(taken)
+    if taken:
+        lock.release()
+
+
+def test_a_forked_child_does_not_share_its_parents_lock(tmp_path: Path) -> None:
+    path = str(tmp_path / "f.db")
+    lock = _writer_lock(path)
+    assert isinstance(lock, WriterLock)
+    context = multiprocessing.get_context("fork")
+    answer: multiprocessing.SimpleQueue[bool] = context.SimpleQueue()
+    assert lock.acquire(timeout=1)
+    try:
+        child = context.Process(target=_try_lock, args=(path, answer))
+        child.start()
+        child.join(10)
+        assert answer.get() is False  # the parent holds it, in this process or not
+    finally:
+        lock.release()
+    child = context.Process(target=_try_lock, args=(path, answer))
+    child.start()
+    child.join(10)
+    assert answer.get() is True
