@@ -96,7 +96,8 @@ class TreeMemory(threading.Thread):
         self.vahti_mb = 0.0  # the flow process, the fork server and the workers
         self.tree_mb = 0.0  # the same plus Prefect's ephemeral API server
         self.processes = 0  # the most Vahti processes alive at once
-        self._cpu: dict[int, tuple[str, float]] = {}  # pid -> (role, CPU seconds last seen)
+        self._roles: dict[int, str] = {}  # pid -> role, read once a process
+        self._cpu: dict[int, float] = {}  # pid -> its CPU seconds when last seen alive
         self._stopped = threading.Event()
 
     def run(self) -> None:
@@ -106,8 +107,10 @@ class TreeMemory(threading.Thread):
             vahti = api = 0
             count = 0
             for pid in _descendants(self.pid):
-                role = self._cpu[pid][0] if pid in self._cpu else _role(pid)
-                self._cpu[pid] = (role, _cpu_seconds(pid) or self._cpu.get(pid, ("", 0.0))[1])
+                if pid not in self._roles:
+                    self._roles[pid] = _role(pid)
+                role = self._roles[pid]
+                self._cpu[pid] = _cpu_seconds(pid) or self._cpu.get(pid, 0.0)  # 0: just gone
                 if role == "profiler":
                     continue
                 pss = _pss_kib(pid)
@@ -124,9 +127,9 @@ class TreeMemory(threading.Thread):
     def cpu_seconds(self) -> dict[str, float]:
         """CPU seconds per role: ``flow``, ``workers`` (fork server and workers), ``api``."""
         roles = {"flow": 0.0, "workers": 0.0, "api": 0.0}
-        for role, seconds in self._cpu.values():
-            if role in roles:
-                roles[role] += seconds
+        for pid, seconds in self._cpu.items():
+            if self._roles[pid] in roles:
+                roles[self._roles[pid]] += seconds
         return {role: round(seconds, 2) for role, seconds in roles.items()}
 
     def stop(self) -> None:

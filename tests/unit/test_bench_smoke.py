@@ -116,3 +116,26 @@ def test_tree_memory_adds_up_a_process_and_its_children() -> None:
     assert memory.processes == 3
     assert memory.vahti_mb > 3 * 40
     assert memory.tree_mb >= memory.vahti_mb
+
+
+def test_tree_memory_counts_cpu_seconds_per_role() -> None:
+    """A child that uses a second of CPU is counted (as ``workers``: neither the flow's
+    ``bench.child`` nor Prefect's server), with its last value once it is gone."""
+    burn = (
+        "import time\n"
+        "while time.process_time() < 1.0: pass\n"
+        "time.sleep(0.6)\n"  # alive for a sample after the second of CPU
+    )
+    script = (
+        "import subprocess, sys, time\n"
+        f"subprocess.run([sys.executable, '-c', {burn!r}])\n"
+        "time.sleep(0.6)\n"
+    )
+    parent = subprocess.Popen([sys.executable, "-c", script])
+    memory = TreeMemory(parent.pid, interval=0.1)
+    memory.start()
+    parent.wait()
+    memory.stop()
+    cpu = memory.cpu_seconds
+    assert cpu["workers"] >= 0.9
+    assert cpu["flow"] == cpu["api"] == 0.0
