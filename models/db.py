@@ -214,6 +214,29 @@ def in_memory(url: str) -> bool:
     return parsed.get_backend_name() == "sqlite" and parsed.database in (None, "", ":memory:")
 
 
+def _acquire(writer: WriterLock, url: str) -> None:
+    if not writer.acquire(timeout=SQLITE_BUSY_TIMEOUT_MS / 1000):
+        raise StoreError(f"database {url!r} stayed locked by its other writers")
+
+
+def _use_wal(cursor: Any, writer: WriterLock, url: str) -> None:
+    """Put the file in WAL mode (it stays so): only the first connection ever changes it.
+
+    Switching a new file to WAL takes an exclusive lock that SQLite does not wait for:
+    two processes opening a new database at once (a flow's first workers) made one
+    fail with "database is locked". Reading the mode needs no lock; the switch is made
+    holding the writer lock, after reading the mode again.
+    """
+    if cursor.execute("PRAGMA journal_mode").fetchone()[0] == "wal":
+        return
+    _acquire(writer, url)
+    try:
+        if cursor.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+            cursor.execute("PRAGMA journal_mode=WAL")
+    finally:
+        writer.release()
+
+
 def _sqlite_engine(url: str) -> Engine:
     memory = in_memory(url)
     kwargs: dict[str, Any] = {"connect_args": {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}}
@@ -221,6 +244,8 @@ def _sqlite_engine(url: str) -> Engine:
         kwargs.update(poolclass=StaticPool)
         kwargs["connect_args"]["check_same_thread"] = False
     engine = create_engine(url, **kwargs)
+    writer = _writer_lock(make_url(url).database if not memory else f"memory:{id(engine)}")
+    holders: set[int] = set()  # the driver connections holding it (by id)
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: object) -> None:
@@ -228,16 +253,13 @@ def _sqlite_engine(url: str) -> Engine:
         cursor = dbapi_connection.cursor()
         try:
             if not memory:
-                cursor.execute("PRAGMA journal_mode=WAL")
+                _use_wal(cursor, writer, url)
                 cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
             cursor.execute(f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}")
         finally:
             cursor.close()
-
-    writer = _writer_lock(make_url(url).database if not memory else f"memory:{id(engine)}")
-    holders: set[int] = set()  # the driver connections holding it (by id)
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Connection) -> None:
@@ -247,8 +269,7 @@ def _sqlite_engine(url: str) -> Engine:
         # Writers queue on WriterLock (threads, then processes) instead of polling
         # SQLite's busy handler, which lets a busy writer starve the others past the
         # busy timeout when many provider steps write at once.
-        if not writer.acquire(timeout=SQLITE_BUSY_TIMEOUT_MS / 1000):
-            raise StoreError(f"database {url!r} stayed locked by its other writers")
+        _acquire(writer, url)
         holders.add(id(connection.connection.driver_connection))
         try:
             connection.exec_driver_sql("BEGIN IMMEDIATE")

@@ -6,13 +6,14 @@ import multiprocessing
 import subprocess
 import sys
 import textwrap
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, text
 
-from models.db import WriterLock, _writer_lock, make_engine, session_scope
+from models.db import WriterLock, _writer_lock, make_engine, read_scope, session_scope
 from vahti.errors import StoreError
 
 HOLDER = textwrap.dedent(
@@ -148,3 +149,58 @@ def test_a_forked_child_does_not_share_its_parents_lock(tmp_path: Path) -> None:
     child.start()
     child.join(10)
     assert answer.get() is True
+
+
+CONVERTER = textwrap.dedent(
+    """
+    import sqlite3, sys
+    from models.db import _writer_lock
+    lock = _writer_lock(sys.argv[1])
+    assert lock.acquire(timeout=5)
+    raw = sqlite3.connect(sys.argv[1], isolation_level=None)
+    raw.execute("BEGIN IMMEDIATE")
+    raw.execute("CREATE TABLE t (n INTEGER)")
+    print("holding", flush=True)
+    sys.stdin.readline()
+    raw.execute("COMMIT")
+    raw.execute("PRAGMA journal_mode=WAL")
+    raw.close()
+    lock.release()
+    print("committed", flush=True)
+    """
+)
+
+
+def test_a_new_database_is_switched_to_wal_once_under_the_writer_lock(tmp_path: Path) -> None:
+    """While another Vahti process switches a new file to WAL (holding the writer lock
+    and SQLite's lock on the still rollback-journal file), a new connection waits for it
+    and finds the file in WAL mode. ``PRAGMA journal_mode=WAL`` on every connection got
+    "database is locked" at once there: SQLite does not wait for that lock (two workers
+    of a flow opening a new store at the same moment)."""
+    path = str(tmp_path / "new.db")
+    command = [sys.executable, "-c", CONVERTER, path]
+    found: list[str] = []
+    errors: list[BaseException] = []
+
+    def connect() -> None:
+        engine = make_engine(f"sqlite:///{path}")
+        try:
+            with read_scope(engine) as session:
+                found.append(str(session.execute(text("PRAGMA journal_mode")).scalar_one()))
+        except BaseException as exc:  # reported by the assertion below
+            errors.append(exc)
+        finally:
+            engine.dispose()
+
+    with subprocess.Popen(
+        command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    ) as converter:
+        assert converter.stdout is not None
+        assert converter.stdout.readline().strip() == "holding"
+        opener = threading.Thread(target=connect)
+        opener.start()
+        opener.join(0.3)  # it waits for the converter (or, before, failed at once)
+        _commit(converter)
+        opener.join(30)
+    assert errors == []
+    assert found == ["wal"]
