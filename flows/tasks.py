@@ -31,13 +31,22 @@ def _transient(task_: Task[..., object], task_run: TaskRun, state: State[object]
     persist_result=False,
 )
 def check_task(
-    config: str, provider_id: str, today_on: str, full: bool = False, rows: bool = False
+    config: str,
+    provider_id: str,
+    today_on: str,
+    *,
+    full: bool = False,
+    rows: bool = False,
+    plan_at: str | None = None,
 ) -> CheckSummary:
-    """Sync one provider and evaluate it, page by page (the scheduled check, one task each).
+    """Sync one provider and evaluate it, page by page (the scheduled check, one task each);
+    with ``plan_at``, write its due alerts to the ledger for the run's notify.
 
     Runs in one of the flow's worker processes while it has them (:mod:`vahti.workers`).
     """
-    return workers.run(pipeline.check_step, config, provider_id, today_on, full=full, rows=rows)
+    return workers.run(
+        pipeline.check_step, config, provider_id, today_on, full=full, rows=rows, plan_at=plan_at
+    )
 
 
 @task(name="overview", persist_result=False)

@@ -9,7 +9,9 @@
 4. per target: claim its ready rows, render one digest, send it with Apprise, record
    the result; failed rows wait for their backoff, repeated failures reach operations.
 
-``dry_run`` stops after step 2 and writes nothing.
+``dry_run`` stops after step 2 and writes nothing. :func:`plan_ahead` is steps 1-3 for
+one provider: the scheduled check runs it in each provider's worker, and the run's
+notify then has little left to plan besides the daily reminder.
 """
 
 from __future__ import annotations
@@ -186,6 +188,70 @@ def _coaches(engine: Engine, provider_ids: set[str]) -> list[CoachPayload]:
         ]
 
 
+def _plan(
+    engine: Engine, settings: Settings, *, provider_id: str | None, today: date, now: datetime
+) -> RunPlan:
+    with read_scope(engine) as session:
+        return plan_run(
+            session=session,
+            provider_id=provider_id,
+            today=today,
+            now=now,
+            settings=policy_settings(settings.alerts),
+            calendar=FinnishCalendar(),
+        )
+
+
+def _batches(
+    run: RunPlan,
+    router: Router,
+    *,
+    now: datetime,
+    today: date,
+    report: NotifyReport,
+    unroutable: set[Identity],
+) -> Iterator[list[dict[str, object]]]:
+    """The ledger rows, a few thousand alerts at a time (a national first run has tens of
+    thousands: their rows are never all in memory at once), then the day's reminder."""
+    due = run.result.due
+    for start in range(0, len(due), ROW_BATCH):
+        chunk = list(due[start : start + ROW_BATCH])
+        yield _rows(chunk, router, now=now, today=today, report=report, unroutable=unroutable)
+    yield _reminder_rows(run, router, now=now, today=today, report=report)
+
+
+def _write_ahead(
+    engine: Engine,
+    run: RunPlan,
+    router: Router,
+    *,
+    now: datetime,
+    today: date,
+    report: NotifyReport,
+) -> None:
+    """Write the plan's ledger rows, cancel what it no longer justifies, mark the planned
+    rows, and COMMIT: all before any send."""
+    unroutable: set[Identity] = set()
+    with session_scope(engine) as session:
+        for rows in _batches(
+            run, router, now=now, today=today, report=report, unroutable=unroutable
+        ):
+            report.planned += ledger.write_alerts(session=session, rows=rows)
+        report.cancelled += ledger.cancel(
+            session=session,
+            keys=run.result.obsolete,
+            reason="no longer due: met, superseded, moved or silenced",
+            now=now,
+        )
+        report.cancelled += ledger.cancel(
+            session=session,
+            keys=run.stale_reminders,
+            reason="replaced by a newer breach reminder",
+            now=now,
+        )
+        mark_planned(session=session, ids=run.settled_ids(unroutable))
+
+
 def notify(
     settings: Settings,
     *,
@@ -199,16 +265,7 @@ def notify(
     today = _today(now, settings)
     report = NotifyReport(dry_run=dry_run)
     engine = shared_engine(settings.database.url)
-    policy = policy_settings(settings.alerts)
-    with read_scope(engine) as session:
-        run = plan_run(
-            session=session,
-            provider_id=provider_id,
-            today=today,
-            now=now,
-            settings=policy,
-            calendar=FinnishCalendar(),
-        )
+    run = _plan(engine, settings, provider_id=provider_id, today=today, now=now)
     result = run.result
     scope = {item.provider_id for item in run.candidates.values()}
     scope |= {p.id for p in settings.providers} | ({provider_id} if provider_id else set())
@@ -231,19 +288,8 @@ def notify(
         for s in result.suppressed
     ]
     router = Router(settings.recipients, coaches)
-    unroutable: set[Identity] = set()
-    due = list(result.due)
-
-    def batches() -> Iterator[list[dict[str, object]]]:
-        """The ledger rows, a few thousand alerts at a time (a national first run has
-        tens of thousands: their rows are never all in memory at once)."""
-        for start in range(0, len(due), ROW_BATCH):
-            chunk = due[start : start + ROW_BATCH]
-            yield _rows(chunk, router, now=now, today=today, report=report, unroutable=unroutable)
-        yield _reminder_rows(run, router, now=now, today=today, report=report)
-
     if dry_run:
-        for rows in batches():
+        for rows in _batches(run, router, now=now, today=today, report=report, unroutable=set()):
             report.planned += len(rows)
             for row in rows:
                 lang = str(row["language"])
@@ -251,22 +297,7 @@ def notify(
         with read_scope(engine) as session:
             report.pending = ledger.count_open(session=session) + report.held
         return report
-    with session_scope(engine) as session:  # write ahead: committed before any send
-        for rows in batches():
-            report.planned += ledger.write_alerts(session=session, rows=rows)
-        report.cancelled = ledger.cancel(
-            session=session,
-            keys=result.obsolete,
-            reason="no longer due: met, superseded, moved or silenced",
-            now=now,
-        )
-        report.cancelled += ledger.cancel(
-            session=session,
-            keys=run.stale_reminders,
-            reason="replaced by a newer breach reminder",
-            now=now,
-        )
-        mark_planned(session=session, ids=run.settled_ids(unroutable))
+    _write_ahead(engine, run, router, now=now, today=today, report=report)
     deliver_ready(
         settings, engine=engine, now=now, today=today, report=report, environ=environ, hook=hook
     )
@@ -280,6 +311,37 @@ def notify(
         report.possible_duplicates = ledger.possible_duplicates(
             session=session, now=now, lease=lease
         )
+    return report
+
+
+def plan_ahead(
+    settings: Settings,
+    *,
+    now: datetime,
+    provider_id: str,
+    environ: Mapping[str, str] | None = None,
+) -> NotifyReport:
+    """Write one provider's due alerts to the ledger ahead of the run's notify; send nothing.
+
+    The scheduled check calls it in the provider's worker right after the provider's
+    check, so the planning of a national run is spread over the workers instead of
+    waiting for the last provider. It is :func:`notify` for one provider up to the
+    write-ahead commit: the run's notify afterwards finds these alerts in the ledger
+    (undelivered, so their deadlines are still its candidates: the daily reminder still
+    leaves them out), delivers them with everything else, one digest per recipient, and
+    plans again whatever stayed unplanned here (held, suppressed, without a recipient).
+    Unknown coach ids in ``recipients.coaches`` are checked by that notify (it reads every
+    provider's staff).
+    """
+    today = _today(now, settings)
+    report = NotifyReport()
+    engine = shared_engine(settings.database.url)
+    run = _plan(engine, settings, provider_id=provider_id, today=today, now=now)
+    validate_recipients(settings.recipients, environ=environ)
+    router = Router(settings.recipients, _coaches(engine, {provider_id}))
+    _write_ahead(engine, run, router, now=now, today=today, report=report)
+    report.held = len(run.result.held)
+    report.suppressed = len(run.result.suppressed)
     return report
 
 
