@@ -108,6 +108,7 @@ class Alert(SQLModel, table=True):
         UniqueConstraint("dedup_key", "target_key", name="uq_alert_dedup_target"),
         Index("ix_alert_status_next", "status", "next_attempt_at"),
         Index("ix_alert_target_status", "target_key", "status"),
+        Index("ix_alert_provider_status", "provider_id", "status"),
     )
 
     id: int | None = Field(default=None, primary_key=True)

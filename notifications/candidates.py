@@ -66,14 +66,17 @@ def plan_candidates(
     # partial index of the few unplanned ones, which the provider_id term makes it
     # search. The statuses are checked on the rows found (ACTIONABLE below).
     unplanned = select(*columns).where(table.c.is_current, ~table.c.planned, mine)
-    window = base.where(
-        table.c.status.in_([Status.OPEN.value, Status.DUE_SOON.value]),
-        table.c.due_on >= today,
-        table.c.due_on <= today + timedelta(days=window_days),
-    )
+    dated = (table.c.due_on >= today, table.c.due_on <= today + timedelta(days=window_days))
+    if provider_id is None:
+        window = base.where(table.c.status.in_(sorted(_WINDOW)), *dated)
+    else:  # one provider: through its own rows, not every provider's window (_WINDOW below)
+        window = select(*columns).where(table.c.is_current, mine, *dated)
+    named_where = [alert.c.status.in_(OPEN_ALERT_STATUSES)]
+    if provider_id is not None:
+        named_where.append(alert.c.provider_id == provider_id)
     named = (
         select(alert.c.provider_id, alert.c.subject_kind, alert.c.subject, alert.c.rule)
-        .where(alert.c.status.in_(OPEN_ALERT_STATUSES))
+        .where(*named_where)
         .distinct()
         .subquery()
     )
@@ -99,6 +102,8 @@ def plan_candidates(
                 continue
             if number == 0 and row[4] not in _ACTIONABLE:
                 continue
+            if number == 1 and row[4] not in _WINDOW:
+                continue
             if number >= 3 and (row[2], row[3]) not in pairs:
                 continue
             found[row[-1]] = _narrow(row[:-1])
@@ -106,6 +111,10 @@ def plan_candidates(
 
 
 _ACTIONABLE = frozenset(s.value for s in ACTIONABLE_STATUSES)
+#: The statuses a warning lead can reach. One provider's window rows are found through its
+#: current rows (uq_deadline_record_current) and their status checked here: given the
+#: statuses, SQLite walks ix_deadline_record_current_due through every provider's window.
+_WINDOW = frozenset({Status.OPEN.value, Status.DUE_SOON.value})
 
 
 #: What the policy and the router read of a candidate; reasons are read only for the
