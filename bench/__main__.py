@@ -18,13 +18,14 @@ import shutil
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import asdict
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
 from bench.engine import measure_engine
-from bench.floor import measure_floor
+from bench.floor import fastest_floor, measure_floor
 from bench.full import RunResult, drop_site, make_site, run_flow
 from bench.server import ProviderProcess
 
@@ -121,7 +122,17 @@ def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
                 f"({engine.evaluate_per_second:.0f} cases/s, {engine.deadlines} deadlines)"
             )
         if parts & {"full", "incremental"}:
-            out["runs"] = _flow_runs(args, server, workdir / "vahti", parts)
+
+            def floor_again() -> None:  # bracket the full run: the machine's speed drifts
+                if "floor" in parts:
+                    after = measure_floor(server)
+                    out["floor_after"] = [
+                        asdict(f) | {"cases_per_second": f.cases_per_second} for f in after
+                    ]
+                    for f in after:
+                        emit(f"  floor after ({f.parser:<6})  {f.seconds:8.2f} s")
+
+            out["runs"] = _flow_runs(args, server, workdir / "vahti", parts, floor_again)
             for name, result in out["runs"].items():
                 emit(_row(name, _result(result)))
         if args.naive:
@@ -133,13 +144,18 @@ def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
 
 
 def _flow_runs(
-    args: argparse.Namespace, server: ProviderProcess, root: Path, parts: set[str]
+    args: argparse.Namespace,
+    server: ProviderProcess,
+    root: Path,
+    parts: set[str],
+    after_full: Callable[[], None],
 ) -> dict[str, Any]:
     site = make_site(root, server, args.db, args.postgres_url)
     runs: dict[str, Any] = {}
     try:
         first = run_flow(site, server.token, label="full", today=TODAY.isoformat(), now=_at(TODAY))
         runs["full"] = asdict(first)
+        after_full()
         if "incremental" in parts:
             day = TODAY + timedelta(days=1)
             touched = server.touch(0.01)
@@ -173,10 +189,10 @@ def _naive(args: argparse.Namespace, server: ProviderProcess, workdir: Path) -> 
 
 def _ratios(out: dict[str, Any], emit: Any) -> None:
     ratios: dict[str, float] = {}
-    floors = [f["seconds"] for f in out.get("floor", [])]
+    floor = fastest_floor(out)  # the fastest parser, before and right after the full run
     runs = out.get("runs", {})
-    if "full" in runs and floors:  # against the fastest parser: the input's real floor
-        ratios["full_over_floor"] = runs["full"]["flow_seconds"] / min(floors)
+    if "full" in runs and floor:
+        ratios["full_over_floor"] = runs["full"]["flow_seconds"] / floor
     naive = out.get("naive_runs", {})
     if naive:
         ratios["naive_over_vahti"] = (

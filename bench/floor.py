@@ -68,3 +68,12 @@ def measure_floor(server: ProviderProcess) -> list[FloorResult]:
         seconds = time.perf_counter() - started
         results.append(FloorResult(name, seconds, cases, size / 1e6))
     return results
+
+
+def fastest_floor(point: dict[str, Any]) -> float | None:
+    """The floor: the fastest parser's seconds to fetch and parse everything; the mean of
+    the measurement before the full run and the one right after it, when both were made."""
+    found = [
+        min(f["seconds"] for f in point[key]) for key in ("floor", "floor_after") if point.get(key)
+    ]
+    return sum(found) / len(found) if found else None

@@ -12,6 +12,8 @@ import matplotlib as mpl
 mpl.use("Agg")  # files only, no display
 import matplotlib.pyplot as plt
 
+from bench.floor import fastest_floor
+
 
 def load(results: Path) -> list[dict[str, Any]]:
     """Every JSON line of the results file (later runs of the same point win)."""
@@ -21,12 +23,6 @@ def load(results: Path) -> list[dict[str, Any]]:
             data = json.loads(line)
             points[(data["size"], data["providers"], data["db"])] = data
     return [points[key] for key in sorted(points)]
-
-
-def fastest_floor(point: dict[str, Any]) -> float | None:
-    """The floor: the fastest parser's seconds to fetch and parse everything."""
-    seconds = [f["seconds"] for f in point.get("floor", [])]
-    return min(seconds) if seconds else None
 
 
 KINDS = {

@@ -191,49 +191,49 @@ def claimable_targets(*, session: Session, now: datetime, lease: timedelta) -> l
 def claim(
     *, session: Session, target_key: str, target_label: str, now: datetime, lease: timedelta
 ) -> Claimed | None:
-    """Own this target's ready rows (row by row, rowcount checked) and open an attempt."""
+    """Own this target's ready rows and open an attempt (None: another run owns them).
+
+    One UPDATE per chunk of the ready ids claims the rows that are still ready (rowcount
+    semantics: a row another run claimed meanwhile is not returned), points them at the
+    attempt and returns what delivery needs of them.
+    """
     ids = session.scalars(
         select(col(Alert.id))
         .where(col(Alert.target_key) == target_key, _claimable(now, lease))
         .order_by(col(Alert.id))
     ).all()
-    owned: list[int] = []
-    for start in range(0, len(ids), _KEYS_CHUNK):
-        statement = (
-            update(Alert)
-            .where(col(Alert.id).in_(ids[start : start + _KEYS_CHUNK]), _claimable(now, lease))
-            .values(status="sending", claimed_at=now, attempts=col(Alert.attempts) + 1)
-            .returning(col(Alert.id))
-            .execution_options(synchronize_session=False)
-        )
-        owned.extend(alert_id for alert_id in session.scalars(statement) if alert_id is not None)
-    owned.sort()
-    if not owned:
+    if not ids:
         return None
     attempt = DeliveryAttempt(
         target_key=target_key,
         target_label=target_label,
         status="sending",
-        alert_ids=json.dumps(owned),
+        alert_ids="[]",
         started_at=now,
     )
     session.add(attempt)
     session.flush()
     assert attempt.id is not None
-    for start in range(0, len(owned), _KEYS_CHUNK):
-        session.execute(
+    alerts: list[ClaimedAlert] = []
+    for start in range(0, len(ids), _KEYS_CHUNK):
+        statement = (
             update(Alert)
-            .where(col(Alert.id).in_(owned[start : start + _KEYS_CHUNK]))
-            .values(last_attempt_id=attempt.id)
+            .where(col(Alert.id).in_(ids[start : start + _KEYS_CHUNK]), _claimable(now, lease))
+            .values(
+                status="sending",
+                claimed_at=now,
+                attempts=col(Alert.attempts) + 1,
+                last_attempt_id=attempt.id,
+            )
+            .returning(col(Alert.id), col(Alert.attempts), col(Alert.item))
             .execution_options(synchronize_session=False)
         )
-    alerts: list[ClaimedAlert] = []
-    for start in range(0, len(owned), _KEYS_CHUNK):
-        query = select(col(Alert.id), col(Alert.attempts), col(Alert.item)).where(
-            col(Alert.id).in_(owned[start : start + _KEYS_CHUNK])
-        )
-        alerts.extend(ClaimedAlert(*row) for row in session.execute(query))
+        alerts.extend(ClaimedAlert(*row) for row in session.execute(statement))
+    if not alerts:
+        session.delete(attempt)
+        return None
     alerts.sort(key=lambda alert: alert.id)
+    attempt.alert_ids = json.dumps([alert.id for alert in alerts])
     return Claimed(attempt_id=attempt.id, alerts=alerts)
 
 

@@ -99,10 +99,15 @@ class MessageItem:
         }
 
     @classmethod
-    def from_json(cls, data: dict[str, object]) -> MessageItem:
+    def from_json(cls, data: dict[str, object], *, today: date | None = None) -> MessageItem:
+        """The item :meth:`to_json` wrote; with ``today``, its days left as of that day (a
+        retry may be sent days after the alert was planned)."""
         values = dict(data)
         due = values.get("due_on")
-        values["due_on"] = date.fromisoformat(due) if isinstance(due, str) else None
+        due_on = date.fromisoformat(due) if isinstance(due, str) else None
+        values["due_on"] = due_on
+        if today is not None and due_on is not None:
+            values["days_left"] = (due_on - today).days
         trigger_on = values.get("trigger_on")
         values["trigger_on"] = (
             date.fromisoformat(trigger_on) if isinstance(trigger_on, str) else None

@@ -378,7 +378,7 @@ def deliver_ready(
             result = DeliveryResult(ok=False, error=f"{key}: recipient no longer configured")
         else:
             items = [
-                _refresh(MessageItem.from_json(orjson.loads(a.item)), today) for a in claimed.alerts
+                MessageItem.from_json(orjson.loads(a.item), today=today) for a in claimed.alerts
             ]
             message = render_digest(
                 items,
@@ -410,13 +410,6 @@ def deliver_ready(
             report.errors.append(result.error or f"{key}: delivery failed")
         if hook:
             hook("recorded", key)
-
-
-def _refresh(item: MessageItem, today: date) -> MessageItem:
-    """Days left as of the day the digest is actually sent (a retry may be later)."""
-    if item.due_on is None:
-        return item
-    return replace(item, days_left=(item.due_on - today).days)
 
 
 def _operations_alert(

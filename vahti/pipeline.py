@@ -128,8 +128,10 @@ def check_step(
     far are evaluated, the next run evaluates the rest). The summary holds counts; with
     ``rows`` also the provider's breached and due-soon rows (the scheduled run lists
     the most pressing ones of all providers at once: :func:`overview_step`). With
-    ``plan_at`` (the run's notification clock) the provider's due alerts are then
-    written to the ledger for the run's notify to deliver (:func:`plan_ahead`).
+    ``plan_at`` (the run's notification clock) and deadline rows new or changed, the
+    provider's due alerts are then written to the ledger for the run's notify to deliver
+    (:func:`plan_ahead_logged`; a provider whose rows all stand leaves its warnings whose
+    lead the date reached to that notify, which reads them across providers at once).
     """
     settings = settings_from(config_path)
     provider = settings.provider(provider_id)
@@ -142,8 +144,8 @@ def check_step(
         report = sync_provider(settings, provider_id, full=full, engine=engine, observer=evaluation)
         sync = _sync_summary(engine, settings, report)
         outcome = evaluation.finish()
-        if plan_at is not None:
-            _plan_ahead(settings, provider_id, plan_at)
+        if plan_at is not None and outcome.written:  # new or changed rows: alerts to plan
+            plan_ahead_logged(settings, provider_id, plan_at)
         with read_scope(engine) as session:
             summary = summarize_stored(
                 session=session,
@@ -169,7 +171,7 @@ def check_step(
     return CheckSummary(sync=sync, evaluation=summary)
 
 
-def _plan_ahead(settings: Settings, provider_id: str, plan_at: str) -> None:
+def plan_ahead_logged(settings: Settings, provider_id: str, plan_at: str) -> None:
     """Write the provider's due alerts ahead of the run's notify; a failure here only
     leaves them to that notify (which plans everything still unplanned, and fails loudly
     on what failed here: a recipient it cannot load, a store that stayed locked)."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import mailbox
 import time
 from datetime import UTC, date, datetime, timedelta
@@ -20,9 +21,10 @@ from notifications.deadlines import deadline_history, load_current_deadlines, st
 from notifications.service import notify, notify_operations, plan_ahead
 from notifications.sink import MaildirSink
 from rules.deadline import Deadline, Status
+from vahti import pipeline
 from vahti.cli import app
 from vahti.config import Settings
-from vahti.errors import InputError
+from vahti.errors import ConfigError, InputError
 
 TODAY = date(2026, 4, 7)  # Tuesday
 NOW = datetime(2026, 4, 7, 9, 0, tzinfo=UTC)  # 12:00 Europe/Helsinki
@@ -663,3 +665,22 @@ def test_plan_ahead_sends_nothing_and_leaves_the_held_alerts_to_notify(
     morning = notify(settings, now=datetime(2026, 4, 8, 6, 0, tzinfo=UTC))  # 09:00 Helsinki
     assert morning.sent == 5  # the urgent ones written ahead and the held ones
     assert {r.status for r in alerts(sqlite_url)} == {"sent"}
+
+
+def test_a_plan_ahead_that_fails_leaves_the_alerts_to_notify(sqlite_url, smtp_sink, caplog):
+    """A recipient Apprise cannot load stops the check's planning ahead with a warning, not
+    the check; nothing is written, and the run's notify fails loudly on the same cause."""
+    seed(sqlite_url)
+    settings = Settings.model_validate(
+        {
+            "database": {"url": sqlite_url},
+            "recipients": {"quality": [{"urls": ["nosuchservice://x"], "name": "lv"}]},
+        }
+    )
+    with caplog.at_level(logging.WARNING, logger="vahti.pipeline"):
+        pipeline.plan_ahead_logged(settings, "p1", NOW.isoformat())
+    assert "provider 'p1': alerts left to notify" in caplog.text
+    assert "Apprise cannot load this URL" in caplog.text
+    assert alerts(sqlite_url) == []
+    with pytest.raises(ConfigError, match="Apprise cannot load this URL"):
+        notify(settings, now=NOW)

@@ -54,9 +54,10 @@ def test_bad_arguments_are_refused() -> None:
 
 @pytest.mark.slow
 def test_full_incremental_and_naive_runs(tmp_path: Path) -> None:
-    """The Prefect runs (full, two re-runs, naive side by side) complete at 30 cases."""
+    """The Prefect runs (full, two re-runs, naive side by side) complete at 30 cases, and
+    the floor is measured on both sides of the full run."""
     results = tmp_path / "results.jsonl"
-    args = ["--size", "30", "--providers", "2", "--parts", "full,incremental", "--naive"]
+    args = ["--size", "30", "--providers", "2", "--parts", "floor,full,incremental", "--naive"]
     assert main([*args, "--results", str(results), "--workdir", str(tmp_path / "work")]) == 0
     point = json.loads(results.read_text(encoding="utf-8"))
     runs = point["runs"]
@@ -66,6 +67,8 @@ def test_full_incremental_and_naive_runs(tmp_path: Path) -> None:
     assert 0 < runs["full"]["vahti_pss_mb"] <= runs["full"]["tree_pss_mb"]
     assert point["naive_runs"]["side_by_side_naive"]["task_runs"] >= 30  # one per case
     assert "naive_over_vahti" in point["ratios"]
+    assert {f["parser"] for f in point["floor_after"]} == {"json", "orjson"}
+    assert point["ratios"]["full_over_floor"] > 0
     assert str(tmp_path / "work") not in results.read_text(encoding="utf-8")  # no machine paths
 
 
