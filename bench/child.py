@@ -83,8 +83,7 @@ def _profiled() -> Iterator[None]:
 def _peak_rss_mb() -> float:
     """This process's own peak RSS (``VmHWM``): the flow, without the ephemeral API server.
 
-    The parent's ``wait4`` reports the largest of this process and its children, and in
-    ephemeral mode Prefect's API server is a child of this process.
+    In ephemeral mode Prefect's API server is a child of this process, with its own.
     """
     for line in Path("/proc/self/status").read_text(encoding="ascii").splitlines():
         if line.startswith("VmHWM:"):

@@ -1,13 +1,16 @@
 """Peak memory of a process tree, sampled: what the flow and its workers hold together.
 
-``wait4`` reports the largest single process of a tree; with the provider checks in
-worker processes the figure that matters is the sum. Every ``interval`` seconds (1 s:
+One process's peak says little with the provider checks in worker processes: the figure
+that matters is the sum. Every ``interval`` seconds (1 s:
 reading a big process's ``smaps_rollup`` walks its page tables, and sampling more
 often took a noticeable share of a core from the run it measures), the
 sampler adds up the proportional set size (PSS: shared pages split between the
 processes that share them, so the fork server's imports are not counted once per
 worker) of the process and its descendants, apart and together with Prefect's
-ephemeral API server (a child of the flow process, not Vahti's own memory).
+ephemeral API server (a child of the flow process, not Vahti's own memory), and keeps
+the largest ``VmHWM`` (peak RSS) of any one process. Not ``wait4``'s ``ru_maxrss``: a
+child started by ``vfork`` and ``exec`` inherits the parent's high-water mark, so it
+reports the bench's own peak whenever that is the larger.
 
 The same samples give the CPU seconds of each role (the flow process, Vahti's other
 processes, Prefect's API server): the last sample of each process, so up to one
@@ -61,6 +64,17 @@ def _pss_kib(pid: int) -> int:
     return 0
 
 
+def _hwm_kib(pid: int) -> int:
+    """The process's peak RSS so far (``VmHWM``; 0 once it is gone)."""
+    try:
+        for line in (PROC / str(pid) / "status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    except (OSError, ValueError):
+        pass
+    return 0
+
+
 def _cpu_seconds(pid: int) -> float:
     """User + system CPU seconds the process has used so far (0 once it is gone)."""
     try:
@@ -96,6 +110,7 @@ class TreeMemory(threading.Thread):
         self.vahti_mb = 0.0  # the flow process, the fork server and the workers
         self.tree_mb = 0.0  # the same plus Prefect's ephemeral API server
         self.processes = 0  # the most Vahti processes alive at once
+        self.largest_mb = 0.0  # the largest peak RSS of one process of the tree (VmHWM)
         self._roles: dict[int, str] = {}  # pid -> role, read once a process
         self._cpu: dict[int, float] = {}  # pid -> its CPU seconds when last seen alive
         self._stopped = threading.Event()
@@ -113,6 +128,7 @@ class TreeMemory(threading.Thread):
                 self._cpu[pid] = _cpu_seconds(pid) or self._cpu.get(pid, 0.0)  # 0: just gone
                 if role == "profiler":
                     continue
+                self.largest_mb = max(self.largest_mb, _hwm_kib(pid) / 1024)
                 pss = _pss_kib(pid)
                 if role == "api":
                     api += pss

@@ -1,12 +1,8 @@
 """``compliance-check``: check every provider (sync and evaluate), then notify.
 
-    for each provider, concurrently:   check-<id>   (sync, each page evaluated as stored,
-                                                   then its due alerts written ahead to
-                                                   the ledger; in worker processes, one
-                                                   per core)
-    once, after all providers:          overview (the most pressing rows), notify (plans
-                                                   what is left, delivers one digest per
-                                                   recipient)
+    for each provider, concurrently:   check-<id>   (sync, each page evaluated as stored;
+                                                   in worker processes, one per core)
+    once, after all providers:          overview (the most pressing rows), notify
     then:                               artifacts, final state
 
 One task run per provider plus two: the orchestration cost grows with providers, never
@@ -91,8 +87,7 @@ def _check(
 
     with workers.provider_pool(processes):  # the workers exit before notify starts
         checks = {
-            pid: check_task.submit(config, pid, today_on, full=full_sync, plan_at=clock.isoformat())
-            for pid in provider_ids
+            pid: check_task.submit(config, pid, today_on, full=full_sync) for pid in provider_ids
         }
         providers = tuple(_provider_outcome(pid, checks[pid]) for pid in provider_ids)
     for failed in (p for p in providers if not p.ok):

@@ -31,22 +31,13 @@ def _transient(task_: Task[..., object], task_run: TaskRun, state: State[object]
     persist_result=False,
 )
 def check_task(
-    config: str,
-    provider_id: str,
-    today_on: str,
-    *,
-    full: bool = False,
-    rows: bool = False,
-    plan_at: str | None = None,
+    config: str, provider_id: str, today_on: str, full: bool = False, rows: bool = False
 ) -> CheckSummary:
-    """Sync one provider and evaluate it, page by page (the scheduled check, one task each);
-    with ``plan_at``, write its due alerts to the ledger for the run's notify.
+    """Sync one provider and evaluate it, page by page (the scheduled check, one task each).
 
     Runs in one of the flow's worker processes while it has them (:mod:`vahti.workers`).
     """
-    return workers.run(
-        pipeline.check_step, config, provider_id, today_on, full=full, rows=rows, plan_at=plan_at
-    )
+    return workers.run(pipeline.check_step, config, provider_id, today_on, full=full, rows=rows)
 
 
 @task(name="overview", persist_result=False)

@@ -9,9 +9,7 @@
 4. per target: claim its ready rows, render one digest, send it with Apprise, record
    the result; failed rows wait for their backoff, repeated failures reach operations.
 
-``dry_run`` stops after step 2 and writes nothing. :func:`plan_ahead` is steps 1-3 for
-one provider: the scheduled check runs it in each provider's worker, and the run's
-notify then has little left to plan besides the daily reminder.
+``dry_run`` stops after step 2 and writes nothing.
 """
 
 from __future__ import annotations
@@ -311,37 +309,6 @@ def notify(
         report.possible_duplicates = ledger.possible_duplicates(
             session=session, now=now, lease=lease
         )
-    return report
-
-
-def plan_ahead(
-    settings: Settings,
-    *,
-    now: datetime,
-    provider_id: str,
-    environ: Mapping[str, str] | None = None,
-) -> NotifyReport:
-    """Write one provider's due alerts to the ledger ahead of the run's notify; send nothing.
-
-    The scheduled check calls it in the provider's worker right after the provider's
-    check, so the planning of a national run is spread over the workers instead of
-    waiting for the last provider. It is :func:`notify` for one provider up to the
-    write-ahead commit: the run's notify afterwards finds these alerts in the ledger
-    (undelivered, so their deadlines are still its candidates: the daily reminder still
-    leaves them out), delivers them with everything else, one digest per recipient, and
-    plans again whatever stayed unplanned here (held, suppressed, without a recipient).
-    Unknown coach ids in ``recipients.coaches`` are checked by that notify (it reads every
-    provider's staff).
-    """
-    today = _today(now, settings)
-    report = NotifyReport()
-    engine = shared_engine(settings.database.url)
-    run = _plan(engine, settings, provider_id=provider_id, today=today, now=now)
-    validate_recipients(settings.recipients, environ=environ)
-    router = Router(settings.recipients, _coaches(engine, {provider_id}))
-    _write_ahead(engine, run, router, now=now, today=today, report=report)
-    report.held = len(run.result.held)
-    report.suppressed = len(run.result.suppressed)
     return report
 
 

@@ -37,12 +37,12 @@ from notifications.deadlines import store_deadlines
 from notifications.delivery import deliver
 from notifications.messages import Message
 from notifications.routing import targets_of
-from notifications.service import notify, plan_ahead
+from notifications.service import notify
 from providers.sync import SyncReport, sync_provider
 from rules._gc import release_memory
 from rules.deadline import Deadline
 from vahti.config import Settings, load_settings
-from vahti.errors import DeliveryError, InputError, ProviderError, VahtiError
+from vahti.errors import DeliveryError, InputError, ProviderError
 from vahti.incremental import ProviderEvaluation, evaluate_and_store
 from vahti.rows import DeadlineRow, RejectedRow, deadline_row
 from vahti.summaries import (
@@ -110,13 +110,7 @@ def open_engine(settings: Settings) -> Iterator[Engine]:
 
 
 def check_step(
-    config_path: str,
-    provider_id: str,
-    today_on: str,
-    *,
-    full: bool = False,
-    rows: bool = False,
-    plan_at: str | None = None,
+    config_path: str, provider_id: str, today_on: str, *, full: bool = False, rows: bool = False
 ) -> CheckSummary:
     """Sync one provider and evaluate it on ``today_on``: the scheduled check's step.
 
@@ -127,11 +121,7 @@ def check_step(
     when the sync did not complete (its evaluation is then skipped: the pages stored so
     far are evaluated, the next run evaluates the rest). The summary holds counts; with
     ``rows`` also the provider's breached and due-soon rows (the scheduled run lists
-    the most pressing ones of all providers at once: :func:`overview_step`). With
-    ``plan_at`` (the run's notification clock) and deadline rows new or changed, the
-    provider's due alerts are then written to the ledger for the run's notify to deliver
-    (:func:`plan_ahead_logged`; a provider whose rows all stand leaves its warnings whose
-    lead the date reached to that notify, which reads them across providers at once).
+    the most pressing ones of all providers at once: :func:`overview_step`).
     """
     settings = settings_from(config_path)
     provider = settings.provider(provider_id)
@@ -144,8 +134,6 @@ def check_step(
         report = sync_provider(settings, provider_id, full=full, engine=engine, observer=evaluation)
         sync = _sync_summary(engine, settings, report)
         outcome = evaluation.finish()
-        if plan_at is not None and outcome.written:  # new or changed rows: alerts to plan
-            plan_ahead_logged(settings, provider_id, plan_at)
         with read_scope(engine) as session:
             summary = summarize_stored(
                 session=session,
@@ -169,24 +157,6 @@ def check_step(
         outcome.written,
     )
     return CheckSummary(sync=sync, evaluation=summary)
-
-
-def plan_ahead_logged(settings: Settings, provider_id: str, plan_at: str) -> None:
-    """Write the provider's due alerts ahead of the run's notify; a failure here only
-    leaves them to that notify (which plans everything still unplanned, and fails loudly
-    on what failed here: a recipient it cannot load, a store that stayed locked)."""
-    try:
-        report = plan_ahead(settings, now=datetime.fromisoformat(plan_at), provider_id=provider_id)
-    except VahtiError as error:
-        log.warning("provider %r: alerts left to notify: %s", provider_id, error)
-        return
-    log.info(
-        "provider %r: %d alert(s) written ahead, %d cancelled, %d held for the send window",
-        provider_id,
-        report.planned,
-        report.cancelled,
-        report.held,
-    )
 
 
 def overview_step(config_path: str, today_on: str, *, limit: int = ROW_CAP) -> Overview:

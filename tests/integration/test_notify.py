@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
 import mailbox
 import time
 from datetime import UTC, date, datetime, timedelta
@@ -18,13 +17,12 @@ from models.db import make_engine, session_scope, upgrade
 from notifications import ledger
 from notifications.apprise_loader import load_plugins
 from notifications.deadlines import deadline_history, load_current_deadlines, store_deadlines
-from notifications.service import notify, notify_operations, plan_ahead
+from notifications.service import notify, notify_operations
 from notifications.sink import MaildirSink
 from rules.deadline import Deadline, Status
-from vahti import pipeline
 from vahti.cli import app
 from vahti.config import Settings
-from vahti.errors import ConfigError, InputError
+from vahti.errors import InputError
 
 TODAY = date(2026, 4, 7)  # Tuesday
 NOW = datetime(2026, 4, 7, 9, 0, tzinfo=UTC)  # 12:00 Europe/Helsinki
@@ -567,120 +565,3 @@ def test_ledger_rows_written_in_small_batches_are_the_same_rows(
         "TK-2",
         "TV-3",
     ]
-
-
-# -- alerts written ahead in the check's workers (plan_ahead) then delivered by notify ----
-
-P2_DAY_ONE = [d("TK-9", "WORKPLACE-1M", Status.BREACHED, -4, coach_id="c2")]
-P2_DAY_TWO = [
-    *P2_DAY_ONE,
-    d("TK-8", "START-2W", Status.BREACHED, -1, days_left=-1),
-    d("TK-7", "FEEDBACK-DUE", Status.DUE_SOON, 3, coach_id="c2"),
-]
-
-
-def _two_days(url: str, settings: Settings, *, now: datetime, ahead: bool):
-    """Day one: both providers stored and notified. Day two (a working day): p2 changed;
-    each provider planned ahead (``ahead``) or not, then notify. The day-two ledger rows
-    and notify's report."""
-    engine = migrate(url)
-    with session_scope(engine) as session:
-        store_deadlines(session=session, provider_id="p1", deadlines=DEADLINES, evaluated_on=TODAY)
-        store_deadlines(session=session, provider_id="p2", deadlines=P2_DAY_ONE, evaluated_on=TODAY)
-    notify(settings, now=NOW)
-    late = d("TK-6", "START-2W", Status.BREACHED, -1)  # stored after day one's notify
-    with session_scope(engine) as session:
-        store_deadlines(
-            session=session, provider_id="p1", deadlines=[*DEADLINES, late], evaluated_on=TODAY
-        )
-    day_two, later = TODAY + timedelta(days=1), now + timedelta(days=1)
-    with session_scope(engine) as session:
-        store_deadlines(
-            session=session, provider_id="p2", deadlines=P2_DAY_TWO, evaluated_on=day_two
-        )
-    engine.dispose()
-    first_id = max(a.id or 0 for a in alerts(url))
-    ahead_reports = []
-    if ahead:
-        ahead_reports = [plan_ahead(settings, now=later, provider_id=p) for p in ("p1", "p2")]
-    report = notify(settings, now=later)
-    rows = [a for a in alerts(url) if (a.id or 0) > first_id]
-    return rows, report, ahead_reports
-
-
-@pytest.mark.parametrize("hour", [9, 18], ids=["in-window", "evening"])
-def test_alerts_written_ahead_per_provider_end_as_one_notify_would_write_them(
-    tmp_path, smtp_sink, webhook, env, hour
-):
-    """plan_ahead for each provider, then notify, writes and sends exactly what notify alone
-    does: the same ledger rows (the daily reminder too, without the breaches alerted that
-    day), one digest per recipient; plan_ahead itself sends nothing."""
-    now = datetime(2026, 4, 7, hour, 0, tzinfo=UTC)  # Helsinki 12:00 or 21:00
-    results = {}
-    for ahead in (False, True):
-        url = f"sqlite:///{tmp_path / f'ahead-{ahead}.db'}"
-        settings = settings_for(url, smtp_sink, webhook)
-        smtp_sink.clear()
-        webhook.clear()
-        rows, report, reports = _two_days(url, settings, now=now, ahead=ahead)
-        sent = sorted(r for m in smtp_sink.messages for r in m.rcpt_tos)
-        results[ahead] = (rows, report, reports, sent, len(webhook.received))
-    plain, ahead = results[False], results[True]
-
-    def written(rows):
-        return sorted((r.dedup_key, r.target_key, r.status, r.item) for r in rows)
-
-    assert written(ahead[0]) == written(plain[0])
-    assert ahead[3:] == plain[3:]  # the same digests to the same recipients
-    reminder = [r for r in plain[0] if r.stage.startswith("breach-repeat")]
-    assert len(reminder) == 1  # urgent: written outside the send window too
-    assert "TK-6" not in reminder[0].item  # its breach is alerted that same day
-    assert "TK-8" not in reminder[0].item  # breached that day: the reminder starts tomorrow
-    assert "TK-2" in reminder[0].item
-    assert "TK-9" in reminder[0].item
-    p1_ahead, p2_ahead = ahead[2]
-    assert p1_ahead.planned == 2  # TK-6's breach, to its coach and to quality
-    assert p2_ahead.planned > 0
-    assert ahead[1].planned == len(reminder)  # notify itself wrote only the reminder
-    assert ahead[1].sent == plain[1].sent
-    assert ahead[1].held == plain[1].held
-
-
-def test_plan_ahead_sends_nothing_and_leaves_the_held_alerts_to_notify(
-    sqlite_url, smtp_sink, webhook, env
-):
-    """Outside the send window plan_ahead writes only the urgent alerts and sends nothing;
-    the non-urgent ones stay unplanned, so the next notify inside the window sends them."""
-    seed(sqlite_url)
-    settings = settings_for(sqlite_url, smtp_sink, webhook)
-    evening = datetime(2026, 4, 7, 18, 0, tzinfo=UTC)
-    report = plan_ahead(settings, now=evening, provider_id="p1")
-    assert smtp_sink.messages == []
-    assert webhook.received == []
-    rows = alerts(sqlite_url)
-    assert {r.status for r in rows} == {"pending"}
-    assert all(r.urgent for r in rows)
-    assert report.planned == len(rows)
-    assert report.held > 0
-    morning = notify(settings, now=datetime(2026, 4, 8, 6, 0, tzinfo=UTC))  # 09:00 Helsinki
-    assert morning.sent == 5  # the urgent ones written ahead and the held ones
-    assert {r.status for r in alerts(sqlite_url)} == {"sent"}
-
-
-def test_a_plan_ahead_that_fails_leaves_the_alerts_to_notify(sqlite_url, smtp_sink, caplog):
-    """A recipient Apprise cannot load stops the check's planning ahead with a warning, not
-    the check; nothing is written, and the run's notify fails loudly on the same cause."""
-    seed(sqlite_url)
-    settings = Settings.model_validate(
-        {
-            "database": {"url": sqlite_url},
-            "recipients": {"quality": [{"urls": ["nosuchservice://x"], "name": "lv"}]},
-        }
-    )
-    with caplog.at_level(logging.WARNING, logger="vahti.pipeline"):
-        pipeline.plan_ahead_logged(settings, "p1", NOW.isoformat())
-    assert "provider 'p1': alerts left to notify" in caplog.text
-    assert "Apprise cannot load this URL" in caplog.text
-    assert alerts(sqlite_url) == []
-    with pytest.raises(ConfigError, match="Apprise cannot load this URL"):
-        notify(settings, now=NOW)

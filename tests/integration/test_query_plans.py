@@ -23,7 +23,7 @@ import rules
 from models import store
 from models.db import session_scope, shared_engine
 from notifications.deadlines import store_deadlines
-from notifications.service import notify, plan_ahead
+from notifications.service import notify
 from providers.generator import generate_dataset
 from rules.deadline import Deadline, Status
 from vahti.config import Settings
@@ -128,13 +128,12 @@ def test_repeated_statements_use_indexes(sqlite_url, smtp_sink, statements) -> N
     assert all(any("ix_deadline_record_unplanned" in step for step in plan) for plan in unplanned)
 
 
-def test_one_providers_plan_reads_that_providers_rows_only(
+def test_one_providers_notify_reads_that_providers_rows_only(
     sqlite_url, smtp_sink, statements
 ) -> None:
-    """plan_ahead (one provider, in the check's worker) finds its window rows and its
-    undelivered alerts through the provider's own index entries: with the national
-    indexes, every provider's plan read every provider's rows, and the run's own alerts
-    written ahead made that grow with the square of the providers."""
+    """A notification run for one provider (the ad-hoc check's) finds that provider's
+    window rows and undelivered alerts through the provider's own index entries, not
+    through the national status indexes, which hold every provider's."""
     settings = Settings.model_validate(
         {
             "database": {"url": sqlite_url},
@@ -147,19 +146,18 @@ def test_one_providers_plan_reads_that_providers_rows_only(
             store_deadlines(
                 session=session, provider_id=provider, deadlines=_deadlines(300), evaluated_on=TODAY
             )
-    plan_ahead(settings, now=NOW, provider_id="p2")  # p2's alerts are undelivered now
     statements.clear()
-    report = plan_ahead(settings, now=NOW, provider_id="p1")
+    report = notify(settings, now=NOW, provider_id="p1", dry_run=True)
     assert report.planned > 0
     connection = sqlite3.connect(sqlite_url.removeprefix("sqlite:///"))
     steps = [
         (row[-1], sql[:200])
         for sql, parameters in statements
-        if re.match(r"\s*SELECT", sql) and ("deadline_record" in sql or "alert" in sql)
+        if re.match(r"\s*SELECT", sql) and "provider_id = ?" in sql
         for row in connection.execute(f"EXPLAIN QUERY PLAN {sql}", parameters or ())
     ]
     connection.close()
     national = ("ix_deadline_record_current_due", "ix_alert_status_next", "SCAN deadline_record")
-    assert steps, "plan_ahead read the deadline rows and the ledger"
+    assert steps, "the run read one provider's deadline rows and ledger entries"
     assert [s for s in steps if any(n in s[0] for n in national) or s[0] == "SCAN alert"] == []
     assert any("ix_alert_provider_status (provider_id=? AND status=?)" in s for s, _ in steps)

@@ -121,6 +121,24 @@ def test_tree_memory_adds_up_a_process_and_its_children() -> None:
     assert memory.tree_mb >= memory.vahti_mb
 
 
+def test_tree_memory_peak_is_the_trees_not_the_parents() -> None:
+    """The largest peak RSS is one process of the tree's own: not the high-water mark of
+    the process that started it (``wait4`` reports that one to a child started by vfork
+    and exec, so a bench that had just parsed the floor's pages saw its own peak)."""
+    ballast = bytearray(300 * 2**20)
+    ballast[::4096] = b"x" * len(ballast[::4096])
+    del ballast
+    hold = (
+        "b = bytearray(40 * 2**20); b[::4096] = b'x' * len(b[::4096]); import time; time.sleep(1.5)"
+    )
+    child = subprocess.Popen([sys.executable, "-c", hold])
+    memory = TreeMemory(child.pid, interval=0.2)
+    memory.start()
+    child.wait()
+    memory.stop()
+    assert 40 < memory.largest_mb < 200
+
+
 def test_tree_memory_counts_cpu_seconds_per_role() -> None:
     """A child that uses a second of CPU is counted (as ``workers``: neither the flow's
     ``bench.child`` nor Prefect's server), with its last value once it is gone."""

@@ -1,9 +1,8 @@
 """Undelivered alerts are found by provider: ``ix_alert_provider_status``.
 
-The scheduled check writes each provider's due alerts ahead of the run's notify, in the
-provider's worker; planning one provider reads that provider's undelivered alerts. The
-status index alone made every provider's plan read every provider's undelivered alerts,
-which the run itself keeps adding to: a cost that grew with the square of the providers.
+A notification run for one provider (the ad-hoc check's) reads that provider's
+undelivered alerts. Through the status index alone it read every provider's, so its cost
+followed the whole country's ledger instead of the provider's.
 
 Revision ID: 0008
 Revises: 0007

@@ -170,3 +170,12 @@ def test_message_item_round_trips_through_json():
     assert MessageItem.from_json(original.to_json()) == original
     undated = item("TK-9", due_on=None)
     assert MessageItem.from_json(undated.to_json()) == undated
+
+
+def test_message_item_read_back_on_a_later_day_counts_its_days_left_from_then():
+    """A retry sent days after the alert was planned says how many days are left now."""
+    planned = item("TK-9")  # due 7.4., 3 days left when planned on 4.4.
+    assert MessageItem.from_json(planned.to_json(), today=date(2026, 4, 6)).days_left == 1
+    assert MessageItem.from_json(planned.to_json(), today=date(2026, 4, 9)).days_left == -2
+    undated = item("TK-9", due_on=None, days_left=None)
+    assert MessageItem.from_json(undated.to_json(), today=date(2026, 4, 9)).days_left is None
