@@ -38,8 +38,9 @@ def plan_candidates(
     window_days: int,
     suppressions: Sequence[Suppression] = (),
 ) -> Candidates:
-    """The current deadlines that can have something new to alert on ``today`` (narrow:
-    without their reasons; :func:`hydrate` reads those for the rows that get alerts).
+    """The current deadlines that can have something new to alert on ``today``: the
+    unplanned rows whole (most of them alert), the others narrow, without their reasons
+    (:func:`hydrate` reads those for the rows that get alerts).
 
     Actionable rows (:data:`ACTIONABLE_STATUSES`) that are
 
@@ -65,7 +66,8 @@ def plan_candidates(
     # through every actionable current row (1.1 s at a million rows) instead of the
     # partial index of the few unplanned ones, which the provider_id term makes it
     # search. The statuses are checked on the rows found (ACTIONABLE below).
-    unplanned = select(*columns).where(table.c.is_current, ~table.c.planned, mine)
+    whole = (*(table.c[name] for name in DEADLINE_COLUMNS), table.c.id)
+    unplanned = select(*whole).where(table.c.is_current, ~table.c.planned, mine)
     dated = (table.c.due_on >= today, table.c.due_on <= today + timedelta(days=window_days))
     if provider_id is None:
         window = base.where(table.c.status.in_(sorted(_WINDOW)), *dated)
@@ -106,7 +108,7 @@ def plan_candidates(
                 continue
             if number >= 3 and (row[2], row[3]) not in pairs:
                 continue
-            found[row[-1]] = _narrow(row[:-1])
+            found[row[-1]] = from_columns(row[:-1]) if number == 0 else _narrow(row[:-1])
     return found
 
 

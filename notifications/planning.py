@@ -125,11 +125,23 @@ def plan_run(
 
 
 def _hydrated(session: Session, candidates: Candidates, result: PolicyResult) -> PolicyResult:
-    """The result with the whole deadline (reasons, link) in every alert it sends now."""
+    """The result with the whole deadline (reasons, link) in every alert it sends now.
+
+    The unplanned candidates were read whole (most of them alert); the others were read
+    narrow, without reasons, and are read again whole here when they alert. Every
+    evaluated deadline has at least one reason, so a deadline without any is a narrow one
+    (read again at worst).
+    """
     row_of = {identity(item): row_id for row_id, item in candidates.items()}
-    full = hydrate(session=session, ids=[row_of[identity(a)] for a in result.due])
+    narrow = [a for a in result.due if not a.deadline.explanation]
+    if not narrow:
+        return result
+    full = hydrate(session=session, ids=[row_of[identity(a)] for a in narrow])
     due = tuple(
-        replace(alert, deadline=full[row_of[identity(alert)]].deadline) for alert in result.due
+        replace(alert, deadline=full[row_of[identity(alert)]].deadline)
+        if not alert.deadline.explanation
+        else alert
+        for alert in result.due
     )
     return replace(result, due=due)
 

@@ -565,3 +565,19 @@ def test_ledger_rows_written_in_small_batches_are_the_same_rows(
         "TK-2",
         "TV-3",
     ]
+
+
+def test_a_warning_reached_by_the_date_carries_its_reasons_and_link(
+    sqlite_url, smtp_sink, webhook, env
+):
+    """A dated due_soon row is stored planned and read back narrow, through the warning
+    window; the alert it gets is written with the whole row: its reason and its link."""
+    seed(sqlite_url, [d("TK-1", "START-2W", Status.DUE_SOON, 3)])
+    report = notify(settings_for(sqlite_url, smtp_sink, webhook), now=NOW)
+    assert report.sent == 1
+    [row] = alerts(sqlite_url)
+    item = json.loads(row.item)
+    assert row.stage == "warn-3"
+    assert item["link"] == "https://provider.example/cases/TK-1"
+    assert "2026-03-24 + 14 d" in item["reason"]
+    assert "TK-1" in smtp_sink.messages[0].text()
