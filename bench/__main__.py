@@ -94,6 +94,18 @@ def _result(data: dict[str, Any]) -> RunResult:
     return RunResult(**{"flow_rss_mb": 0.0} | known)
 
 
+def _floor(server: ProviderProcess, out: dict[str, Any], key: str, emit: Any) -> None:
+    """Measure the floor with each parser; keep it in ``out[key]`` and print it."""
+    floors = measure_floor(server)
+    out[key] = [asdict(f) | {"cases_per_second": f.cases_per_second} for f in floors]
+    label = key.replace("_", " ")
+    for f in floors:
+        emit(
+            f"  {label + f' ({f.parser})':<22} {f.seconds:8.2f} s  {f.cases} cases  "
+            f"{f.cases_per_second:8.0f} cases/s  {f.megabytes:.0f} MB"
+        )
+
+
 def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
     parts = set(args.parts.split(","))
     out: dict[str, Any] = {"size": args.size, "providers": args.providers, "db": args.db}
@@ -103,13 +115,7 @@ def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
     with ProviderProcess(cases=args.size, providers=args.providers, today=TODAY) as server:
         emit(f"  reference provider ready in {time.perf_counter() - started:.1f} s")
         if "floor" in parts:
-            floors = measure_floor(server)
-            out["floor"] = [asdict(f) | {"cases_per_second": f.cases_per_second} for f in floors]
-            for f in floors:
-                emit(
-                    f"  floor ({f.parser:<6})        {f.seconds:8.2f} s  {f.cases} cases  "
-                    f"{f.cases_per_second:8.0f} cases/s  {f.megabytes:.0f} MB"
-                )
+            _floor(server, out, "floor", emit)
         if "engine" in parts:
             engine = measure_engine(args.size, TODAY)
             out["engine"] = asdict(engine) | {
@@ -123,16 +129,11 @@ def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
             )
         if parts & {"full", "incremental"}:
 
-            def floor_again() -> None:  # bracket the full run: the machine's speed drifts
+            def after_full() -> None:  # bracket the full run: the machine's speed drifts
                 if "floor" in parts:
-                    after = measure_floor(server)
-                    out["floor_after"] = [
-                        asdict(f) | {"cases_per_second": f.cases_per_second} for f in after
-                    ]
-                    for f in after:
-                        emit(f"  floor after ({f.parser:<6})  {f.seconds:8.2f} s")
+                    _floor(server, out, "floor_after", emit)
 
-            out["runs"] = _flow_runs(args, server, workdir / "vahti", parts, floor_again)
+            out["runs"] = _flow_runs(args, server, workdir / "vahti", parts, after_full)
             for name, result in out["runs"].items():
                 emit(_row(name, _result(result)))
         if args.naive:

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID
 
+from bench.memory import peak_rss_kib
 from notifications.sink import MaildirSink
 
 PORT_ENV = "VAHTI_BENCH_SMTP_PORT"
@@ -85,10 +86,7 @@ def _peak_rss_mb() -> float:
 
     In ephemeral mode Prefect's API server is a child of this process, with its own.
     """
-    for line in Path("/proc/self/status").read_text(encoding="ascii").splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
+    return peak_rss_kib(os.getpid()) / 1024
 
 
 def run(mode: str, config: str, today: str, now: str) -> dict[str, Any]:

@@ -54,25 +54,24 @@ def _descendants(root: int) -> list[int]:
     return found
 
 
+def _kib(pid: int, file: str, key: str) -> int:
+    """The ``key:`` line of ``/proc/PID/file`` in KiB (0 once the process is gone)."""
+    try:
+        for line in (PROC / str(pid) / file).read_text().splitlines():
+            if line.startswith(key):
+                return int(line.split()[1])
+    except (OSError, ValueError):
+        pass
+    return 0
+
+
 def _pss_kib(pid: int) -> int:
-    try:
-        for line in (PROC / str(pid) / "smaps_rollup").read_text().splitlines():
-            if line.startswith("Pss:"):
-                return int(line.split()[1])
-    except (OSError, ValueError):
-        pass
-    return 0
+    return _kib(pid, "smaps_rollup", "Pss:")
 
 
-def _hwm_kib(pid: int) -> int:
-    """The process's peak RSS so far (``VmHWM``; 0 once it is gone)."""
-    try:
-        for line in (PROC / str(pid) / "status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1])
-    except (OSError, ValueError):
-        pass
-    return 0
+def peak_rss_kib(pid: int) -> int:
+    """The process's peak RSS so far (``VmHWM``)."""
+    return _kib(pid, "status", "VmHWM:")
 
 
 def _cpu_seconds(pid: int) -> float:
@@ -128,7 +127,7 @@ class TreeMemory(threading.Thread):
                 self._cpu[pid] = _cpu_seconds(pid) or self._cpu.get(pid, 0.0)  # 0: just gone
                 if role == "profiler":
                     continue
-                self.largest_mb = max(self.largest_mb, _hwm_kib(pid) / 1024)
+                self.largest_mb = max(self.largest_mb, peak_rss_kib(pid) / 1024)
                 pss = _pss_kib(pid)
                 if role == "api":
                     api += pss

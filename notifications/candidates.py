@@ -73,15 +73,11 @@ def plan_candidates(
         window = base.where(table.c.status.in_(sorted(_WINDOW)), *dated)
     else:  # one provider: through its own rows, not every provider's window (_WINDOW below)
         window = select(*columns).where(table.c.is_current, mine, *dated)
-    named_where = [alert.c.status.in_(OPEN_ALERT_STATUSES)]
-    if provider_id is not None:
-        named_where.append(alert.c.provider_id == provider_id)
-    named = (
-        select(alert.c.provider_id, alert.c.subject_kind, alert.c.subject, alert.c.rule)
-        .where(*named_where)
-        .distinct()
-        .subquery()
-    )
+    keys = (alert.c.provider_id, alert.c.subject_kind, alert.c.subject, alert.c.rule)
+    undelivered = select(*keys).where(alert.c.status.in_(OPEN_ALERT_STATUSES))
+    if provider_id is not None:  # one provider: its own alerts (ix_alert_provider_status)
+        undelivered = undelivered.where(alert.c.provider_id == provider_id)
+    named = undelivered.distinct().subquery()
     pending = base.join(
         named,
         (named.c.provider_id == table.c.provider_id)

@@ -98,12 +98,28 @@ def test_prefect_overhead_entry_point(tmp_path: Path) -> None:
     assert result["seconds_per_task_ms"] == pytest.approx(1000 * result["seconds"] / 3)
 
 
+def _holding_40_mb(*, seconds: float) -> str:
+    """A Python program that touches 40 MB and keeps it for ``seconds``."""
+    return (
+        "b = bytearray(40 * 2**20); b[::4096] = b'x' * len(b[::4096]); "
+        f"import time; time.sleep({seconds})"
+    )
+
+
+def _sampled_until_exit(script: str, *, interval: float) -> TreeMemory:
+    """``python -c script`` sampled from its start until it exits."""
+    process = subprocess.Popen([sys.executable, "-c", script])
+    memory = TreeMemory(process.pid, interval=interval)
+    memory.start()
+    process.wait()
+    memory.stop()
+    return memory
+
+
 def test_tree_memory_adds_up_a_process_and_its_children() -> None:
     """The sampler sums the PSS of a process and its descendants (here: two children
     holding 40 MB each under a parent holding 40 MB)."""
-    hold = (
-        "b = bytearray(40 * 2**20); b[::4096] = b'x' * len(b[::4096]); import time; time.sleep(3)"
-    )
+    hold = _holding_40_mb(seconds=3)
     script = (
         "import subprocess, sys\n"
         f"kids = [subprocess.Popen([sys.executable, '-c', {hold!r}]) for _ in range(2)]\n"
@@ -128,14 +144,7 @@ def test_tree_memory_peak_is_the_trees_not_the_parents() -> None:
     ballast = bytearray(300 * 2**20)
     ballast[::4096] = b"x" * len(ballast[::4096])
     del ballast
-    hold = (
-        "b = bytearray(40 * 2**20); b[::4096] = b'x' * len(b[::4096]); import time; time.sleep(1.5)"
-    )
-    child = subprocess.Popen([sys.executable, "-c", hold])
-    memory = TreeMemory(child.pid, interval=0.2)
-    memory.start()
-    child.wait()
-    memory.stop()
+    memory = _sampled_until_exit(_holding_40_mb(seconds=1.5), interval=0.2)
     assert 40 < memory.largest_mb < 200
 
 
@@ -152,11 +161,6 @@ def test_tree_memory_counts_cpu_seconds_per_role() -> None:
         f"subprocess.run([sys.executable, '-c', {burn!r}])\n"
         "time.sleep(0.6)\n"
     )
-    parent = subprocess.Popen([sys.executable, "-c", script])
-    memory = TreeMemory(parent.pid, interval=0.1)
-    memory.start()
-    parent.wait()
-    memory.stop()
-    cpu = memory.cpu_seconds
+    cpu = _sampled_until_exit(script, interval=0.1).cpu_seconds
     assert cpu["workers"] >= 0.9
     assert cpu["flow"] == cpu["api"] == 0.0
