@@ -28,7 +28,7 @@ import os
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -301,6 +301,42 @@ def _sqlite_engine(url: str) -> Engine:
     return engine
 
 
+def row_binder(
+    dialect: Dialect, table: Table, columns: Sequence[str]
+) -> Callable[[Sequence[Any]], list[Any]]:
+    """A function turning one row (values in ``columns`` order) into the driver's values.
+
+    Each value goes through its column type's own bind processor, so what is stored is
+    exactly what a Core ``insert`` would store. Binding needs no connection: rows can be
+    made ready before the write transaction and inserted with ``bound=True``.
+    """
+    return _row_binder(dialect, table, tuple(columns))
+
+
+@functools.lru_cache(maxsize=64)
+def _row_binder(
+    dialect: Dialect, table: Table, columns: tuple[str, ...]
+) -> Callable[[Sequence[Any]], list[Any]]:
+    active = [
+        (i, proc) for i, name in enumerate(columns) if (proc := _processor(dialect, table, name))
+    ]
+
+    def bind(row: Sequence[Any]) -> list[Any]:
+        values = list(row)
+        for index, process in active:
+            values[index] = process(values[index])
+        return values
+
+    return bind
+
+
+def _processor(dialect: Dialect, table: Table, name: str) -> Callable[[Any], Any] | None:
+    processor: Callable[[Any], Any] | None = (
+        table.c[name].type.dialect_impl(dialect).bind_processor(dialect)
+    )
+    return processor
+
+
 def bulk_insert(
     session: Session,
     table: Table,
@@ -308,13 +344,14 @@ def bulk_insert(
     rows: Iterable[Sequence[Any]],
     *,
     constants: Mapping[str, Any] | None = None,
+    bound: bool = False,
 ) -> None:
     """INSERT plain tuples (values in ``columns`` order) with one driver ``executemany``.
 
-    Each value goes through its column type's own bind processor, so what is stored is
-    exactly what a Core ``insert`` would store; skipped are the per-row dictionaries and
-    parameter construction that make Core inserts cost tens of microseconds a row.
-    ``constants`` (column -> value) are the same for every row: processed once.
+    Values are bound as :func:`row_binder` binds them (``bound``: the rows are its
+    output already); skipped are the per-row dictionaries and parameter construction
+    that make Core inserts cost tens of microseconds a row. ``constants`` (column ->
+    value) are the same for every row: processed once.
     """
     connection = session.connection()
     dialect = connection.dialect
@@ -330,19 +367,14 @@ def bulk_insert(
     else:
         statement = insert(table).values({name: bindparam(name) for name in names})
         sql = str(statement.compile(dialect=dialect))
-
-    def processor(name: str) -> Any:
-        return table.c[name].type.dialect_impl(dialect).bind_processor(dialect)
-
-    active = [(i, proc) for i, name in enumerate(columns) if (proc := processor(name))]
     tail = tuple(
-        proc(value) if (proc := processor(name)) else value for name, value in fixed.items()
+        proc(value) if (proc := _processor(dialect, table, name)) else value
+        for name, value in fixed.items()
     )
+    bind = None if bound else row_binder(dialect, table, columns)
     prepared: list[Any] = []
     for row in rows:
-        values = list(row)
-        for index, process in active:
-            values[index] = process(values[index])
+        values = list(row) if bind is None else bind(row)
         values.extend(tail)
         prepared.append(
             tuple(values) if dialect.positional else dict(zip(names, values, strict=True))

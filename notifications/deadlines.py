@@ -12,17 +12,17 @@ from __future__ import annotations
 import hashlib
 from collections import Counter
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 from typing import Any, NamedTuple, cast, get_args
 
 import orjson
-from sqlalchemy import select, text, update
+from sqlalchemy import Dialect, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col
 
 from models.alerting import Alert, DeadlineCount, DeadlineRecord
-from models.db import bulk_insert
+from models.db import bulk_insert, row_binder
 from notifications.policy import ProviderDeadline, dedup_key, planned_when_stored
 from rules.deadline import STATUS_OF, Deadline, Status, SubjectKind
 
@@ -73,12 +73,80 @@ def _json_list(values: tuple[str, ...]) -> str:
     return orjson.dumps(values).decode() if values else "[]"
 
 
-def _row(d: Deadline, fp: str, planned: bool) -> tuple[Any, ...]:
+def _row(d: Deadline, fp: str) -> tuple[Any, ...]:
+    planned = planned_when_stored(d, breach_alerted=False)  # met rows: see store_deadlines
     return (
         d.subject_kind, d.subject, d.rule, d.status.value, d.due_on, d.event_on, d.days_left,
         _json_list(d.details), _json_list(d.explanation), d.pack_id, _json_list(d.provisional),
         d.office_id, d.coach_id, d.link, d.language, d.escalate, d.count, d.limit, fp, planned,
     )  # fmt: skip
+
+
+class _Ready(NamedTuple):
+    """One deadline made ready to store."""
+
+    deadline: Deadline
+    fingerprint: str
+    status: str
+    row: list[Any]  # the row's values in _ROW_COLUMNS order, bound for the driver
+
+
+@dataclass(frozen=True, slots=True)
+class PreparedDeadlines:
+    """Deadlines made ready to store, by identity (the last one of an identity wins):
+    fingerprints and row values bound for one driver (:func:`prepare_deadlines`).
+
+    Made before the write transaction, so that the transaction only compares the
+    fingerprints with the stored ones and writes: on SQLite every other writer waits.
+    """
+
+    dialect: Dialect | None = None  # the rows are bound for this dialect (None: no rows)
+    items: Mapping[Identity, _Ready] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def only(self, subjects: Collection[str]) -> PreparedDeadlines:
+        """The deadlines of these subjects alone."""
+        kept = {key: ready for key, ready in self.items.items() if key[1] in subjects}
+        return self if len(kept) == len(self.items) else PreparedDeadlines(self.dialect, kept)
+
+    def plus(self, other: PreparedDeadlines) -> PreparedDeadlines:
+        """Both (``other``'s deadline wins an identity both have)."""
+        if not other.items:
+            return self
+        if not self.items:
+            return other
+        assert self.dialect is not None
+        return PreparedDeadlines(
+            self.dialect, {**self.items, **other.bound_for(self.dialect).items}
+        )
+
+    def bound_for(self, dialect: Dialect) -> PreparedDeadlines:
+        """These deadlines with their rows bound for ``dialect``."""
+        if not self.items or _same_driver(self.dialect, dialect):
+            return self
+        return prepare_deadlines([ready.deadline for ready in self.items.values()], dialect)
+
+
+_TABLE = DeadlineRecord.__table__  # type: ignore[attr-defined]
+
+
+def _same_driver(one: Dialect | None, other: Dialect) -> bool:
+    return one is other or (
+        one is not None and (one.name, one.driver) == (other.name, other.driver)
+    )
+
+
+def prepare_deadlines(deadlines: Iterable[Deadline], dialect: Dialect) -> PreparedDeadlines:
+    """Fingerprint the deadlines and bind their rows for ``dialect`` (an engine's; no
+    connection needed)."""
+    bind = row_binder(dialect, _TABLE, _ROW_COLUMNS)
+    items: dict[Identity, _Ready] = {}
+    for d in deadlines:
+        fp = fingerprint(d)
+        items[d.subject_kind, d.subject, d.rule] = _Ready(d, fp, d.status.value, bind(_row(d, fp)))
+    return PreparedDeadlines(dialect, items)
 
 
 def _breaches_alerted(
@@ -101,11 +169,31 @@ def _chunks(values: Sequence[Any]) -> Iterator[Sequence[Any]]:
         yield values[start : start + _CHUNK]
 
 
+_MET = frozenset({Status.MET.value, Status.MET_LATE.value})
+
+
+def _inserts(session: Session, provider_id: str, written: Sequence[_Ready]) -> list[list[Any]]:
+    """The rows to insert: a met row is not planned when its breach was alerted (the
+    resolved note is then due), which only the ledger, read in the transaction, says."""
+    inserts = [ready.row for ready in written]
+    met = [ready.deadline for ready in written if ready.status in _MET]
+    if not met:
+        return inserts
+    alerted = _breaches_alerted(session, provider_id, met)
+    if not alerted:
+        return inserts
+    unplanned = row_binder(session.get_bind().dialect, _TABLE, ("planned",))([False])[0]
+    for index, ready in enumerate(written):
+        if ready.status in _MET and dedup_key(provider_id, ready.deadline, "breach") in alerted:
+            inserts[index] = [*ready.row[:-1], unplanned]
+    return inserts
+
+
 def store_deadlines(
     *,
     session: Session,
     provider_id: str,
-    deadlines: Iterable[Deadline],
+    deadlines: Iterable[Deadline] | PreparedDeadlines,
     evaluated_on: date,
     recorded_at: datetime | None = None,
     retire_missing: bool = False,
@@ -114,60 +202,55 @@ def store_deadlines(
 ) -> StoreDeadlinesResult:
     """Keep history: new/changed deadlines get a new row, unchanged ones are not rewritten.
 
-    With ``retire_missing`` the provider's current rows absent from ``deadlines`` are
-    marked not current (use it only with a complete evaluation of what is in scope).
-    ``cases`` narrows the scope to these case refs plus, with ``others``, every subject
-    that is not a case (an incremental evaluation): current rows of other cases stay
-    untouched. ``cases=()`` with ``others`` is the audit and staff subjects alone.
+    ``deadlines`` may come made ready by :func:`prepare_deadlines` (before the caller's
+    write transaction: the fingerprints and rows are then not made while it holds the
+    writer lock). With ``retire_missing`` the provider's current rows absent from
+    ``deadlines`` are marked not current (use it only with a complete evaluation of what
+    is in scope). ``cases`` narrows the scope to these case refs plus, with ``others``,
+    every subject that is not a case (an incremental evaluation): current rows of other
+    cases stay untouched. ``cases=()`` with ``others`` is the audit and staff subjects alone.
     """
     at = recorded_at or datetime.combine(evaluated_on, time(), tzinfo=UTC)
-    if session.get_bind().dialect.name == "postgresql":  # SQLite: BEGIN IMMEDIATE serialises
+    dialect = session.get_bind().dialect
+    if isinstance(deadlines, PreparedDeadlines):
+        latest = deadlines.bound_for(dialect)
+    else:
+        latest = prepare_deadlines(deadlines, dialect)
+    if dialect.name == "postgresql":  # SQLite: BEGIN IMMEDIATE serialises
         # Two runs at once would both insert the same "current" row; the second waits here
         # (until the first commits) and then compares against the first one's rows.
         session.execute(
             text("SELECT pg_advisory_xact_lock(:ns, hashtext(:pid))"),
             {"ns": _DEADLINES_LOCK, "pid": provider_id},
         )
-    table = DeadlineRecord.__table__  # type: ignore[attr-defined]
-    current = _current_fingerprints(session, table, provider_id, cases, others=others)
-    latest: dict[Identity, Deadline] = {(d.subject_kind, d.subject, d.rule): d for d in deadlines}
+    current = _current_fingerprints(session, _TABLE, provider_id, cases, others=others)
     retire: list[int] = []
     counts: Counter[tuple[str, str]] = Counter()  # (status, pack) -> change in current rows
     new = changed = unchanged = 0
-    written: list[tuple[Deadline, str]] = []
-    for identity, d in latest.items():
-        fp = fingerprint(d)
+    written: list[_Ready] = []
+    for identity, ready in latest.items.items():
         existing = current.get(identity)
         if existing is None:
             new += 1
-        elif existing.fingerprint == fp:
+        elif existing.fingerprint == ready.fingerprint:
             unchanged += 1
             continue
         else:
             changed += 1
             retire.append(existing.id)
             counts[existing.status, existing.pack_id] -= 1
-        counts[d.status.value, d.pack_id] += 1
-        written.append((d, fp))
-    met = [d for d, _ in written if d.status in (Status.MET, Status.MET_LATE)]
-    alerted = _breaches_alerted(session, provider_id, met) if met else set()
-    inserts = [
-        _row(
-            d,
-            fp,
-            planned_when_stored(d, breach_alerted=dedup_key(provider_id, d, "breach") in alerted),
-        )
-        for d, fp in written
-    ]
-    missing = [row for identity, row in current.items() if identity not in latest]
+        counts[ready.status, ready.deadline.pack_id] += 1
+        written.append(ready)
+    inserts = _inserts(session, provider_id, written)
+    missing = [row for identity, row in current.items() if identity not in latest.items]
     if retire_missing:
         retire += [row.id for row in missing]
         for row in missing:
             counts[row.status, row.pack_id] -= 1
     for chunk in _chunks(retire):
         session.execute(
-            update(table)
-            .where(table.c.id.in_(chunk))
+            update(_TABLE)
+            .where(_TABLE.c.id.in_(chunk))
             .values(is_current=False, superseded_on=evaluated_on)
         )
     constants = {
@@ -177,7 +260,7 @@ def store_deadlines(
         "superseded_on": None,
         "created_at": at,
     }
-    bulk_insert(session, table, _ROW_COLUMNS, inserts, constants=constants)
+    bulk_insert(session, _TABLE, _ROW_COLUMNS, inserts, constants=constants, bound=True)
     add_status_counts(session=session, provider_id=provider_id, changes=counts)
     session.flush()
     return StoreDeadlinesResult(

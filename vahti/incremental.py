@@ -47,9 +47,13 @@ from models.evaluation import (
 from models.provider_data import Coach
 from models.reads import load_audits, load_cases, load_coaches
 from models.store import is_open
-from notifications.deadlines import StoreDeadlinesResult, store_deadlines
+from notifications.deadlines import (
+    PreparedDeadlines,
+    StoreDeadlinesResult,
+    prepare_deadlines,
+    store_deadlines,
+)
 from providers.payloads import CasePayload, CoachPayload
-from rules.deadline import Deadline
 from vahti.config import Settings
 
 #: Cases read back and evaluated per transaction when the sync did not bring them.
@@ -69,10 +73,11 @@ class Outcome:
 
 @dataclass(frozen=True, slots=True)
 class Evaluated:
-    """Some cases evaluated: their refs, their deadlines, the open ones' recheck days."""
+    """Some cases evaluated: their refs, their deadlines made ready to store (fingerprints
+    and rows: not made while the writer lock is held), the open ones' recheck days."""
 
     refs: frozenset[str] = frozenset()
-    deadlines: list[Deadline] = field(default_factory=list)
+    deadlines: PreparedDeadlines = field(default_factory=PreparedDeadlines)
     recheck: dict[str, date | None] = field(default_factory=dict)
 
     def only(self, refs: set[str]) -> Evaluated:
@@ -81,7 +86,7 @@ class Evaluated:
             return self
         return Evaluated(
             self.refs & refs,
-            [d for d in self.deadlines if d.subject in refs],  # case rules: subject = case_ref
+            self.deadlines.only(refs),  # case rules: subject = case_ref
             {ref: day for ref, day in self.recheck.items() if ref in refs},
         )
 
@@ -90,7 +95,7 @@ class Evaluated:
             return self
         return Evaluated(
             self.refs | other.refs,
-            [*self.deadlines, *other.deadlines],
+            self.deadlines.plus(other.deadlines),
             {**self.recheck, **other.recheck},
         )
 
@@ -217,13 +222,16 @@ class ProviderEvaluation:
             last_cases = self._load(session, last)
         for chunk in chunks:  # a complete evaluation of a big provider: a chunk at a time
             with read_scope(self.engine) as session:
-                loaded = self._load(session, chunk)
+                evaluated = self._evaluate(self._load(session, chunk))
             with session_scope(self.engine) as session:
-                self._store(session, loaded, set(chunk))
-        others = rules.evaluate_others(audits, self._coaches, self._env)
+                self._write(session, evaluated, set(chunk))
+        others = prepare_deadlines(
+            rules.evaluate_others(audits, self._coaches, self._env), self.engine.dialect
+        )
+        evaluated = self._evaluate(last_cases)  # evaluated before the writer lock is taken
         with session_scope(self.engine) as session:  # the rest, and the state, at once
             if last:
-                self._store(session, last_cases, set(last))
+                self._write(session, evaluated, set(last))
             result = store_deadlines(
                 session=session,
                 provider_id=self.provider_id,
@@ -250,15 +258,13 @@ class ProviderEvaluation:
             session=session, provider_id=self.provider_id, today=self.today, refs=refs
         )
 
-    def _store(self, session: Session, cases: Sequence[CasePayload], refs: set[str]) -> None:
-        self._write(session, self._evaluate(cases), refs)
-
     def _evaluate(self, cases: Sequence[CasePayload]) -> Evaluated:
         """The deadlines and recheck days of the open ones of ``cases`` (closed: none)."""
         live = [case for case in cases if is_open(case, self.today)]
         recheck: dict[str, date | None] = {}
         deadlines = rules.evaluate_cases(live, self._coaches, self._env, recheck=recheck)
-        return Evaluated(frozenset(case.case_ref for case in cases), deadlines, recheck)
+        ready = prepare_deadlines(deadlines, self.engine.dialect)
+        return Evaluated(frozenset(case.case_ref for case in cases), ready, recheck)
 
     def _write(self, session: Session, evaluated: Evaluated, refs: set[str]) -> None:
         """Store ``evaluated`` for the cases ``refs`` (their other current rows retire)."""

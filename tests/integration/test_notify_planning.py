@@ -11,13 +11,13 @@ import json
 import random
 from datetime import UTC, date, datetime, time, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import create_engine, func, select
 
 from models.alerting import Alert, DeadlineRecord
 from models.db import session_scope, shared_engine
 from notifications import ledger
 from notifications.candidates import plan_candidates
-from notifications.deadlines import load_current_deadlines, store_deadlines
+from notifications.deadlines import load_current_deadlines, prepare_deadlines, store_deadlines
 from notifications.policy import ACTIONABLE_STATUSES, LedgerEntry, plan
 from notifications.reminder import REMINDER_RULE
 from notifications.routing import OPERATIONS_RULES
@@ -293,3 +293,48 @@ def test_incremental_plans_equal_full_plans_over_a_changing_history(database_url
         assert report.held == len(reference.held), day
         assert report.suppressed == len(reference.suppressed), day
     assert {"warn", "breach", "resolved", "at", "advisory"} <= stages  # every kind was exercised
+
+
+def test_deadlines_made_ready_ahead_store_the_rows_plain_ones_store(database_url, smtp_sink):
+    """Rows fingerprinted and bound before the transaction (for another driver, too) are
+    the rows storing the deadlines themselves writes; a met row whose breach was alerted
+    stays unplanned (its resolved note is due), a met row never alerted does not."""
+    settings = settings_for(database_url, smtp_sink)
+    engine = shared_engine(database_url)
+    past = MONDAY - timedelta(days=3)
+    for pid in ("p1", "p2"):
+        store(database_url, [dl("TK-1", Status.BREACHED, past)], MONDAY, provider_id=pid)
+    notify(settings, now=at(MONDAY))
+    assert {(r.provider_id, r.stage) for r in ledger_rows(database_url)} >= {
+        ("p1", "breach"),
+        ("p2", "breach"),
+    }
+    day = MONDAY + timedelta(days=1)
+    latest = [
+        dl("TK-1", Status.MET, past),
+        dl("TK-2", Status.MET, past),
+        dl("TK-3", Status.OPEN, day + timedelta(days=30)),
+    ]
+    ready = prepare_deadlines(latest, create_engine("sqlite://").dialect)  # SQLite's binding
+    with session_scope(engine) as session:
+        result = store_deadlines(
+            session=session, provider_id="p1", deadlines=ready, evaluated_on=day
+        )
+    assert (result.new, result.changed, result.unchanged) == (2, 1, 0)
+    store(database_url, latest, day, provider_id="p2")
+
+    def current(pid: str) -> dict[str, tuple[object, ...]]:
+        with session_scope(engine) as session:
+            rows = session.scalars(
+                select(DeadlineRecord).where(
+                    DeadlineRecord.provider_id == pid, DeadlineRecord.is_current
+                )
+            )
+            return {
+                r.subject: (r.status, r.due_on, r.explanation, r.fingerprint, r.planned)
+                for r in rows
+            }
+
+    assert current("p1") == current("p2")
+    planned = {subject: row[-1] for subject, row in current("p1").items()}
+    assert planned == {"TK-1": False, "TK-2": True, "TK-3": True}
