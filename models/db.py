@@ -42,6 +42,7 @@ from sqlalchemy import (
     DateTime,
     Dialect,
     Engine,
+    Insert,
     Table,
     bindparam,
     create_engine,
@@ -345,42 +346,71 @@ def bulk_insert(
     *,
     constants: Mapping[str, Any] | None = None,
     bound: bool = False,
-) -> None:
-    """INSERT plain tuples (values in ``columns`` order) with one driver ``executemany``.
+    statement: Insert | None = None,
+) -> int:
+    """INSERT plain tuples (values in ``columns`` order) with one driver ``executemany``;
+    the rows the database reports written.
 
     Values are bound as :func:`row_binder` binds them (``bound``: the rows are its
     output already); skipped are the per-row dictionaries and parameter construction
     that make Core inserts cost tens of microseconds a row. ``constants`` (column ->
-    value) are the same for every row: processed once.
+    value) are the same for every row: processed once. ``statement`` is the dialect's
+    ``insert(table)`` with its ``ON CONFLICT`` clause (no bound values of its own);
+    its VALUES are the columns'.
     """
     connection = session.connection()
     dialect = connection.dialect
     fixed = dict(constants or {})
+    for column in table.c:  # the columns' own defaults, as a Core insert applies them
+        if column.default is not None and column.name not in fixed and column.name not in columns:
+            if not column.default.is_scalar:  # pragma: no cover - Vahti's defaults are values
+                raise StoreError(f"bulk insert into {table.name}: {column.name} needs a value")
+            fixed[column.name] = column.default.arg  # type: ignore[attr-defined]
     names = [*columns, *fixed]
-    if dialect.paramstyle == "qmark":  # SQLite: placeholders in our order, not the table's
-        quote = dialect.identifier_preparer.quote
+    quote = dialect.identifier_preparer.quote
+    order: Sequence[str] = names
+    if statement is None and dialect.paramstyle == "qmark":  # SQLite: our order, not the table's
         targets = ", ".join(quote(name) for name in names)  # names from the table's metadata
         marks = ", ".join("?" for _ in names)
         sql = f"INSERT INTO {quote(table.name)} ({targets}) VALUES ({marks})"  # noqa: S608
-    elif dialect.positional:  # pragma: no cover - Vahti's drivers are qmark or named
-        raise StoreError(f"bulk insert into {table.name}: paramstyle {dialect.paramstyle!r}")
     else:
-        statement = insert(table).values({name: bindparam(name) for name in names})
-        sql = str(statement.compile(dialect=dialect))
+        base = insert(table) if statement is None else statement
+        compiled = base.values({name: bindparam(name) for name in names}).compile(dialect=dialect)
+        sql = str(compiled)
+        if dialect.positional:
+            order = list(compiled.positiontup or ())
+            if sorted(order) != sorted(names):  # pragma: no cover - a statement with binds
+                raise StoreError(f"bulk insert into {table.name}: unexpected parameters")
     tail = tuple(
         proc(value) if (proc := _processor(dialect, table, name)) else value
         for name, value in fixed.items()
     )
     bind = None if bound else row_binder(dialect, table, columns)
+    where = [names.index(name) for name in order]
+    plain = where == list(range(len(names)))
     prepared: list[Any] = []
     for row in rows:
         values = list(row) if bind is None else bind(row)
         values.extend(tail)
-        prepared.append(
-            tuple(values) if dialect.positional else dict(zip(names, values, strict=True))
-        )
-    if prepared:
-        connection.exec_driver_sql(sql, prepared)
+        if not dialect.positional:
+            prepared.append(dict(zip(names, values, strict=True)))
+        else:
+            prepared.append(tuple(values) if plain else tuple(values[i] for i in where))
+    if not prepared:
+        return 0
+    result = connection.exec_driver_sql(sql, prepared)
+    return int(result.rowcount)
+
+
+def insert_dicts(session: Session, statement: Insert, rows: Sequence[Mapping[str, Any]]) -> int:
+    """``statement`` (the dialect's INSERT ... ON CONFLICT) for rows with the same keys, by
+    :func:`bulk_insert`: one driver executemany. A page's transaction holds SQLite's writer
+    lock, and Core's executemany costs tens of microseconds a row. Rows written."""
+    if not rows:
+        return 0
+    columns = list(rows[0])
+    values = [[row[name] for name in columns] for row in rows]
+    return bulk_insert(session, statement.table, columns, values, statement=statement)  # type: ignore[arg-type]
 
 
 @contextmanager

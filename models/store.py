@@ -29,6 +29,7 @@ from sqlalchemy import Table, delete, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col
 
+from models.db import insert_dicts
 from models.provider_data import (
     CLOSE_AFTER_FEEDBACK_DAYS,
     Audit,
@@ -366,7 +367,8 @@ def _store_revisions(
         }
         for ref in changed
     ]
-    session.execute(
+    insert_dicts(
+        session,
         _insert(session, table).on_conflict_do_nothing(
             index_elements=["provider_id", "case_ref", "content_hash"]
         ),
@@ -390,8 +392,8 @@ def _upsert(
     where = table.c.content_hash != stmt.excluded.content_hash
     if "updated_at" in table.c:  # an out-of-order older payload never replaces a newer one
         where = where & (table.c.updated_at <= stmt.excluded.updated_at)
-    session.execute(
-        stmt.on_conflict_do_update(index_elements=list(keys), set_=set_, where=where), rows
+    insert_dicts(
+        session, stmt.on_conflict_do_update(index_elements=list(keys), set_=set_, where=where), rows
     )
 
 
@@ -436,7 +438,8 @@ def store_audits(
     )
     if finding_rows:
         table: Table = Finding.__table__  # type: ignore[attr-defined]
-        session.execute(
+        insert_dicts(
+            session,
             _insert(session, table).on_conflict_do_nothing(
                 index_elements=["provider_id", "audit_id", "finding_id"]
             ),

@@ -29,13 +29,13 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col
 
 from models.alerting import OPEN_ALERT_STATUSES, Acknowledgement, Alert, DeliveryAttempt
+from models.db import insert_dicts
 from notifications.messages import MessageItem
 from notifications.policy import LedgerEntry, PlannedAlert, Suppression
 from notifications.reminder import REMINDER_RULE
 from notifications.routing import OPERATIONS_RULES, Target
 
 MAX_BACKOFF = timedelta(hours=24)
-_CHUNK = 500  # rows per executemany
 _KEYS_CHUNK = 5000  # dedup keys or row ids per IN list (SQLite takes 32 766 parameters)
 
 
@@ -140,20 +140,11 @@ def alert_row(
 
 
 def write_alerts(*, session: Session, rows: Sequence[dict[str, Any]]) -> int:
-    """Insert ledger rows; a (dedup key, target) already there is left alone. Commit after."""
-    if not rows:
-        return 0
-    table = Alert.__table__  # type: ignore[attr-defined]
-    statement = (
-        _insert(session)
-        .on_conflict_do_nothing(index_elements=["dedup_key", "target_key"])
-        .returning(table.c.id)
-    )
-    written = 0
-    for start in range(0, len(rows), _CHUNK):  # executemany: compiled once, cached
-        result = session.execute(statement, list(rows[start : start + _CHUNK]))
-        written += len(result.all())  # RETURNING lists only the rows inserted
-    return written
+    """Insert ledger rows; a (dedup key, target) already there is left alone. Commit after.
+
+    Returns the rows inserted (the database's count: conflicting rows are not written)."""
+    statement = _insert(session).on_conflict_do_nothing(index_elements=["dedup_key", "target_key"])
+    return insert_dicts(session, statement, rows)
 
 
 def cancel(*, session: Session, keys: Iterable[str], reason: str, now: datetime) -> int:
