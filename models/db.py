@@ -319,13 +319,17 @@ def _row_binder(
     dialect: Dialect, table: Table, columns: tuple[str, ...]
 ) -> Callable[[Sequence[Any]], list[Any]]:
     active = [
-        (i, proc) for i, name in enumerate(columns) if (proc := _processor(dialect, table, name))
+        (i, proc, proc(None) is None)  # keeps None as None: not called for one (dates, flags)
+        for i, name in enumerate(columns)
+        if (proc := _processor(dialect, table, name))
     ]
 
     def bind(row: Sequence[Any]) -> list[Any]:
         values = list(row)
-        for index, process in active:
-            values[index] = process(values[index])
+        for index, process, keeps_none in active:
+            value = values[index]
+            if value is not None or not keeps_none:
+                values[index] = process(value)
         return values
 
     return bind

@@ -47,7 +47,7 @@ class StoreDeadlinesResult:
 def fingerprint(deadline: Deadline) -> str:
     """SHA-256 of the fields whose change makes a new history row."""
     data = (
-        deadline.status.value,
+        deadline.status,  # a StrEnum: orjson writes its value
         deadline.due_on,
         deadline.event_on,
         deadline.count,
@@ -145,7 +145,8 @@ def prepare_deadlines(deadlines: Iterable[Deadline], dialect: Dialect) -> Prepar
     items: dict[Identity, _Ready] = {}
     for d in deadlines:
         fp = fingerprint(d)
-        items[d.subject_kind, d.subject, d.rule] = _Ready(d, fp, d.status.value, bind(_row(d, fp)))
+        row = bind(_row(d, fp))
+        items[d.subject_kind, d.subject, d.rule] = _Ready(d, fp, row[3], row)  # row[3]: status
     return PreparedDeadlines(dialect, items)
 
 
