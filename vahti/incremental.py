@@ -133,11 +133,12 @@ class ProviderEvaluation:
 
     :meth:`begin` (after the staff list is synced) decides between a complete and an
     incremental evaluation; :meth:`page_received` evaluates a page's new or changed
-    cases before the page's transaction (already validated and in memory: nothing is
-    read back, and no writer lock is held meanwhile), :meth:`cases_stored` stores their
-    deadlines in it; :meth:`finish` evaluates what the pages did not bring (cases whose
-    recheck day came, cases closed since, everything else when complete), a chunk at a
-    time, then audits and staff, and records the state. Memory stays bounded by a page
+    cases and makes their deadline rows ready before the page's transaction (already
+    validated and in memory: nothing is read back, and no writer lock is held
+    meanwhile), :meth:`cases_stored` stores those rows in it; :meth:`finish` evaluates
+    what the pages did not bring (cases whose recheck day came, cases closed since,
+    everything else when complete), a chunk at a time, each before its transaction,
+    then audits and staff, and records the state. Memory stays bounded by a page
     or a chunk whatever the provider's size.
     """
 
