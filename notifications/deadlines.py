@@ -150,16 +150,14 @@ def prepare_deadlines(deadlines: Iterable[Deadline], dialect: Dialect) -> Prepar
     return PreparedDeadlines(dialect, items)
 
 
-def _breaches_alerted(
-    session: Session, provider_id: str, deadlines: Iterable[Deadline]
-) -> set[str]:
-    """The breach dedup keys of these deadlines that the ledger holds."""
-    keys = sorted({dedup_key(provider_id, d, "breach") for d in deadlines})
+def _alerted(session: Session, keys: Iterable[str]) -> set[str]:
+    """Those of these dedup keys that the ledger holds."""
+    chosen = sorted(set(keys))
     alert = Alert.__table__  # type: ignore[attr-defined]
     found: set[str] = set()
-    for start in range(0, len(keys), _KEYS_CHUNK):
+    for start in range(0, len(chosen), _KEYS_CHUNK):
         query = select(alert.c.dedup_key).where(
-            alert.c.dedup_key.in_(keys[start : start + _KEYS_CHUNK])
+            alert.c.dedup_key.in_(chosen[start : start + _KEYS_CHUNK])
         )
         found.update(session.scalars(query))
     return found
@@ -177,16 +175,17 @@ def _inserts(session: Session, provider_id: str, written: Sequence[_Ready]) -> l
     """The rows to insert: a met row is not planned when its breach was alerted (the
     resolved note is then due), which only the ledger, read in the transaction, says."""
     inserts = [ready.row for ready in written]
-    met = [ready.deadline for ready in written if ready.status in _MET]
-    if not met:
-        return inserts
-    alerted = _breaches_alerted(session, provider_id, met)
-    if not alerted:
-        return inserts
-    unplanned = row_binder(session.get_bind().dialect, _TABLE, ("planned",))([False])[0]
-    for index, ready in enumerate(written):
-        if ready.status in _MET and dedup_key(provider_id, ready.deadline, "breach") in alerted:
-            inserts[index] = [*ready.row[:-1], unplanned]
+    breach = {
+        index: dedup_key(provider_id, ready.deadline, "breach")
+        for index, ready in enumerate(written)
+        if ready.status in _MET
+    }
+    alerted = _alerted(session, breach.values()) if breach else set()
+    if alerted:
+        unplanned = row_binder(session.get_bind().dialect, _TABLE, ("planned",))([False])[0]
+        for index, key in breach.items():
+            if key in alerted:
+                inserts[index] = [*inserts[index][:-1], unplanned]
     return inserts
 
 

@@ -14,8 +14,17 @@ from sqlalchemy import Engine, func, select, text
 from sqlmodel import Session, SQLModel
 
 from models import reads, store
-from models.db import check_schema, current_revision, head_revision, make_engine, upgrade
+from models.alerting import Alert
+from models.db import (
+    check_schema,
+    current_revision,
+    head_revision,
+    insert_dicts,
+    make_engine,
+    upgrade,
+)
 from models.provider_data import Audit, Case, CaseRevision, Coach, Finding, RejectedPayload
+from notifications.ledger import write_alerts
 from providers.payloads import AuditPayload, CasePayload, CoachPayload
 from rules.deadline import Rejected
 from vahti.errors import StoreError
@@ -321,3 +330,34 @@ def test_sync_runs_are_recorded(engine: Engine) -> None:
         "failed", 7, 3, 2, 2,
     )  # fmt: skip
     assert run.error == "cases: boom"
+
+
+def test_bulk_inserts_apply_the_columns_defaults_and_count_the_rows_written(
+    engine: Engine,
+) -> None:
+    """The driver-level insert stores what a Core insert would (the columns' own defaults
+    for what a row leaves out) and counts only the rows written, not the conflicting."""
+
+    def row(key: str) -> dict[str, Any]:
+        return {
+            "dedup_key": key, "provider_id": "demo", "subject_kind": "case", "subject": "TK-1",
+            "rule": "START-2W", "due_on": date(2025, 5, 9), "stage": "breach",
+            "target_key": "quality:lv", "recipient_key": "quality:lv", "role": "quality",
+            "target_label": "mailto://…", "language": "fi", "item": "{}",
+            "created_on": date(2025, 5, 2), "created_at": NOW,
+        }  # fmt: skip
+
+    with Session(engine) as session:
+        first = write_alerts(session=session, rows=[row("k1"), row("k2")])
+        again = write_alerts(session=session, rows=[row("k2"), row("k3")])
+        table = Alert.__table__  # type: ignore[attr-defined]
+        none = insert_dicts(session, store._insert(session, table), [])
+        session.commit()
+        stored = session.scalars(select(Alert).order_by(Alert.dedup_key)).all()
+    assert (first, again, none) == (2, 1, 0)
+    assert [a.dedup_key for a in stored] == ["k1", "k2", "k3"]
+    assert {(a.status, a.attempts, a.urgent, a.operations_notified) for a in stored} == {
+        ("pending", 0, False, False)
+    }
+    assert stored[0].due_on == date(2025, 5, 9)
+    assert stored[0].created_at == NOW
