@@ -1,8 +1,12 @@
 """``compliance-check``: check every provider (sync and evaluate), then notify.
 
-    for each provider, concurrently:   check-<id>   (sync, each page evaluated as stored;
-                                                   in worker processes, one per core)
-    once, after all providers:          overview (the most pressing rows), notify
+    for each provider, concurrently:   check-<id>   (sync, each page evaluated as stored,
+                                                   then the provider's alerts planned and
+                                                   written ahead; in worker processes,
+                                                   one per core)
+    once, after all providers:          overview (the most pressing rows), notify (the
+                                        day's reminder, any provider whose check did not
+                                        plan, then delivery)
     then:                               artifacts, final state
 
 One task run per provider plus two: the orchestration cost grows with providers, never
@@ -74,6 +78,7 @@ def _check(
 ) -> State[dict[str, object]]:
     logger = get_run_logger()
     clock = helsinki_now(now)
+    clock_at = clock.isoformat()  # each check plans its alerts at it; notify delivers them
     today_on = today or clock.date().isoformat()
     settings = settings_from(config)
     provider_ids = [p.id for p in settings.providers]
@@ -87,14 +92,16 @@ def _check(
 
     with workers.provider_pool(processes):  # the workers exit before notify starts
         checks = {
-            pid: check_task.submit(config, pid, today_on, full=full_sync) for pid in provider_ids
+            pid: check_task.submit(config, pid, today_on, full=full_sync, notify_at=clock_at)
+            for pid in provider_ids
         }
         providers = tuple(_provider_outcome(pid, checks[pid]) for pid in provider_ids)
     for failed in (p for p in providers if not p.ok):
         logger.error("provider %r failed: %s", failed.provider_id, failed.error)
 
     pressing = overview_task.submit(config, today_on, ARTIFACT_ROWS)
-    notified = notify_task.submit(config, clock.isoformat())
+    planned = {p.provider_id: p.alerts for p in providers if p.ok and p.alerts is not None}
+    notified = notify_task.submit(config, clock_at, planned=planned)
     pressing.wait()
     notified.wait()
     notify_error = error_of(notified)
@@ -123,7 +130,9 @@ def _provider_outcome(provider_id: str, check: PrefectFuture[CheckSummary]) -> P
     if error is not None:
         return ProviderOutcome(provider_id=provider_id, error=f"check {error}")
     done = check.result()
-    return ProviderOutcome(provider_id=provider_id, sync=done.sync, evaluation=done.evaluation)
+    return ProviderOutcome(
+        provider_id=provider_id, sync=done.sync, evaluation=done.evaluation, alerts=done.alerts
+    )
 
 
 def finish(outcome: CheckOutcome) -> State[dict[str, object]]:

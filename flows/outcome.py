@@ -14,7 +14,13 @@ from typing import Any
 from prefect.client.schemas.objects import State
 from prefect.futures import PrefectFuture
 
-from vahti.summaries import EvaluationSummary, NotifySummary, Overview, SyncSummary
+from vahti.summaries import (
+    AlertPlanSummary,
+    EvaluationSummary,
+    NotifySummary,
+    Overview,
+    SyncSummary,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,6 +29,7 @@ class ProviderOutcome:
     sync: SyncSummary | None = None
     evaluation: EvaluationSummary | None = None
     error: str | None = None  # what failed, in one line (no secrets: errors are masked)
+    alerts: AlertPlanSummary | None = None  # planned in the check (None: by notify)
 
     @property
     def ok(self) -> bool:
@@ -98,6 +105,7 @@ class CheckOutcome:
                     "stored": p.sync.stored if p.sync else 0,
                     "rejected": p.sync.rejected if p.sync else 0,
                     "deadlines": dict(p.evaluation.by_status) if p.evaluation else {},
+                    "alerts_planned": p.alerts.planned if p.alerts else None,  # None: by notify
                     "error": p.error,
                 }
                 for p in self.providers

@@ -12,7 +12,13 @@ from prefect.client.schemas.objects import State, TaskRun
 
 from vahti import pipeline, reporting, workers
 from vahti.errors import TransientProviderError
-from vahti.summaries import CheckSummary, EvaluationSummary, NotifySummary, Overview
+from vahti.summaries import (
+    AlertPlanSummary,
+    CheckSummary,
+    EvaluationSummary,
+    NotifySummary,
+    Overview,
+)
 
 
 def _transient(task_: Task[..., object], task_run: TaskRun, state: State[object]) -> bool:
@@ -31,13 +37,23 @@ def _transient(task_: Task[..., object], task_run: TaskRun, state: State[object]
     persist_result=False,
 )
 def check_task(
-    config: str, provider_id: str, today_on: str, full: bool = False, rows: bool = False
+    config: str,
+    provider_id: str,
+    today_on: str,
+    *,
+    full: bool = False,
+    rows: bool = False,
+    notify_at: str | None = None,
 ) -> CheckSummary:
-    """Sync one provider and evaluate it, page by page (the scheduled check, one task each).
+    """Sync one provider and evaluate it, page by page (the scheduled check, one task each);
+    with ``notify_at``, plan its alerts too (the run's notify delivers them).
 
     Runs in one of the flow's worker processes while it has them (:mod:`vahti.workers`).
     """
-    return workers.run(pipeline.check_step, config, provider_id, today_on, full=full, rows=rows)
+    return workers.run(
+        pipeline.check_step, config, provider_id, today_on, full=full, rows=rows,
+        notify_at=notify_at,
+    )  # fmt: skip
 
 
 @task(name="overview", persist_result=False)
@@ -64,10 +80,17 @@ def evaluate_task(
 
 @task(name="notify", persist_result=False)
 def notify_task(
-    config: str, now_at: str, dry_run: bool = False, provider_id: str | None = None
+    config: str,
+    now_at: str,
+    dry_run: bool = False,
+    provider_id: str | None = None,
+    planned: dict[str, AlertPlanSummary] | None = None,
 ) -> NotifySummary:
-    """Deliver the alerts due now (one digest per recipient); dry_run sends nothing."""
-    return pipeline.notify_step(config, now_at, dry_run=dry_run, provider_id=provider_id)
+    """Deliver the alerts due now (one digest per recipient); dry_run sends nothing.
+    ``planned``: the providers whose checks planned their alerts at ``now_at``."""
+    return pipeline.notify_step(
+        config, now_at, dry_run=dry_run, provider_id=provider_id, planned=planned
+    )
 
 
 @task(name="report", task_run_name="report-{kind}", persist_result=False)

@@ -95,6 +95,20 @@ def open_entries(*, session: Session, provider_id: str | None = None) -> dict[st
     return _entries(session.execute(query.group_by(col(Alert.dedup_key), col(Alert.status))))
 
 
+def open_breaches(*, session: Session) -> set[tuple[str, str, str, str]]:
+    """The deadlines (provider, subject kind, subject, rule) whose breach alert is undelivered.
+
+    Read after the run's alerts were written, these are the breaches alerted in this run
+    or still waiting for delivery: the day's reminder leaves them out.
+    """
+    query = (
+        select(col(Alert.provider_id), col(Alert.subject_kind), col(Alert.subject), col(Alert.rule))
+        .where(col(Alert.stage) == "breach", col(Alert.status).in_(OPEN_ALERT_STATUSES))
+        .distinct()
+    )
+    return {(p, k, s, r) for p, k, s, r in session.execute(query)}
+
+
 def stale_reminders(*, session: Session, stage: str) -> list[str]:
     """Undelivered breach reminders of earlier days (today's reminder replaces them)."""
     query = select(col(Alert.dedup_key)).where(

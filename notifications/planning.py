@@ -27,6 +27,7 @@ from notifications.policy import (
     PolicyResult,
     PolicySettings,
     ProviderDeadline,
+    Suppression,
     dedup_key,
     ledger_keys,
     plan,
@@ -100,14 +101,60 @@ def plan_run(
             is_working_day=calendar.is_working_day,
         ),
     )
-    if provider_id is not None or not settings.breach_repeat or not calendar.is_working_day(today):
-        return RunPlan(result=result, candidates=candidates)
+    run = RunPlan(result=result, candidates=candidates)
+    if provider_id is not None:
+        return run
     alerted = {
         identity(item)
         for item in items
         if item.deadline.status is Status.BREACHED
         and dedup_key(item.provider_id, item.deadline, "breach") in result.wanted
     }
+    return _with_reminder(
+        run,
+        session=session,
+        today=today,
+        settings=settings,
+        calendar=calendar,
+        alerted=alerted,
+        suppressions=suppressions,
+    )
+
+
+def plan_reminder(
+    *, session: Session, today: date, settings: PolicySettings, calendar: FinnishCalendar
+) -> RunPlan:
+    """The day's reminder alone, once every provider's alerts are in the ledger.
+
+    The compliance check plans each provider's alerts in that provider's check
+    (``provider_id`` runs of :func:`plan_run`); its notify adds the reminder. A breach
+    alerted in this run, or still waiting from an earlier one, has an undelivered breach
+    alert in the ledger: those are the ones :func:`plan_run` leaves out as ``alerted``.
+    """
+    return _with_reminder(
+        RunPlan(result=PolicyResult(), candidates={}),
+        session=session,
+        today=today,
+        settings=settings,
+        calendar=calendar,
+        alerted=ledger.open_breaches(session=session),
+        suppressions=ledger.active_suppressions(session=session, today=today),
+    )
+
+
+def _with_reminder(
+    run: RunPlan,
+    *,
+    session: Session,
+    today: date,
+    settings: PolicySettings,
+    calendar: FinnishCalendar,
+    alerted: set[Identity],
+    suppressions: list[Suppression],
+) -> RunPlan:
+    """``run`` with the day's reminder of the breaches not ``alerted`` (working days only)."""
+    if not settings.breach_repeat or not calendar.is_working_day(today):
+        return run
     remind = still_breached(
         breached_refs(session=session, before=today),
         alerted=alerted,
@@ -115,9 +162,8 @@ def plan_run(
         today=today,
     )
     summary = summarize_breaches(remind) if remind else None
-    return RunPlan(
-        result=result,
-        candidates=candidates,
+    return replace(
+        run,
         reminder=reminder_alert(summary, today=today) if summary else None,
         summary=summary,
         stale_reminders=tuple(ledger.stale_reminders(session=session, stage=reminder_stage(today))),

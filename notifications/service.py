@@ -15,7 +15,8 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator, Mapping
+import os
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -30,7 +31,7 @@ from notifications import ledger
 from notifications.candidates import mark_planned
 from notifications.delivery import DeliveryResult, deliver
 from notifications.messages import MessageItem, reason_fields, render_digest
-from notifications.planning import Identity, RunPlan, identity, plan_run
+from notifications.planning import Identity, RunPlan, identity, plan_reminder, plan_run
 from notifications.policy import PlannedAlert, PolicySettings
 from notifications.routing import Router, Target, targets_of, validate_recipients
 from providers.payloads import CoachPayload
@@ -38,6 +39,7 @@ from rules.calendar import FinnishCalendar
 from rules.deadline import Deadline, Status
 from vahti.config import AlertSettings, Settings
 from vahti.errors import InputError
+from vahti.summaries import AlertPlanSummary
 
 log = logging.getLogger("vahti.notifications")
 #: A test hook: called with ("claimed" | "delivered" | "recorded", target key).
@@ -230,10 +232,13 @@ def _write_ahead(
     """Write the plan's ledger rows, cancel what it no longer justifies, mark the planned
     rows, and COMMIT: all before any send."""
     unroutable: set[Identity] = set()
+    batches: Iterable[list[dict[str, object]]] = _batches(
+        run, router, now=now, today=today, report=report, unroutable=unroutable
+    )
+    if len(run.result.due) <= ROW_BATCH:  # one batch: made before the writer lock is taken
+        batches = list(batches)
     with session_scope(engine) as session:
-        for rows in _batches(
-            run, router, now=now, today=today, report=report, unroutable=unroutable
-        ):
+        for rows in batches:
             report.planned += ledger.write_alerts(session=session, rows=rows)
         report.cancelled += ledger.cancel(
             session=session,
@@ -258,8 +263,19 @@ def notify(
     provider_id: str | None = None,
     environ: Mapping[str, str] | None = None,
     hook: Hook | None = None,
+    planned: Mapping[str, AlertPlanSummary] | None = None,
 ) -> NotifyReport:
-    """Plan, write ahead, deliver and record; see the module docstring."""
+    """Plan, write ahead, deliver and record; see the module docstring.
+
+    ``planned``: the providers whose alerts their checks already planned and wrote at
+    this ``now`` (:func:`plan_provider`), with what each did. Then only the other
+    configured providers are planned here (one by one), and the day's reminder; the
+    report counts the whole run.
+    """
+    if planned:
+        if dry_run or provider_id is not None:
+            raise ValueError("planned is for the whole run: not with dry_run or provider_id")
+        return _notify_rest(settings, planned, now=now, environ=environ, hook=hook)
     today = _today(now, settings)
     report = NotifyReport(dry_run=dry_run)
     engine = shared_engine(settings.database.url)
@@ -275,16 +291,7 @@ def notify(
     )
     report.suppressed = len(result.suppressed)
     report.held = len(result.held)
-    report.suppressed_items = [
-        {
-            "key": s.alert.key,
-            "kind": s.suppression.kind,
-            "reason": s.suppression.reason,
-            "by": s.suppression.by,
-            "until_on": s.suppression.until_on.isoformat() if s.suppression.until_on else None,
-        }
-        for s in result.suppressed
-    ]
+    report.suppressed_items = _suppressed_items(run)
     router = Router(settings.recipients, coaches)
     if dry_run:
         for rows in _batches(run, router, now=now, today=today, report=report, unroutable=set()):
@@ -296,6 +303,131 @@ def notify(
             report.pending = ledger.count_open(session=session) + report.held
         return report
     _write_ahead(engine, run, router, now=now, today=today, report=report)
+    _deliver(
+        settings, engine=engine, now=now, today=today, report=report, environ=environ, hook=hook
+    )
+    return report
+
+
+def plan_provider(
+    settings: Settings,
+    *,
+    now: datetime,
+    provider_id: str,
+    environ: Mapping[str, str] | None = None,
+) -> NotifyReport:
+    """Plan one provider's alerts and write them ahead; nothing is sent.
+
+    The compliance check runs this at the end of each provider's check (in its worker,
+    while the provider's rows are fresh in the database's cache), and its notify gets
+    ``planned=``. Recipients are validated as notify does, except for the coach ids:
+    notify checks those against every provider's coaches.
+    """
+    today = _today(now, settings)
+    report = NotifyReport()
+    _valid_recipients(settings, environ)
+    engine = shared_engine(settings.database.url)
+    _plan_and_write(engine, settings, provider_id, now=now, today=today, report=report)
+    return report
+
+
+_validated: set[str] = set()  # recipients (as JSON, with the environment) found valid
+
+
+def _valid_recipients(settings: Settings, environ: Mapping[str, str] | None) -> None:
+    """validate_recipients without the coach ids, once per process for the same settings."""
+    env = os.environ if environ is None else environ
+    key = orjson.dumps(
+        [settings.recipients.model_dump(mode="json"), sorted(env.items())], default=str
+    ).decode()
+    if key not in _validated:
+        validate_recipients(settings.recipients, environ=environ)
+        _validated.add(key)
+
+
+def _plan_and_write(
+    engine: Engine,
+    settings: Settings,
+    provider_id: str,
+    *,
+    now: datetime,
+    today: date,
+    report: NotifyReport,
+) -> None:
+    run = _plan(engine, settings, provider_id=provider_id, today=today, now=now)
+    report.suppressed += len(run.result.suppressed)
+    report.held += len(run.result.held)
+    report.suppressed_items += _suppressed_items(run)
+    router = Router(settings.recipients, _coaches(engine, {provider_id}))
+    _write_ahead(engine, run, router, now=now, today=today, report=report)
+
+
+def _notify_rest(
+    settings: Settings,
+    planned: Mapping[str, AlertPlanSummary],
+    *,
+    now: datetime,
+    environ: Mapping[str, str] | None,
+    hook: Hook | None,
+) -> NotifyReport:
+    """notify after the checks planned ``planned``: the other providers, the reminder,
+    then delivery; the report adds up the checks' counts."""
+    today = _today(now, settings)
+    report = NotifyReport()
+    for done in planned.values():
+        report.planned += done.planned
+        report.cancelled += done.cancelled
+        report.suppressed += done.suppressed
+        report.held += done.held
+        report.unroutable += done.unroutable
+    engine = shared_engine(settings.database.url)
+    scope = {p.id for p in settings.providers}
+    coaches = _coaches(engine, scope)
+    validate_recipients(
+        settings.recipients,
+        known_coach_ids={c.id for c in coaches} if coaches else None,
+        environ=environ,
+    )
+    for provider_id in sorted(scope - set(planned)):  # their checks failed or did not plan
+        _plan_and_write(engine, settings, provider_id, now=now, today=today, report=report)
+    with read_scope(engine) as session:
+        run = plan_reminder(
+            session=session,
+            today=today,
+            settings=policy_settings(settings.alerts),
+            calendar=FinnishCalendar(),
+        )
+    _write_ahead(engine, run, Router(settings.recipients), now=now, today=today, report=report)
+    _deliver(
+        settings, engine=engine, now=now, today=today, report=report, environ=environ, hook=hook
+    )
+    return report
+
+
+def _suppressed_items(run: RunPlan) -> list[dict[str, object]]:
+    return [
+        {
+            "key": s.alert.key,
+            "kind": s.suppression.kind,
+            "reason": s.suppression.reason,
+            "by": s.suppression.by,
+            "until_on": s.suppression.until_on.isoformat() if s.suppression.until_on else None,
+        }
+        for s in run.result.suppressed
+    ]
+
+
+def _deliver(
+    settings: Settings,
+    *,
+    engine: Engine,
+    now: datetime,
+    today: date,
+    report: NotifyReport,
+    environ: Mapping[str, str] | None,
+    hook: Hook | None,
+) -> None:
+    """Deliver what is ready, tell operations of stuck recipients, count what is left."""
     deliver_ready(
         settings, engine=engine, now=now, today=today, report=report, environ=environ, hook=hook
     )
@@ -309,7 +441,6 @@ def notify(
         report.possible_duplicates = ledger.possible_duplicates(
             session=session, now=now, lease=lease
         )
-    return report
 
 
 def deliver_ready(

@@ -58,11 +58,24 @@ class EvaluationSummary:
 
 
 @dataclass(frozen=True, slots=True)
+class AlertPlanSummary:
+    """The alerts one provider's check planned and wrote ahead (the run's notify sends them)."""
+
+    planned: int = 0  # ledger rows written
+    cancelled: int = 0  # undelivered rows no longer justified
+    suppressed: int = 0  # acknowledged or silenced items
+    held: int = 0  # non-urgent items outside the send window (planned by a later run)
+    unroutable: int = 0  # due alerts with no recipient at all
+
+
+@dataclass(frozen=True, slots=True)
 class CheckSummary:
-    """One provider's scheduled check: its sync, then its evaluation."""
+    """One provider's scheduled check: its sync, its evaluation, then (when the check is
+    given the run's notification clock) its alerts planned; None: left to the notify."""
 
     sync: SyncSummary
     evaluation: EvaluationSummary
+    alerts: AlertPlanSummary | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -55,6 +55,8 @@ def test_compliance_check_stores_delivers_and_publishes(make_site: Callable[...,
     assert outcome["providers"][0]["rejected"] > 0  # the generator's invalid share
     assert outcome["alerts"]["sent"] > 0
     assert outcome["alerts"]["failed"] == 0
+    planned = outcome["providers"][0]["alerts_planned"]  # in the check, sent by notify
+    assert planned == _count(site.database_url, Alert)  # a first run: no reminder yet
     assert _count(site.database_url, DeadlineRecord) > 0
     messages = site.messages()
     assert messages, "no alert reached the loopback SMTP server"
@@ -71,6 +73,7 @@ def test_compliance_check_stores_delivers_and_publishes(make_site: Callable[...,
     )
     assert again.is_completed(), again.message
     assert again.result()["alerts"]["sent"] == 0  # nothing is sent twice
+    assert again.result()["providers"][0]["alerts_planned"] == 0
     assert len(site.messages()) == len(messages)
 
 
@@ -91,7 +94,34 @@ def test_one_provider_failing_fails_the_run_but_not_the_others(
     assert by_id["alpha"]["error"] is None
     assert by_id["alpha"]["deadlines"]
     assert by_id["beta"]["deadlines"] == {}
+    assert by_id["alpha"]["alerts_planned"] > 0
+    assert by_id["beta"]["alerts_planned"] is None  # its stored rows: planned by notify
     assert "not-the-right-token" not in (state.message or "")
+
+
+def test_a_recipient_that_cannot_load_fails_notify_not_the_checks(
+    make_site: Callable[..., Site],
+) -> None:
+    """The check's planning refuses the recipients and leaves it to notify, which fails the
+    run by the recipient (masked) before anything is written: no alert is half planned."""
+    site = make_site()
+    with site.config.open("a", encoding="utf-8") as config:
+        config.write(
+            '[[recipients.quality]]\nname = "typo"\nurls = ["mailtoo://x@example.invalid"]\n'
+        )
+    state = compliance_check(
+        config=str(site.config), today=TODAY.isoformat(), now=NOW, return_state=True
+    )
+    assert state.is_failed()
+    outcome = state.result(raise_on_failure=False)
+    (alpha,) = outcome["providers"]
+    assert alpha["error"] is None
+    assert alpha["deadlines"]
+    assert alpha["alerts_planned"] is None
+    assert "notify: ConfigError" in (state.message or "")
+    assert "Apprise cannot load this URL" in (state.message or "")
+    assert _count(site.database_url, Alert) == 0
+    assert not site.messages()
 
 
 def test_adhoc_dry_run_sends_and_stores_nothing(make_site: Callable[..., Site]) -> None:

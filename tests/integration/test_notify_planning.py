@@ -21,10 +21,11 @@ from notifications.deadlines import load_current_deadlines, prepare_deadlines, s
 from notifications.policy import ACTIONABLE_STATUSES, LedgerEntry, plan
 from notifications.reminder import REMINDER_RULE
 from notifications.routing import OPERATIONS_RULES
-from notifications.service import notify, policy_settings
+from notifications.service import notify, plan_provider, policy_settings
 from rules.calendar import FinnishCalendar
 from rules.deadline import Deadline, Status
 from vahti.config import Settings
+from vahti.summaries import AlertPlanSummary
 
 MONDAY = date(2026, 4, 13)  # an ordinary week (6 April 2026 is Easter Monday)
 
@@ -338,3 +339,75 @@ def test_deadlines_made_ready_ahead_store_the_rows_plain_ones_store(database_url
     assert current("p1") == current("p2")
     planned = {subject: row[-1] for subject, row in current("p1").items()}
     assert planned == {"TK-1": False, "TK-2": True, "TK-3": True}
+
+
+def test_alerts_planned_in_each_check_equal_one_notify_over_a_changing_history(
+    database_url, tmp_path, smtp_sink
+):
+    """The compliance check's way (each provider planned in its check, one of them left to
+    notify as a failed check is, then notify with ``planned``) writes, cancels, reminds
+    and sends exactly what one notify over everything does, day after day."""
+    rng = random.Random(20261202)
+    reference_url = f"sqlite:///{tmp_path / 'reference.db'}"
+    providers = ("p1", "p2", "p3")
+    histories = {p: _history(random.Random(f"{p}-{rng.random()}"), 10) for p in providers}
+    configured = [
+        {"id": p, "base_url": f"https://{p}.example.invalid", "token_env": "VAHTI_TEST_TOKEN"}
+        for p in providers
+    ]
+
+    def configure(url: str) -> Settings:
+        base = settings_for(url, smtp_sink, breach_repeat=True)
+        return Settings.model_validate({**base.model_dump(), "providers": configured})
+
+    reference, split = configure(reference_url), configure(database_url)
+    seen_reminders = 0
+    for day_index in range(10):
+        day = MONDAY + timedelta(days=day_index)
+        for url in (reference_url, database_url):
+            for p in providers:
+                store(url, histories[p][day_index], day, provider_id=p)
+            if day_index == 4:  # a silence on one provider's deadlines for three days
+                with session_scope(shared_engine(url)) as session:
+                    ledger.add_suppression(
+                        session=session,
+                        kind="silence",
+                        subject=histories["p2"][day_index][0].subject,
+                        rule="START-2W",
+                        reason="handled with Kela",
+                        by="quality",
+                        until_on=day + timedelta(days=3),
+                        now=at(day),
+                    )
+        now = at(day, hour=rng.choice([7, 10, 17]))
+        mode = "fail" if rng.random() < 0.3 else "accept"
+        smtp_sink.mode = mode
+        whole = notify(reference, now=now)
+        failed_check = rng.choice(providers)  # its check failed: notify plans it
+        planned = {}
+        for p in providers:
+            if p != failed_check:
+                done = plan_provider(split, now=now, provider_id=p)
+                assert done.sent == 0  # planning sends nothing
+                planned[p] = AlertPlanSummary(
+                    planned=done.planned,
+                    cancelled=done.cancelled,
+                    suppressed=done.suppressed,
+                    held=done.held,
+                    unroutable=done.unroutable,
+                )
+        smtp_sink.mode = mode
+        parts = notify(split, now=now, planned=planned)
+        assert _ledger_state(database_url) == _ledger_state(reference_url), day
+        for name in ("sent", "failed", "suppressed", "held", "planned", "cancelled", "pending"):
+            assert getattr(parts, name) == getattr(whole, name), (day, name)
+        seen_reminders += sum(1 for r in ledger_rows(database_url) if r.rule == REMINDER_RULE)
+    assert seen_reminders  # the day's reminder was exercised
+
+
+def _ledger_state(url: str) -> set[tuple[object, ...]]:
+    """The ledger as what it says: keys, targets, statuses and the items' contents."""
+    return {
+        (r.dedup_key, r.target_key, r.status, r.attempts, json.dumps(json.loads(r.item)))
+        for r in ledger_rows(url)
+    }
