@@ -3,7 +3,7 @@
     for each provider, concurrently:   check-<id>   (sync, each page evaluated as stored,
                                                    then the provider's alerts planned and
                                                    written ahead; in worker processes,
-                                                   one per core)
+                                                   one per core plus one)
     once, after all providers:          overview (the most pressing rows), notify (the
                                         day's reminder, any provider whose check did not
                                         plan, then delivery)

@@ -127,7 +127,8 @@ class FlowSettings(_Section):
     # provider steps (sync, evaluation) running at once in one process
     provider_steps: Annotated[int, Field(ge=1, le=64)] = 3
     # worker processes the scheduled check's provider checks run in ("auto": one per
-    # usable core, none on one core; 0: in the flow's own process, provider_steps at once)
+    # usable core plus one, none on one core; 0: in the flow's own process,
+    # provider_steps at once)
     provider_processes: Annotated[int, Field(ge=0, le=64)] | Literal["auto"] = "auto"
 
 

@@ -12,7 +12,7 @@ Prefect's thread pool starts every submitted task at once, so 200 providers woul
 hold 200 pages in memory and queue 200 writers on one SQLite file; the work is bound
 by one core (the GIL) anyway, and a few at once overlap the providers' network time.
 The scheduled check sends :func:`check_step` to worker processes instead, one per core
-(:mod:`vahti.workers`); a worker takes one provider at a time.
+plus one (:mod:`vahti.workers`); a worker takes one provider at a time.
 """
 
 from __future__ import annotations

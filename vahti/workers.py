@@ -67,15 +67,19 @@ class RemoteTracebackError(Exception):
 
 
 def processes_for(setting: int | str, tasks: int) -> int:
-    """Worker processes for ``tasks`` steps at once; ``"auto"``: one per usable core.
+    """Worker processes for ``tasks`` steps at once; ``"auto"``: one per usable core, plus one.
 
-    Never more than ``tasks``; ``"auto"`` gives none (in-process) when that is below 2.
+    A check waits part of its time: for SQLite's writer lock (measured at 100 000 cases
+    over 200 providers on 2 cores: ~10 s of a worker's ~52), for the provider's answer.
+    The extra worker runs meanwhile. Never more than ``tasks``; ``"auto"`` gives none
+    (in-process) on one core or for fewer than 2 tasks.
     """
     if setting != "auto":
         return max(0, min(int(setting), tasks))
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    wanted = min(cores or 1, tasks)
-    return wanted if wanted >= 2 else 0  # one worker alone would only add its start-up
+    if (cores or 1) < 2 or tasks < 2:
+        return 0  # one worker alone would only add its start-up
+    return min((cores or 1) + 1, tasks)
 
 
 @contextmanager

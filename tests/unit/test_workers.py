@@ -141,9 +141,10 @@ def test_processes_for(setting: int | str, tasks: int, expected: int) -> None:
     assert workers.processes_for(setting, tasks) == expected
 
 
-def test_auto_is_one_per_usable_core_when_there_are_two_or_more() -> None:
+def test_auto_is_one_per_usable_core_plus_one_when_there_are_two_or_more() -> None:
     cores = len(os.sched_getaffinity(0))
-    assert workers.processes_for("auto", 100) == (cores if cores >= 2 else 0)
+    assert workers.processes_for("auto", 100) == (cores + 1 if cores >= 2 else 0)
+    assert workers.processes_for("auto", 2) == (2 if cores >= 2 else 0)  # never above tasks
 
 
 @pytest.mark.parametrize(
