@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, text
 
+from models import db
 from models.db import WriterLock, _writer_lock, make_engine, read_scope, session_scope
 from vahti.errors import StoreError
 
@@ -204,3 +205,36 @@ def test_a_new_database_is_switched_to_wal_once_under_the_writer_lock(tmp_path: 
         opener.join(30)
     assert errors == []
     assert found == ["wal"]
+
+
+def test_a_big_write_is_checkpointed_once_the_lock_is_free(
+    url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A transaction that changed many rows copies the WAL into the file after releasing
+    the writer lock (the other writers need not wait for the copy); small ones leave
+    the frames to SQLite's own backstop."""
+    database = Path(url.removeprefix("sqlite:///"))
+    lock = _writer_lock(str(database))
+    seen: list[int] = []
+    checkpoint = db._checkpoint
+
+    def spied(driver: object, done: dict[int, int]) -> None:
+        seen.append(lock._depth)  # 0: the lock is free
+        checkpoint(driver, done)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(db, "_checkpoint", spied)
+    engine = make_engine(url)
+    try:
+        size = database.stat().st_size
+        with session_scope(engine) as session:  # below the threshold: stays in the WAL
+            session.execute(text("INSERT INTO t VALUES (:n)"), [{"n": n} for n in range(10)])
+        assert database.stat().st_size == size
+        rows = [{"n": n} for n in range(db.CHECKPOINT_ROWS)]
+        with session_scope(engine) as session:
+            session.execute(text("INSERT INTO t VALUES (:n)"), rows)
+        assert database.stat().st_size > size  # copied into the database file
+        with read_scope(engine) as session:  # a reader's commit checkpoints nothing
+            assert session.execute(text("SELECT count(*) FROM t")).scalar_one() == len(rows) + 10
+        assert seen == [0, 0]
+    finally:
+        engine.dispose()
