@@ -84,7 +84,10 @@ def may_be_unstorable(text: str) -> bool:
     every canonical form; a lone surrogate as an escape in the ASCII form (a valid pair
     too: then the exact check decides) and only un-encodable in the repr fallback.
     """
-    if "\\u0000" in text or "\\x00" in text or "\x00" in text or "\\ud" in text or "\\uD" in text:
+    if "\x00" in text:
+        return True
+    escapes = ("\\u0000", "\\x00", "\\ud", "\\uD")  # each starts with a backslash:
+    if "\\" in text and any(e in text for e in escapes):  # one fast scan finds none
         return True
     if text.isascii():
         return False
