@@ -68,6 +68,16 @@ class NotifyReport:
     suppressed_items: list[dict[str, object]] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
 
+    def as_plan(self) -> AlertPlanSummary:
+        """What a planning-only run (:func:`plan_provider`) did, as a check reports it."""
+        return AlertPlanSummary(
+            planned=self.planned,
+            cancelled=self.cancelled,
+            suppressed=self.suppressed,
+            held=self.held,
+            unroutable=self.unroutable,
+        )
+
     def to_json(self) -> dict[str, object]:
         return {
             "sent": self.sent,

@@ -185,13 +185,7 @@ def _plan_alerts(settings: Settings, provider_id: str, now_at: str) -> AlertPlan
         log.warning("provider %r: alerts not planned in its check (%s); notify plans them",
                     provider_id, reason)  # fmt: skip
         return None
-    return AlertPlanSummary(
-        planned=report.planned,
-        cancelled=report.cancelled,
-        suppressed=report.suppressed,
-        held=report.held,
-        unroutable=report.unroutable,
-    )
+    return report.as_plan()
 
 
 def overview_step(config_path: str, today_on: str, *, limit: int = ROW_CAP) -> Overview:

@@ -25,7 +25,6 @@ from notifications.service import notify, plan_provider, policy_settings
 from rules.calendar import FinnishCalendar
 from rules.deadline import Deadline, Status
 from vahti.config import Settings
-from vahti.summaries import AlertPlanSummary
 
 MONDAY = date(2026, 4, 13)  # an ordinary week (6 April 2026 is Easter Monday)
 
@@ -389,13 +388,7 @@ def test_alerts_planned_in_each_check_equal_one_notify_over_a_changing_history(
             if p != failed_check:
                 done = plan_provider(split, now=now, provider_id=p)
                 assert done.sent == 0  # planning sends nothing
-                planned[p] = AlertPlanSummary(
-                    planned=done.planned,
-                    cancelled=done.cancelled,
-                    suppressed=done.suppressed,
-                    held=done.held,
-                    unroutable=done.unroutable,
-                )
+                planned[p] = done.as_plan()
         smtp_sink.mode = mode
         parts = notify(split, now=now, planned=planned)
         assert _ledger_state(database_url) == _ledger_state(reference_url), day
