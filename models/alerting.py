@@ -4,8 +4,12 @@
                         row and the previous one is marked not current (history kept);
                         at most one current row per (provider, subject kind, subject, rule);
                         ``planned`` once the notifier has planned the row's alerts
-- ``deadline_status_count``  current rows per (provider, status, pack), changed in the
-                        same transaction as the rows, so summaries read a dozen rows
+- ``quiet_deadline_set``  a subject's *quiet* deadlines (ok, waiting, not applicable,
+                        unconfigured: they never alert) packed in one row, with the same
+                        history: a changed set is a new row, the previous one not current.
+                        A deadline is current in one of the two tables, never both
+- ``deadline_status_count``  current deadlines per (provider, status, pack), changed in
+                        the same transaction as the rows, so summaries read a dozen rows
 - ``alert``             the write-ahead ledger: one row per (dedup key, target), written
                         and committed before anything is sent
 - ``delivery_attempt``  one row per digest sent to one target: status, per-service
@@ -87,6 +91,39 @@ class DeadlineRecord(SQLModel, table=True):
     created_at: datetime = Field(sa_type=UTCDateTime)
     # False until the notifier planned this row's alerts (rows that never alert start true)
     planned: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
+
+
+class QuietDeadlineSet(SQLModel, table=True):
+    """A subject's quiet deadlines, packed; ``is_current`` marks the newest set of a subject.
+
+    Two thirds of all deadlines are quiet and most of them never change; one row per
+    subject instead of one per deadline is what a national check writes and compares.
+    ``deadlines`` is a JSON list of ``notifications.quiet.ITEM_FIELDS`` lists, by rule.
+    """
+
+    __tablename__ = "quiet_deadline_set"
+    __table_args__ = (
+        Index(
+            "uq_quiet_deadline_set_current",
+            "provider_id",
+            "subject_kind",
+            "subject",
+            unique=True,
+            sqlite_where=text("is_current = 1"),
+            postgresql_where=text("is_current"),
+        ),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    provider_id: str = Field(max_length=64)
+    subject_kind: str = Field(max_length=16)
+    subject: str = Field(max_length=200)
+    deadlines: str = Field(sa_type=Text)  # JSON: one list per deadline
+    fingerprint: str = Field(max_length=64)
+    evaluated_on: date
+    is_current: bool = True
+    superseded_on: date | None = None
+    created_at: datetime = Field(sa_type=UTCDateTime)
 
 
 class DeadlineCount(SQLModel, table=True):

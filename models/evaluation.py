@@ -23,7 +23,7 @@ from sqlalchemy import Index, delete, func, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Field, Session, SQLModel, col
 
-from models.alerting import DeadlineRecord
+from models.alerting import DeadlineRecord, QuietDeadlineSet
 from models.db import UTCDateTime
 from models.provider_data import Case
 
@@ -114,11 +114,13 @@ def open_case_refs(*, session: Session, provider_id: str, today: date) -> set[st
 
 def current_case_refs(*, session: Session, provider_id: str) -> set[str]:
     """Cases that have current deadlines (a complete evaluation retires the closed ones)."""
-    table = DeadlineRecord.__table__  # type: ignore[attr-defined]
-    query = select(table.c.subject).where(
-        table.c.provider_id == provider_id, table.c.is_current, table.c.subject_kind == "case"
-    )
-    return set(session.scalars(query.distinct()))
+    refs: set[str] = set()
+    for table in (DeadlineRecord.__table__, QuietDeadlineSet.__table__):  # type: ignore[attr-defined]
+        query = select(table.c.subject).where(
+            table.c.provider_id == provider_id, table.c.is_current, table.c.subject_kind == "case"
+        )
+        refs.update(session.scalars(query.distinct()))
+    return refs
 
 
 def refs_to_evaluate(

@@ -23,7 +23,9 @@ from sqlmodel import Session, col
 
 from models.alerting import Alert, DeadlineCount, DeadlineRecord
 from models.db import bulk_insert, row_binder
-from notifications.policy import ProviderDeadline, dedup_key, planned_when_stored
+from notifications import quiet
+from notifications.policy import QUIET_STATUSES, ProviderDeadline, dedup_key, planned_when_stored
+from notifications.quiet import QuietSet, Subject, change_data
 from rules.deadline import STATUS_OF, Deadline, Status, SubjectKind
 
 _CHUNK = 500  # refs per IN list when reading a page's current rows
@@ -46,19 +48,7 @@ class StoreDeadlinesResult:
 
 def fingerprint(deadline: Deadline) -> str:
     """SHA-256 of the fields whose change makes a new history row."""
-    data = (
-        deadline.status,  # a StrEnum: orjson writes its value
-        deadline.due_on,
-        deadline.event_on,
-        deadline.count,
-        deadline.limit,
-        deadline.details,
-        deadline.coach_id,
-        deadline.office_id,
-        deadline.escalate,
-        deadline.link,
-    )
-    return hashlib.sha256(orjson.dumps(data)).hexdigest()
+    return hashlib.sha256(orjson.dumps(change_data(deadline))).hexdigest()
 
 
 #: The columns :func:`_row` fills, in its order (the rest are the same for every row).
@@ -94,39 +84,56 @@ class _Ready(NamedTuple):
 @dataclass(frozen=True, slots=True)
 class PreparedDeadlines:
     """Deadlines made ready to store, by identity (the last one of an identity wins):
-    fingerprints and row values bound for one driver (:func:`prepare_deadlines`).
+    fingerprints and row values bound for one driver, the quiet ones packed per subject
+    (:func:`prepare_deadlines`).
 
     Made before the write transaction, so that the transaction only compares the
     fingerprints with the stored ones and writes: on SQLite every other writer waits.
     """
 
     dialect: Dialect | None = None  # the rows are bound for this dialect (None: no rows)
-    items: Mapping[Identity, _Ready] = field(default_factory=dict)
+    items: Mapping[Identity, _Ready] = field(default_factory=dict)  # one row each
+    quiet: Mapping[Subject, QuietSet] = field(default_factory=dict)  # one row a subject
 
     def __len__(self) -> int:
-        return len(self.items)
+        return len(self.items) + sum(len(s.deadlines) for s in self.quiet.values())
+
+    def deadlines(self) -> list[Deadline]:
+        """Every deadline, as given."""
+        found = [ready.deadline for ready in self.items.values()]
+        found += [d for quiet_set in self.quiet.values() for d in quiet_set.deadlines]
+        return found
 
     def only(self, subjects: Collection[str]) -> PreparedDeadlines:
         """The deadlines of these subjects alone."""
         kept = {key: ready for key, ready in self.items.items() if key[1] in subjects}
-        return self if len(kept) == len(self.items) else PreparedDeadlines(self.dialect, kept)
+        sets = {key: quiet_set for key, quiet_set in self.quiet.items() if key[1] in subjects}
+        if len(kept) == len(self.items) and len(sets) == len(self.quiet):
+            return self
+        return PreparedDeadlines(self.dialect, kept, sets)
 
     def plus(self, other: PreparedDeadlines) -> PreparedDeadlines:
         """Both (``other``'s deadline wins an identity both have)."""
-        if not other.items:
+        if not other.items and not other.quiet:
             return self
-        if not self.items:
+        if not self.items and not self.quiet:
             return other
-        assert self.dialect is not None
+        subjects = {key[:2] for key in other.items} | set(other.quiet)
+        if any(key[:2] in subjects for key in self.items) or any(k in subjects for k in self.quiet):
+            dialect = self.dialect or other.dialect
+            assert dialect is not None
+            return prepare_deadlines([*self.deadlines(), *other.deadlines()], dialect)
+        dialect = self.dialect or other.dialect
+        rebound = other.bound_for(dialect) if dialect is not None else other
         return PreparedDeadlines(
-            self.dialect, {**self.items, **other.bound_for(self.dialect).items}
+            dialect, {**self.items, **rebound.items}, {**self.quiet, **other.quiet}
         )
 
     def bound_for(self, dialect: Dialect) -> PreparedDeadlines:
-        """These deadlines with their rows bound for ``dialect``."""
+        """These deadlines with their rows bound for ``dialect`` (sets need no binding)."""
         if not self.items or _same_driver(self.dialect, dialect):
             return self
-        return prepare_deadlines([ready.deadline for ready in self.items.values()], dialect)
+        return prepare_deadlines(self.deadlines(), dialect)
 
 
 _TABLE = DeadlineRecord.__table__  # type: ignore[attr-defined]
@@ -140,14 +147,22 @@ def _same_driver(one: Dialect | None, other: Dialect) -> bool:
 
 def prepare_deadlines(deadlines: Iterable[Deadline], dialect: Dialect) -> PreparedDeadlines:
     """Fingerprint the deadlines and bind their rows for ``dialect`` (an engine's; no
-    connection needed)."""
+    connection needed); pack the quiet ones per subject."""
+    latest: dict[Identity, Deadline] = {}
+    for d in deadlines:
+        latest[d.subject_kind, d.subject, d.rule] = d
     bind = row_binder(dialect, _TABLE, _ROW_COLUMNS)
     items: dict[Identity, _Ready] = {}
-    for d in deadlines:
+    grouped: dict[Subject, list[Deadline]] = {}
+    for key, d in latest.items():
+        if d.status in QUIET_STATUSES:
+            grouped.setdefault(key[:2], []).append(d)
+            continue
         fp = fingerprint(d)
         row = bind(_row(d, fp))
-        items[d.subject_kind, d.subject, d.rule] = _Ready(d, fp, row[3], row)  # row[3]: status
-    return PreparedDeadlines(dialect, items)
+        items[key] = _Ready(d, fp, row[3], row)  # row[3]: status
+    sets = {key: quiet.pack(*key, found) for key, found in grouped.items()}
+    return PreparedDeadlines(dialect, items, sets)
 
 
 def _alerted(session: Session, keys: Iterable[str]) -> set[str]:
@@ -202,13 +217,16 @@ def store_deadlines(
 ) -> StoreDeadlinesResult:
     """Keep history: new/changed deadlines get a new row, unchanged ones are not rewritten.
 
-    ``deadlines`` may come made ready by :func:`prepare_deadlines` (before the caller's
-    write transaction: the fingerprints and rows are then not made while it holds the
-    writer lock). With ``retire_missing`` the provider's current rows absent from
-    ``deadlines`` are marked not current (use it only with a complete evaluation of what
-    is in scope). ``cases`` narrows the scope to these case refs plus, with ``others``,
-    every subject that is not a case (an incremental evaluation): current rows of other
-    cases stay untouched. ``cases=()`` with ``others`` is the audit and staff subjects alone.
+    A subject's quiet deadlines are one row, its set (:mod:`notifications.quiet`): a set
+    with any deadline new or changed is a new row. The counts in the result are of
+    deadlines either way. ``deadlines`` may come made ready by :func:`prepare_deadlines`
+    (before the caller's write transaction: the fingerprints and rows are then not made
+    while it holds the writer lock). With ``retire_missing`` the provider's current
+    deadlines absent from ``deadlines`` are marked not current (use it only with a
+    complete evaluation of what is in scope). ``cases`` narrows the scope to these case
+    refs plus, with ``others``, every subject that is not a case (an incremental
+    evaluation): current rows of other cases stay untouched. ``cases=()`` with ``others``
+    is the audit and staff subjects alone.
     """
     at = recorded_at or datetime.combine(evaluated_on, time(), tzinfo=UTC)
     dialect = session.get_bind().dialect
@@ -224,33 +242,35 @@ def store_deadlines(
             {"ns": _DEADLINES_LOCK, "pid": provider_id},
         )
     current = _current_fingerprints(session, _TABLE, provider_id, cases, others=others)
-    retire: list[int] = []
-    counts: Counter[tuple[str, str]] = Counter()  # (status, pack) -> change in current rows
-    new = changed = unchanged = 0
-    written: list[_Ready] = []
-    for identity, ready in latest.items.items():
-        existing = current.get(identity)
-        if existing is None:
-            new += 1
-        elif existing.fingerprint == ready.fingerprint:
-            unchanged += 1
-            continue
-        else:
-            changed += 1
-            retire.append(existing.id)
-            counts[existing.status, existing.pack_id] -= 1
-        counts[ready.status, ready.deadline.pack_id] += 1
-        written.append(ready)
+    kinds = _OTHER_KINDS if others else []
+    sets = quiet.current_sets(session, provider_id, cases, kinds)
+    change = _Change()
+    # The stored sets that this evaluation replaces: those of its subjects (unless the
+    # same), and with retire_missing every set in scope. Their deadlines are read back.
+    evaluated = {key[:2] for key in latest.items} | set(latest.quiet) if sets else set()
+    leaving = {
+        key: row
+        for key, row in sets.items()
+        if (key in latest.quiet and latest.quiet[key].fingerprint != row.fingerprint)
+        or (key not in latest.quiet and (retire_missing or key in evaluated))
+    }
+    was_quiet = quiet.read_sets(session, [row.id for row in leaving.values()])
+    written = _compare_rows(latest, current, was_quiet, change)
+    new_sets, kept = _compare_sets(
+        latest, sets, leaving, was_quiet, current, change, retire_missing
+    )
+    _retire_rows(latest, current, change, retire_missing=retire_missing)
     inserts = _inserts(session, provider_id, written)
-    missing = [row for identity, row in current.items() if identity not in latest.items]
-    if retire_missing:
-        retire += [row.id for row in missing]
-        for row in missing:
-            counts[row.status, row.pack_id] -= 1
-    for chunk in _chunks(retire):
+    for chunk in _chunks(change.rows):
         session.execute(
             update(_TABLE)
             .where(_TABLE.c.id.in_(chunk))
+            .values(is_current=False, superseded_on=evaluated_on)
+        )
+    for chunk in _chunks([row.id for key, row in leaving.items() if key not in kept]):
+        session.execute(
+            update(quiet.TABLE)
+            .where(quiet.TABLE.c.id.in_(chunk))
             .values(is_current=False, superseded_on=evaluated_on)
         )
     constants = {
@@ -261,11 +281,166 @@ def store_deadlines(
         "created_at": at,
     }
     bulk_insert(session, _TABLE, _ROW_COLUMNS, inserts, constants=constants, bound=True)
-    add_status_counts(session=session, provider_id=provider_id, changes=counts)
+    set_rows = [(q.subject_kind, q.subject, q.packed, q.fingerprint) for q in new_sets]
+    bulk_insert(session, quiet.TABLE, _SET_COLUMNS, set_rows, constants=constants)
+    add_status_counts(session=session, provider_id=provider_id, changes=change.counts)
     session.flush()
     return StoreDeadlinesResult(
-        new=new, changed=changed, unchanged=unchanged, retired=len(missing) if retire_missing else 0
+        new=change.new,
+        changed=change.changed,
+        unchanged=change.unchanged,
+        retired=change.retired if retire_missing else 0,
     )
+
+
+_SET_COLUMNS = ("subject_kind", "subject", "deadlines", "fingerprint")
+
+
+@dataclass(slots=True)
+class _Change:
+    """What one store changes: deadlines new, changed, unchanged and retired; the single
+    rows it retires; the change in current deadlines per (status, pack)."""
+
+    new: int = 0
+    changed: int = 0
+    unchanged: int = 0
+    retired: int = 0
+    rows: list[int] = field(default_factory=list)
+    counts: Counter[tuple[str, str]] = field(default_factory=Counter)
+
+    def seen(self, before: bool) -> None:
+        """A deadline written: changed when its identity was current before, else new."""
+        if before:
+            self.changed += 1
+        else:
+            self.new += 1
+
+    def retire(self, row: _Current) -> None:
+        self.rows.append(row.id)
+        self.counts[row.status, row.pack_id] -= 1
+
+
+def _compare_rows(
+    latest: PreparedDeadlines,
+    current: Mapping[Identity, _Current],
+    was_quiet: Mapping[Subject, Mapping[str, Deadline]],
+    change: _Change,
+) -> list[_Ready]:
+    """The single rows to write (new or changed); ``change`` counts them and retires the
+    rows they replace."""
+    written: list[_Ready] = []
+    for identity, ready in latest.items.items():
+        existing = current.get(identity)
+        if existing is None:
+            change.seen(identity[2] in was_quiet.get(identity[:2], {}))
+        elif existing.fingerprint == ready.fingerprint:
+            change.unchanged += 1
+            continue
+        else:
+            change.seen(True)
+            change.retire(existing)
+        change.counts[ready.status, ready.deadline.pack_id] += 1
+        written.append(ready)
+    return written
+
+
+def _retire_rows(
+    latest: PreparedDeadlines,
+    current: Mapping[Identity, _Current],
+    change: _Change,
+    *,
+    retire_missing: bool,
+) -> None:
+    """Retire the current single rows that no new row replaced: quiet now (their subject's
+    set holds them) or, with ``retire_missing``, absent."""
+    for identity, row in current.items():
+        if identity in latest.items:
+            continue
+        quiet_set = latest.quiet.get(identity[:2])
+        if quiet_set is not None and identity[2] in quiet_set.rules:
+            change.retire(row)
+        elif retire_missing:
+            change.retire(row)
+            change.retired += 1
+
+
+def _compare_sets(  # noqa: PLR0917 - the store's state, passed once
+    latest: PreparedDeadlines,
+    sets: Mapping[Subject, quiet.CurrentSet],
+    leaving: Mapping[Subject, quiet.CurrentSet],
+    was_quiet: Mapping[Subject, Mapping[str, Deadline]],
+    current: Mapping[Identity, _Current],
+    change: _Change,
+    retire_missing: bool,
+) -> tuple[list[QuietSet], set[Subject]]:
+    """The sets to write, and the stored sets to keep after all; ``change`` counts their
+    deadlines. Without ``retire_missing`` a replaced set's deadlines that this evaluation
+    does not have are kept in the new one."""
+    written: list[QuietSet] = []
+    kept: set[Subject] = set()
+    for key in {*latest.quiet, *leaving}:
+        now = latest.quiet.get(key)
+        stored = sets.get(key)
+        if now is not None and stored is not None and now.fingerprint == stored.fingerprint:
+            change.unchanged += len(now.deadlines)
+            continue
+        before = was_quiet.get(key, {})
+        given = now.deadlines if now is not None else ()
+        _count_set(key, given, before, current, change)
+        carried = _leaving_deadlines(key, now, before, latest, change, retire_missing)
+        packed = now if now is not None and not carried else None
+        if packed is None and (given or carried):
+            packed = quiet.pack(*key, [*given, *carried])
+        if packed is not None and stored is not None and packed.fingerprint == stored.fingerprint:
+            kept.add(key)  # what it held, kept: no new row
+        elif packed is not None:
+            written.append(packed)
+    return written, kept
+
+
+def _count_set(
+    key: Subject,
+    given: Sequence[Deadline],
+    before: Mapping[str, Deadline],
+    current: Mapping[Identity, _Current],
+    change: _Change,
+) -> None:
+    """Count a subject's quiet deadlines as new, changed or unchanged (``before``: its
+    stored set's; ``current``: the single rows, one of which may hold one of them)."""
+    change.counts.update((d.status.value, d.pack_id) for d in given)
+    if not before and not current:  # a first store: every deadline new
+        change.new += len(given)
+        return
+    for d in given:
+        old = before.get(d.rule)
+        if old is not None and change_data(old) == change_data(d):
+            change.unchanged += 1
+        else:
+            change.seen(old is not None or (*key, d.rule) in current)
+
+
+def _leaving_deadlines(  # noqa: PLR0917 - the store's state, passed once
+    key: Subject,
+    now: QuietSet | None,
+    before: Mapping[str, Deadline],
+    latest: PreparedDeadlines,
+    change: _Change,
+    retire_missing: bool,
+) -> list[Deadline]:
+    """The replaced set's deadlines that the new set keeps: without ``retire_missing``,
+    those this evaluation does not have (a single row now counts as having it)."""
+    rules = now.rules if now is not None else frozenset()
+    carried: list[Deadline] = []
+    for rule, old in before.items():
+        change.counts[old.status.value, old.pack_id] -= 1
+        if rule in rules or (*key, rule) in latest.items:
+            continue
+        if retire_missing:
+            change.retired += 1
+        else:
+            carried.append(old)
+            change.counts[old.status.value, old.pack_id] += 1
+    return carried
 
 
 class _Current(NamedTuple):
@@ -376,11 +551,12 @@ def load_current_deadlines(
     provider_id: str | None = None,
     statuses: Collection[Status] | None = None,
 ) -> list[ProviderDeadline]:
-    """The current deadline of every identity (one provider, or all).
+    """The current deadline of every identity (one provider, or all): per provider its
+    single rows, then its quiet sets' deadlines.
 
     ``statuses`` keeps only deadlines in those statuses (the notifier asks only for the
-    ones its policy can act on). Rows are read as plain columns, not ORM objects: this
-    is read for every deadline of every provider on every run.
+    ones its policy can act on, and no set is read then). Rows are read as plain
+    columns, not ORM objects: this is read for every deadline of every provider.
     """
     table = DeadlineRecord.__table__  # type: ignore[attr-defined]
     query = select(*(table.c[name] for name in DEADLINE_COLUMNS)).where(table.c.is_current)
@@ -389,7 +565,16 @@ def load_current_deadlines(
     if statuses is not None:
         query = query.where(table.c.status.in_(sorted(s.value for s in statuses)))
     query = query.order_by(table.c.provider_id, table.c.id)
-    return [from_columns(row) for row in session.execute(query)]
+    found = [from_columns(row) for row in session.execute(query)]
+    if statuses is None or not QUIET_STATUSES.isdisjoint(statuses):
+        found += [
+            ProviderDeadline(pid, d)
+            for pid, d in quiet.current_deadlines(
+                session, provider_id=provider_id, statuses=statuses
+            )
+        ]
+        found.sort(key=lambda item: item.provider_id)  # stable: single rows first
+    return found
 
 
 def _json_tuple(text: str) -> tuple[Any, ...]:
@@ -411,7 +596,8 @@ def from_columns(row: Any) -> ProviderDeadline:
 def deadline_history(
     *, session: Session, provider_id: str, subject: str, rule: str
 ) -> list[DeadlineRecord]:
-    """Every stored row of one subject and rule, oldest first."""
+    """Every stored row of one subject and rule, oldest first; a time the deadline was
+    quiet comes from its subject's set, as a row that is not in the table (no id)."""
     query = (
         select(DeadlineRecord)
         .where(
@@ -421,4 +607,38 @@ def deadline_history(
         )
         .order_by(col(DeadlineRecord.id))
     )
-    return list(session.scalars(query))
+    rows = list(session.scalars(query))
+    sets = quiet.history(session, provider_id=provider_id, subject=subject, rule=rule)
+    for stored, d in sets:
+        rows.append(
+            DeadlineRecord(
+                provider_id=provider_id,
+                subject_kind=d.subject_kind,
+                subject=subject,
+                rule=rule,
+                status=d.status.value,
+                due_on=d.due_on,
+                event_on=d.event_on,
+                days_left=d.days_left,
+                details=_json_list(d.details),
+                explanation=_json_list(d.explanation),
+                pack_id=d.pack_id,
+                provisional=_json_list(d.provisional),
+                office_id=d.office_id,
+                coach_id=d.coach_id,
+                link=d.link,
+                language=d.language,
+                escalate=d.escalate,
+                count=d.count,
+                limit_value=d.limit,
+                fingerprint=fingerprint(d),
+                evaluated_on=stored["evaluated_on"],
+                is_current=stored["is_current"],
+                superseded_on=stored["superseded_on"],
+                created_at=stored["created_at"],
+                planned=True,
+            )
+        )
+    if sets:
+        rows.sort(key=lambda row: (row.created_at, row.evaluated_on))  # stable: by id within
+    return rows

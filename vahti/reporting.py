@@ -16,7 +16,7 @@ from pathlib import Path
 from sqlalchemy import func, or_, select
 from sqlmodel import Session
 
-from models.alerting import DeadlineRecord
+from models.alerting import DeadlineRecord, QuietDeadlineSet
 from models.db import read_scope, shared_engine
 from notifications.deadlines import load_current_deadlines
 from notifications.ledger import active_suppressions
@@ -73,11 +73,16 @@ def breach_history(
             or_(table.c.superseded_on.is_(None), table.c.superseded_on > start),
         )
     ).all()
-    first = session.execute(
-        select(func.min(table.c.evaluated_on)).where(table.c.provider_id.in_(list(provider_ids)))
-    ).scalar()
-    if first is None:
+    firsts = [
+        session.execute(
+            select(func.min(t.c.evaluated_on)).where(t.c.provider_id.in_(list(provider_ids)))
+        ).scalar()
+        for t in (table, QuietDeadlineSet.__table__)  # type: ignore[attr-defined]
+    ]
+    known = [on for on in firsts if on is not None]
+    if not known:
         return []
+    first = min(known)
     points = []
     for offset in range(days):
         on = start + timedelta(days=offset)

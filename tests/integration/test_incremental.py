@@ -18,7 +18,9 @@ from models import reads, store
 from models.alerting import DeadlineRecord
 from models.db import make_engine, session_scope, shared_engine, upgrade
 from models.evaluation import open_case_refs
+from notifications import quiet
 from notifications.deadlines import fingerprint, status_counts
+from notifications.policy import QUIET_STATUSES
 from providers.generator import Dataset, generate_dataset
 from providers.sync import CollectionCounts, sync_provider
 from tests.fixtures.provider_server import StartServer
@@ -66,17 +68,25 @@ def _store(engine: Engine, dataset: Dataset, at: datetime) -> None:
 
 
 def _stored(session: Session) -> dict[tuple[str, str, str], str]:
+    """Fingerprints of the current deadlines: the single rows' as stored, the quiet sets'
+    deadlines' as made from what the set holds (never both for one identity)."""
     table = DeadlineRecord.__table__  # type: ignore[attr-defined]
     rows = session.execute(
         select(table.c.subject_kind, table.c.subject, table.c.rule, table.c.fingerprint).where(
             table.c.is_current.is_(True)
         )
     )
-    return {(k, s, r): fp for k, s, r, fp in rows}
+    found = {(k, s, r): fp for k, s, r, fp in rows}
+    in_sets = [d for _, d in quiet.current_deadlines(session, provider_id=None, statuses=None)]
+    assert all(d.status in QUIET_STATUSES for d in in_sets)
+    packed = {(d.subject_kind, d.subject, d.rule): fingerprint(d) for d in in_sets}
+    assert len(packed) == len(in_sets)
+    assert not packed.keys() & found.keys()
+    return found | packed
 
 
 def _kept_counts_match(session: Session) -> bool:
-    """The counts store_deadlines keeps equal a count of the current rows."""
+    """The counts store_deadlines keeps equal a count of the current deadlines."""
     table = DeadlineRecord.__table__  # type: ignore[attr-defined]
     counted = session.execute(
         select(table.c.provider_id, table.c.status, table.c.pack_id, func.count())
@@ -86,6 +96,9 @@ def _kept_counts_match(session: Session) -> bool:
     expected: dict[str, dict[tuple[str, str], int]] = {}
     for provider_id, status, pack, n in counted:
         expected.setdefault(provider_id, {})[status, pack] = n
+    for provider_id, d in quiet.current_deadlines(session, provider_id=None, statuses=None):
+        mine = expected.setdefault(provider_id, {})
+        mine[d.status.value, d.pack_id] = mine.get((d.status.value, d.pack_id), 0) + 1
     return status_counts(session=session) == expected
 
 
