@@ -178,6 +178,14 @@ def _alerted(session: Session, keys: Iterable[str]) -> set[str]:
     return found
 
 
+def _has_alerts(session: Session, provider_id: str) -> bool:
+    """Whether the ledger holds any alert of the provider (on a first check it does not,
+    and its met rows' breach keys need no lookup)."""
+    alert = Alert.__table__  # type: ignore[attr-defined]
+    query = select(alert.c.id).where(alert.c.provider_id == provider_id).limit(1)
+    return session.execute(query).first() is not None
+
+
 def _chunks(values: Sequence[Any]) -> Iterator[Sequence[Any]]:
     for start in range(0, len(values), _CHUNK):
         yield values[start : start + _CHUNK]
@@ -195,7 +203,11 @@ def _inserts(session: Session, provider_id: str, written: Sequence[_Ready]) -> l
         for index, ready in enumerate(written)
         if ready.status in _MET
     }
-    alerted = _alerted(session, breach.values()) if breach else set()
+    alerted = (
+        _alerted(session, breach.values())
+        if breach and _has_alerts(session, provider_id)
+        else set()
+    )
     if alerted:
         unplanned = row_binder(session.get_bind().dialect, _TABLE, ("planned",))([False])[0]
         for index, key in breach.items():

@@ -63,6 +63,7 @@ class CollectionCounts:
     unchanged: int = 0
     rejected: int = 0
     pages: int = 0
+    since: str | None = None  # the watermark asked from (None: everything)
 
 
 @dataclass(slots=True)
@@ -225,7 +226,8 @@ class _Syncer:
         mark = self.watermarks.get(collection)
         since = None if full else mark
         updated_since = since.isoformat() if since else None
-        log.info("provider %r: syncing %s since %s", pid, collection, updated_since or "start")
+        counts.since = updated_since  # the check's summary line says it
+        log.debug("provider %r: syncing %s since %s", pid, collection, updated_since or "start")
         for page in client.iter_pages(collection, updated_since=updated_since):
             valid, rejected = _VALIDATORS[collection](page.items)
             pairs, refused = _pair_with_raw(collection, valid, page.items, strict=page.strict)

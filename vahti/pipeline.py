@@ -158,11 +158,13 @@ def check_step(
                 complete=outcome.complete,
                 rows=rows,
             )
+    cases = report.collections.get("cases")
     log.info(
-        "provider %r: %d fetched, %d stored, %d rejected; %d case(s) evaluated (%s), "
-        "%d deadline row(s) written",
+        "provider %r: %d fetched (cases changed since %s), %d stored, %d rejected; "
+        "%d case(s) evaluated (%s), %d deadline(s) new or changed",
         provider_id,
         sync.fetched,
+        (cases.since if cases else None) or "the start",
         sync.stored,
         sync.rejected,
         outcome.cases,

@@ -32,7 +32,7 @@ from vahti.summaries import overview, summarize_stored
 
 TODAY = date(2026, 4, 14)
 NOW = datetime(2026, 4, 14, 5, tzinfo=UTC)
-HOT_TABLES = ("deadline_record", "provider_case", "case_recheck", "alert")
+HOT_TABLES = ("deadline_record", "quiet_deadline_set", "provider_case", "case_recheck", "alert")
 
 
 @pytest.fixture
