@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
-from typing import Literal, TypedDict
+from typing import Any, Literal, TypedDict
 
+import orjson
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
 from notifications.reasons import localized_reason
@@ -180,14 +182,16 @@ def _markdown_escape(value: object) -> str:
 _ENV = _environment()
 
 
+_FAR = 10_000  # the days left sorted for an item without a due date
+
+
 def sort_items(items: list[MessageItem]) -> list[MessageItem]:
     """Urgent first, then the nearest due date, then the reference."""
-    far = 10_000
     return sorted(
         items,
         key=lambda i: (
             not i.urgent,
-            i.days_left if i.days_left is not None else far,
+            i.days_left if i.days_left is not None else _FAR,
             i.subject,
             i.rule,
         ),
@@ -241,10 +245,65 @@ def render_digest(
     a summary section; ``today`` dates its "days overdue".
     """
     reminders = [item for item in items if item.reminder is not None]
-    items = [item for item in items if item.reminder is None]
-    newest = max(reminders, key=lambda item: item.stage, default=None)
-    ordered = sort_items(items)
-    shown, hidden = ordered[:max_items], ordered[max_items:]
+    ordered = sort_items([item for item in items if item.reminder is None])
+    return _render(
+        ordered[:max_items],
+        count=len(ordered),
+        urgent_count=sum(item.urgent for item in ordered),
+        more=Counter(item.rule for item in ordered[max_items:]),
+        newest=max(reminders, key=lambda item: item.stage, default=None),
+        language=language,
+        today=today,
+    )
+
+
+def render_stored_digest(
+    stored: Iterable[str | bytes],
+    *,
+    language: Language,
+    max_items: int = DIGEST_MAX_ITEMS,
+    today: date | None = None,
+) -> Message:
+    """:func:`render_digest` of ledger items as stored (:meth:`MessageItem.to_json`).
+
+    A digest lists 50 items of what may be tens of thousands: only the listed ones and
+    the reminders are read into items; the rest are sorted and counted from their JSON.
+    """
+    keyed: list[tuple[bool, int, str, str, int, dict[str, Any]]] = []
+    reminders: list[MessageItem] = []
+    for index, text in enumerate(stored):
+        data = orjson.loads(text)
+        if data.get("reminder"):
+            reminders.append(MessageItem.from_json(data, today=today))
+            continue
+        due = data.get("due_on")
+        days = data.get("days_left")
+        if today is not None and isinstance(due, str):
+            days = (date.fromisoformat(due) - today).days  # as MessageItem.from_json sets it
+        far = _FAR if days is None else days
+        keyed.append((not data["urgent"], far, data["subject"], data["rule"], index, data))
+    keyed.sort(key=lambda key: key[:5])  # sort_items' order; ties as stored
+    return _render(
+        [MessageItem.from_json(key[5], today=today) for key in keyed[:max_items]],
+        count=len(keyed),
+        urgent_count=sum(not key[0] for key in keyed),
+        more=Counter(key[3] for key in keyed[max_items:]),
+        newest=max(reminders, key=lambda item: item.stage, default=None),
+        language=language,
+        today=today,
+    )
+
+
+def _render(
+    shown: list[MessageItem],
+    *,
+    count: int,
+    urgent_count: int,
+    more: Counter[str],
+    newest: MessageItem | None,
+    language: Language,
+    today: date | None,
+) -> Message:
     rows = [
         {
             "item": item,
@@ -254,17 +313,16 @@ def render_digest(
         }
         for item in shown
     ]
-    more = Counter(item.rule for item in hidden)
     context = {
         "rows": rows,
         "urgent": [row for row, item in zip(rows, shown, strict=True) if item.urgent],
         "other": [row for row, item in zip(rows, shown, strict=True) if not item.urgent],
-        "count": len(ordered),
-        "urgent_count": sum(item.urgent for item in ordered),
+        "count": count,
+        "urgent_count": urgent_count,
         "more": [
             {"title": rule_title(rule, language), "count": n} for rule, n in more.most_common()
         ],
-        "more_count": len(hidden),
+        "more_count": sum(more.values()),
         "reminder": (
             _reminder_context(newest.reminder, language, today)
             if newest is not None and newest.reminder is not None

@@ -30,7 +30,7 @@ from models.reads import load_coaches
 from notifications import ledger
 from notifications.candidates import mark_planned
 from notifications.delivery import DeliveryResult, deliver
-from notifications.messages import MessageItem, reason_fields, render_digest
+from notifications.messages import MessageItem, reason_fields, render_stored_digest
 from notifications.planning import Identity, RunPlan, identity, plan_reminder, plan_run
 from notifications.policy import PlannedAlert, PolicySettings
 from notifications.routing import Router, Target, targets_of, validate_recipients
@@ -485,11 +485,8 @@ def deliver_ready(
         if target is None:
             result = DeliveryResult(ok=False, error=f"{key}: recipient no longer configured")
         else:
-            items = [
-                MessageItem.from_json(orjson.loads(a.item), today=today) for a in claimed.alerts
-            ]
-            message = render_digest(
-                items,
+            message = render_stored_digest(
+                [a.item for a in claimed.alerts],
                 language=target.language,
                 max_items=settings.alerts.digest_max_items,
                 today=today,

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
+import orjson
 import pytest
 
-from notifications.messages import MessageItem, render_digest
+from notifications.messages import MessageItem, render_digest, render_stored_digest
 from notifications.policy import Suppression
 from notifications.reminder import (
     REMINDER_RULE,
@@ -97,3 +98,38 @@ def test_the_reminder_leads_the_digest_in_each_language(language, heading, total
     assert message.title.endswith(" 2")
     alone = render_digest([reminder], language=language, today=TODAY)  # type: ignore[arg-type]
     assert " 0 " not in alone.title
+
+
+@pytest.mark.parametrize("language", ["fi", "en"])
+def test_a_digest_rendered_from_the_ledger_json_is_the_digest_of_the_items(language):
+    """Delivery reads only the listed items whole: the message is the same to the byte,
+    with ties (one deadline's warning and breach), undated items, two reminders and more
+    items than are listed."""
+    summary = summarize_breaches([ref("TK-1", days=10), ref("TK-2", days=2)])
+    items = [
+        MessageItem(
+            "p1", "case", f"TK-{n % 7}", ("START-2W", "DAY-LENGTH", "FEEDBACK-DUE")[n % 3],
+            ("warn-3", "breach")[n % 2], ("due_soon", "breached")[n % 2], n % 4 == 0,
+            due_on=None if n % 5 == 0 else TODAY + timedelta(days=n % 9 - 4), days_left=n,
+        )
+        for n in range(40)
+    ]  # fmt: skip
+    items += [
+        MessageItem(
+            "*", "provider", "all", REMINDER_RULE, f"breach-repeat-2026-04-{day}", "breached",
+            True, count=2, reminder=summary,
+        )
+        for day in (13, 14)
+    ]  # fmt: skip
+    stored = [orjson.dumps(item.to_json()) for item in reversed(items)]
+    for max_items in (5, 50):
+        expected = render_digest(
+            [MessageItem.from_json(orjson.loads(text), today=TODAY) for text in stored],
+            language=language,
+            max_items=max_items,
+            today=TODAY,
+        )
+        assert (
+            render_stored_digest(stored, language=language, max_items=max_items, today=TODAY)
+            == expected
+        )
