@@ -161,6 +161,14 @@ def write_alerts(*, session: Session, rows: Sequence[dict[str, Any]]) -> int:
     return insert_dicts(session, statement, rows)
 
 
+def _status_of_named() -> Any:
+    """The status as an expression, for statements that name their rows by id or dedup
+    key: those find the rows through that index. Given a plain status test, SQLite walked
+    the status index instead, through every target's and provider's undelivered alerts
+    (a national claim of 70 000 rows in chunks of 5 000: 15 walks of all 70 000)."""
+    return col(Alert.status) + ""
+
+
 def cancel(*, session: Session, keys: Iterable[str], reason: str, now: datetime) -> int:
     """Cancel undelivered (pending/failed) rows of keys the policy no longer justifies."""
     keys = list(keys)
@@ -169,20 +177,24 @@ def cancel(*, session: Session, keys: Iterable[str], reason: str, now: datetime)
         result = session.execute(
             update(Alert)
             .where(col(Alert.dedup_key).in_(keys[start : start + 500]))
-            .where(col(Alert.status).in_(["pending", "failed"]))
+            .where(_status_of_named().in_(["pending", "failed"]))
             .values(status="cancelled", last_error=reason, claimed_at=now)
+            .execution_options(synchronize_session=False)  # no ORM objects to keep in step
         )
         cancelled += result.rowcount  # type: ignore[attr-defined]
     return cancelled
 
 
-def _claimable(now: datetime, lease: timedelta) -> Any:
+def _claimable(now: datetime, lease: timedelta, *, named: bool = False) -> Any:
+    """Ready to send: pending or failed and due, or claimed by a run whose lease ran out.
+    ``named``: for a statement that names its rows by id (:func:`_status_of_named`)."""
+    status = _status_of_named() if named else col(Alert.status)
     return or_(
         and_(
-            col(Alert.status).in_(["pending", "failed"]),
+            status.in_(["pending", "failed"]),
             or_(col(Alert.next_attempt_at).is_(None), col(Alert.next_attempt_at) <= now),
         ),
-        and_(col(Alert.status) == "sending", col(Alert.claimed_at) < now - lease),
+        and_(status == "sending", col(Alert.claimed_at) < now - lease),
     )
 
 
@@ -223,7 +235,10 @@ def claim(
     for start in range(0, len(ids), _KEYS_CHUNK):
         statement = (
             update(Alert)
-            .where(col(Alert.id).in_(ids[start : start + _KEYS_CHUNK]), _claimable(now, lease))
+            .where(
+                col(Alert.id).in_(ids[start : start + _KEYS_CHUNK]),
+                _claimable(now, lease, named=True),
+            )
             .values(
                 status="sending",
                 claimed_at=now,
@@ -275,7 +290,7 @@ def record_result(
                 update(Alert)
                 .where(
                     col(Alert.id).in_(ids[start : start + _KEYS_CHUNK]),
-                    col(Alert.status) == "sending",
+                    _status_of_named() == "sending",
                 )
                 .values(**values)
                 .execution_options(synchronize_session=False)

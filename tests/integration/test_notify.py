@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import mailbox
-import time
 from datetime import UTC, date, datetime, timedelta
 
 import apprise
@@ -381,18 +380,16 @@ def test_store_deadlines_keeps_history_and_skips_unchanged(database_url):
 
 @pytest.mark.slow
 def test_store_deadlines_handles_100k_in_bulk(sqlite_url):
-    """100 000 deadlines are stored, then re-compared, in a few seconds."""
+    """100 000 deadlines are stored, then re-compared, in bulk (their speed: bench/)."""
     engine = migrate(sqlite_url)
     many = [d(f"TK-{i}", "START-2W", Status.OPEN, 30) for i in range(100_000)]
-    started = time.monotonic()
+    many += [d(f"TK-{i}", "DAY-QUOTA", Status.OK, None) for i in range(100_000)]
     with session_scope(engine) as session:
         r1 = store_deadlines(session=session, provider_id="p1", deadlines=many, evaluated_on=TODAY)
     with session_scope(engine) as session:
         r2 = store_deadlines(session=session, provider_id="p1", deadlines=many, evaluated_on=TODAY)
-    elapsed = time.monotonic() - started
     engine.dispose()
-    assert (r1.new, r2.unchanged) == (100_000, 100_000)
-    assert elapsed < 60
+    assert (r1.new, r2.unchanged) == (200_000, 200_000)
 
 
 def test_cli_notify_ack_silence_and_list(sqlite_url, smtp_sink, webhook, env, tmp_path):

@@ -21,7 +21,8 @@ from sqlalchemy.engine import Engine
 
 import rules
 from models import store
-from models.db import session_scope, shared_engine
+from models.db import session_scope, shared_engine, upgrade
+from notifications import ledger
 from notifications.deadlines import store_deadlines
 from notifications.service import notify
 from providers.generator import generate_dataset
@@ -161,3 +162,47 @@ def test_one_providers_notify_reads_that_providers_rows_only(
     assert steps, "the run read one provider's deadline rows and ledger entries"
     assert [s for s in steps if any(n in s[0] for n in national) or s[0] == "SCAN alert"] == []
     assert any("ix_alert_provider_status (provider_id=? AND status=?)" in s for s, _ in steps)
+
+
+def test_updates_of_named_alerts_find_them_by_id_or_key(sqlite_url, smtp_sink, statements) -> None:
+    """Claiming, recording and cancelling name their alerts by id or dedup key and find
+    them through that index, not through the status index, which holds every target's
+    and provider's undelivered alerts."""
+    settings = Settings.model_validate(
+        {
+            "database": {"url": sqlite_url},
+            "recipients": {"quality": [{"urls": [smtp_sink.url("q@example.org")], "name": "q"}]},
+        }
+    )
+    engine = shared_engine(sqlite_url)
+    upgrade(engine)
+    with session_scope(engine) as session:
+        store_deadlines(
+            session=session, provider_id="p1", deadlines=_deadlines(600), evaluated_on=TODAY
+        )
+    statements.clear()
+    report = notify(settings, now=NOW)
+    assert report.sent > 100
+    with session_scope(engine) as session:
+        ledger.cancel(
+            session=session,
+            keys=[f"p1|case|TK-{n}|START-2W|-|warn-7" for n in range(500)],
+            reason="x",
+            now=NOW,
+        )
+    connection = sqlite3.connect(sqlite_url.removeprefix("sqlite:///"))
+    plans = {
+        sql[:60]: [
+            row[-1] for row in connection.execute(f"EXPLAIN QUERY PLAN {sql}", parameters or ())
+        ]
+        for sql, parameters in statements
+        if sql.lstrip().startswith("UPDATE alert")
+        and ("alert.id IN" in sql or "dedup_key IN" in sql)
+    }
+    connection.close()
+    assert len(plans) >= 3, "claim, record and cancel ran"
+    assert [plan for plan in plans.values() if any("ix_alert_status_next" in s for s in plan)] == []
+    assert all(
+        any("PRIMARY KEY" in s or "ix_alert_dedup_key" in s for s in plan)
+        for plan in plans.values()
+    )
