@@ -48,10 +48,9 @@ def check_task(
     """Sync one provider and evaluate it, page by page (the scheduled check, one task each);
     with ``notify_at``, plan its alerts too (the run's notify delivers them).
 
-    Runs in one of the flow's worker processes while it has them (:mod:`vahti.workers`);
-    while they start, one check at a time runs in the flow's own process.
+    Runs in one of the flow's worker processes while it has them (:mod:`vahti.workers`).
     """
-    return workers.run_now(
+    return workers.run(
         pipeline.check_step, config, provider_id, today_on, full=full, rows=rows,
         notify_at=notify_at,
     )  # fmt: skip

@@ -4,11 +4,8 @@ A provider's check (sync, validation, evaluation, storing) is Python work bound 
 core by the GIL. :func:`provider_pool` opens ``flows.provider_processes`` worker
 processes for the duration of a block (the scheduled check's provider phase), and
 :func:`run` sends a step there: plain values in, a small summary out, as every step in
-:mod:`vahti.pipeline` is built. :func:`run_now` does the same but does not wait for the
-workers to start: meanwhile one step at a time runs in the caller (the provider checks
-use it, so the flow's own process checks providers while the fork server imports).
-Outside such a block, or with ``provider_processes = 0``, both call the step in the
-calling thread, as before.
+:mod:`vahti.pipeline` is built. Outside such a block, or with ``provider_processes = 0``,
+:func:`run` calls the step in the calling thread, as before.
 
 Workers come from a fork server that imported the steps' modules and the program's
 main module once: a pool starts in about a second (those imports), later pools of the
@@ -52,8 +49,6 @@ _lock = threading.Lock()
 _pool: ProcessPoolExecutor | None = None
 _size = 0
 _users = 0
-_started = threading.Event()  # the current pool's workers have answered once
-_here = threading.Lock()  # held by the one step that runs here while they start
 
 
 class WorkerError(VahtiError):
@@ -100,7 +95,6 @@ def provider_pool(processes: int) -> Iterator[int]:
     with _lock:
         if _pool is None:
             _pool, _size = _new_pool(processes), processes
-            _start(_pool)
         _users += 1
         size = _size
     try:
@@ -113,20 +107,6 @@ def provider_pool(processes: int) -> Iterator[int]:
                 _pool, _size = None, 0
         if done and pool is not None:
             pool.shutdown(wait=True, cancel_futures=True)
-
-
-def run_now(step: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
-    """:func:`run`, except that it does not wait for the workers to start: while the
-    fork server imports Vahti (about a second, once per process), one such step at a
-    time runs here, in the calling thread, and the others wait for the workers."""
-    with _lock:
-        starting = _pool is not None and not _started.is_set()
-    if starting and _here.acquire(blocking=False):
-        try:
-            return step(*args, **kwargs)
-        finally:
-            _here.release()
-    return run(step, *args, **kwargs)
 
 
 def run(step: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
@@ -171,31 +151,12 @@ def _new_pool(processes: int) -> ProcessPoolExecutor:
     return ProcessPoolExecutor(processes, mp_context=context)
 
 
-def _start(pool: ProcessPoolExecutor) -> None:
-    """Start ``pool``'s workers in the background; :data:`_started` is set once one
-    answered (or could not start: the steps then say why)."""
-    _started.clear()
-
-    def ping() -> None:
-        try:
-            pool.submit(os.getpid).result()
-        except Exception:  # noqa: BLE001, S110 - a pool that cannot start fails its steps
-            pass
-        finally:
-            with _lock:
-                if _pool is pool:
-                    _started.set()
-
-    threading.Thread(target=ping, name="vahti-workers-start", daemon=True).start()
-
-
 def _replace(broken: ProcessPoolExecutor) -> None:
     """Swap a broken pool for a new one of the same size (the flow's other steps go on)."""
     global _pool  # noqa: PLW0603
     with _lock:
         if _pool is broken:
             _pool = _new_pool(_size)
-            _start(_pool)
     broken.shutdown(wait=False, cancel_futures=True)
 
 

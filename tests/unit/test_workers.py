@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import os
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -67,19 +66,6 @@ def test_steps_run_in_other_processes_and_return_their_values(pool: int) -> None
     pids = {workers.run(whoami) for _ in range(6)}
     assert os.getpid() not in pids
     assert 1 <= len(pids) <= 2
-
-
-def test_while_the_workers_start_a_step_runs_here_then_they_take_over() -> None:
-    """run_now does not wait for the fork server's imports: the first step right after
-    the pool opens runs in the caller; once a worker has answered, steps go there."""
-    with workers.provider_pool(2):
-        assert workers.run_now(whoami) == os.getpid()
-        assert workers.run(whoami) != os.getpid()  # run waits for the workers
-        deadline = time.monotonic() + 60
-        while (pid := workers.run_now(whoami)) == os.getpid():
-            assert time.monotonic() < deadline, "the workers never took over"
-        assert pid != os.getpid()
-    assert workers.run_now(whoami) == os.getpid()  # no pool: here, as run
 
 
 def test_without_a_pool_a_step_runs_in_the_caller() -> None:
