@@ -4,7 +4,9 @@ A deadline's *identity* is (provider, subject kind, subject, rule). Its *fingerp
 covers what an alert or a report depends on (status, due date, event date, count and
 limit, details, routing context). :func:`store_deadlines` compares fingerprints in bulk
 against the current rows (one query per provider), inserts a new row for a new or changed
-deadline, marks the replaced row not current, and leaves an unchanged one untouched.
+deadline, marks the replaced row not current, and leaves an unchanged one untouched. A
+subject's quiet deadlines (they never alert) are one row, its set
+(:mod:`notifications.quiet`), kept the same way.
 """
 
 from __future__ import annotations
