@@ -98,7 +98,7 @@ class QuietDeadlineSet(SQLModel, table=True):
 
     Two thirds of all deadlines are quiet and most of them never change; one row per
     subject instead of one per deadline is what a national check writes and compares.
-    ``deadlines`` is a JSON list of ``notifications.quiet.ITEM_FIELDS`` lists, by rule.
+    ``deadlines`` is a JSON list with one list per deadline, by rule (``notifications.quiet.pack``).
     """
 
     __tablename__ = "quiet_deadline_set"

@@ -150,20 +150,20 @@ def _same_driver(one: Dialect | None, other: Dialect) -> bool:
 def prepare_deadlines(deadlines: Iterable[Deadline], dialect: Dialect) -> PreparedDeadlines:
     """Fingerprint the deadlines and bind their rows for ``dialect`` (an engine's; no
     connection needed); pack the quiet ones per subject."""
-    latest: dict[Identity, Deadline] = {}
-    for d in deadlines:
-        latest[d.subject_kind, d.subject, d.rule] = d
     bind = row_binder(dialect, _TABLE, _ROW_COLUMNS)
     items: dict[Identity, _Ready] = {}
-    grouped: dict[Subject, list[Deadline]] = {}
-    for key, d in latest.items():
+    grouped: dict[Subject, dict[str, Deadline]] = {}
+    for d in deadlines:
+        key = (d.subject_kind, d.subject, d.rule)
         if d.status in QUIET_STATUSES:
-            grouped.setdefault(key[:2], []).append(d)
+            items.pop(key, None)
+            grouped.setdefault(key[:2], {})[d.rule] = d
             continue
+        grouped.get(key[:2], {}).pop(d.rule, None)
         fp = fingerprint(d)
         row = bind(_row(d, fp))
         items[key] = _Ready(d, fp, row[3], row)  # row[3]: status
-    sets = {key: quiet.pack(*key, found) for key, found in grouped.items()}
+    sets = {key: quiet.pack(*key, found.values()) for key, found in grouped.items() if found}
     return PreparedDeadlines(dialect, items, sets)
 
 
@@ -255,9 +255,8 @@ def store_deadlines(
             text("SELECT pg_advisory_xact_lock(:ns, hashtext(:pid))"),
             {"ns": _DEADLINES_LOCK, "pid": provider_id},
         )
-    current = _current_fingerprints(session, _TABLE, provider_id, cases, others=others)
-    kinds = _OTHER_KINDS if others else []
-    sets = quiet.current_sets(session, provider_id, cases, kinds)
+    current = _current_fingerprints(session, provider_id, cases, others=others)
+    sets = _current_sets(session, provider_id, cases, others=others)
     change = _Change()
     # The stored sets that this evaluation replaces: those of its subjects (unless the
     # same), and with retire_missing every set in scope. Their deadlines are read back.
@@ -380,8 +379,8 @@ def _retire_rows(
 
 def _compare_sets(  # noqa: PLR0917 - the store's state, passed once
     latest: PreparedDeadlines,
-    sets: Mapping[Subject, quiet.CurrentSet],
-    leaving: Mapping[Subject, quiet.CurrentSet],
+    sets: Mapping[Subject, _CurrentSet],
+    leaving: Mapping[Subject, _CurrentSet],
     was_quiet: Mapping[Subject, Mapping[str, Deadline]],
     current: Mapping[Identity, _Current],
     change: _Change,
@@ -464,30 +463,58 @@ class _Current(NamedTuple):
     pack_id: str
 
 
+def _in_scope(
+    table: Any,
+    columns: Sequence[Any],
+    provider_id: str,
+    cases: Collection[str] | None,
+    *,
+    others: bool,
+) -> Iterator[Any]:
+    """The queries of the provider's current rows in scope (``cases`` None: all; else
+    those cases, plus with ``others`` every subject that is not a case)."""
+    mine = (table.c.provider_id == provider_id) & table.c.is_current
+    if cases is None:
+        yield select(*columns).where(mine)
+        return
+    if others:
+        yield select(*columns).where(mine, table.c.subject_kind.in_(_OTHER_KINDS))  # index ranges
+    refs = sorted(cases)
+    is_case = table.c.subject_kind == "case"
+    for i in range(0, len(refs), _CHUNK):
+        yield select(*columns).where(mine, is_case, table.c.subject.in_(refs[i : i + _CHUNK]))
+
+
 def _current_fingerprints(
-    session: Session, table: Any, provider_id: str, cases: Collection[str] | None, *, others: bool
+    session: Session, provider_id: str, cases: Collection[str] | None, *, others: bool
 ) -> dict[Identity, _Current]:
     """Row id, fingerprint, status and pack of the current rows in scope, by identity."""
     columns = (
-        table.c.id, table.c.subject_kind, table.c.subject, table.c.rule, table.c.fingerprint,
-        table.c.status, table.c.pack_id,
+        _TABLE.c.id, _TABLE.c.subject_kind, _TABLE.c.subject, _TABLE.c.rule,
+        _TABLE.c.fingerprint, _TABLE.c.status, _TABLE.c.pack_id,
     )  # fmt: skip
-    mine = (table.c.provider_id == provider_id) & table.c.is_current
-    if cases is None:
-        queries = [select(*columns).where(mine)]
-    else:
-        refs = sorted(cases)
-        is_case = table.c.subject_kind == "case"
-        other_kinds = table.c.subject_kind.in_(_OTHER_KINDS)  # index ranges, not a scan
-        queries = [select(*columns).where(mine, other_kinds)] if others else []
-        queries += [
-            select(*columns).where(mine, is_case, table.c.subject.in_(refs[i : i + _CHUNK]))
-            for i in range(0, len(refs), _CHUNK)
-        ]
     return {
         (kind, subject, rule): _Current(row_id, fp, status, pack)
-        for query in queries
+        for query in _in_scope(_TABLE, columns, provider_id, cases, others=others)
         for row_id, kind, subject, rule, fp, status, pack in session.execute(query)
+    }
+
+
+class _CurrentSet(NamedTuple):
+    id: int
+    fingerprint: str
+
+
+def _current_sets(
+    session: Session, provider_id: str, cases: Collection[str] | None, *, others: bool
+) -> dict[Subject, _CurrentSet]:
+    """Id and fingerprint of the current quiet sets in scope, by subject."""
+    table = quiet.TABLE
+    columns = (table.c.id, table.c.subject_kind, table.c.subject, table.c.fingerprint)
+    return {
+        (kind, subject): _CurrentSet(row_id, fp)
+        for query in _in_scope(table, columns, provider_id, cases, others=others)
+        for row_id, kind, subject, fp in session.execute(query)
     }
 
 
@@ -607,6 +634,12 @@ def from_columns(row: Any) -> ProviderDeadline:
     return ProviderDeadline(pid, deadline)
 
 
+def _held(stored: Mapping[str, Any]) -> dict[str, Any]:
+    """When a stored set held its deadlines."""
+    names = ("evaluated_on", "is_current", "superseded_on", "created_at")
+    return {name: stored[name] for name in names}
+
+
 def deadline_history(
     *, session: Session, provider_id: str, subject: str, rule: str
 ) -> list[DeadlineRecord]:
@@ -624,35 +657,8 @@ def deadline_history(
     rows = list(session.scalars(query))
     sets = quiet.history(session, provider_id=provider_id, subject=subject, rule=rule)
     for stored, d in sets:
-        rows.append(
-            DeadlineRecord(
-                provider_id=provider_id,
-                subject_kind=d.subject_kind,
-                subject=subject,
-                rule=rule,
-                status=d.status.value,
-                due_on=d.due_on,
-                event_on=d.event_on,
-                days_left=d.days_left,
-                details=_json_list(d.details),
-                explanation=_json_list(d.explanation),
-                pack_id=d.pack_id,
-                provisional=_json_list(d.provisional),
-                office_id=d.office_id,
-                coach_id=d.coach_id,
-                link=d.link,
-                language=d.language,
-                escalate=d.escalate,
-                count=d.count,
-                limit_value=d.limit,
-                fingerprint=fingerprint(d),
-                evaluated_on=stored["evaluated_on"],
-                is_current=stored["is_current"],
-                superseded_on=stored["superseded_on"],
-                created_at=stored["created_at"],
-                planned=True,
-            )
-        )
+        values = dict(zip(_ROW_COLUMNS, _row(d, fingerprint(d)), strict=True))
+        rows.append(DeadlineRecord(provider_id=provider_id, **values, **_held(stored)))
     if sets:
         rows.sort(key=lambda row: (row.created_at, row.evaluated_on))  # stable: by id within
     return rows

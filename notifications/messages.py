@@ -185,17 +185,14 @@ _ENV = _environment()
 _FAR = 10_000  # the days left sorted for an item without a due date
 
 
+def _order(urgent: bool, days_left: int | None, subject: str, rule: str) -> tuple[object, ...]:
+    """A digest's order: urgent first, then the nearest due date, then the reference."""
+    return (not urgent, _FAR if days_left is None else days_left, subject, rule)
+
+
 def sort_items(items: list[MessageItem]) -> list[MessageItem]:
     """Urgent first, then the nearest due date, then the reference."""
-    return sorted(
-        items,
-        key=lambda i: (
-            not i.urgent,
-            i.days_left if i.days_left is not None else _FAR,
-            i.subject,
-            i.rule,
-        ),
-    )
+    return sorted(items, key=lambda i: _order(i.urgent, i.days_left, i.subject, i.rule))
 
 
 def _reminder_context(
@@ -269,7 +266,7 @@ def render_stored_digest(
     A digest lists 50 items of what may be tens of thousands: only the listed ones and
     the reminders are read into items; the rest are sorted and counted from their JSON.
     """
-    keyed: list[tuple[bool, int, str, str, int, dict[str, Any]]] = []
+    keyed: list[tuple[tuple[object, ...], int, dict[str, Any]]] = []
     reminders: list[MessageItem] = []
     for index, text in enumerate(stored):
         data = orjson.loads(text)
@@ -280,14 +277,13 @@ def render_stored_digest(
         days = data.get("days_left")
         if today is not None and isinstance(due, str):
             days = (date.fromisoformat(due) - today).days  # as MessageItem.from_json sets it
-        far = _FAR if days is None else days
-        keyed.append((not data["urgent"], far, data["subject"], data["rule"], index, data))
-    keyed.sort(key=lambda key: key[:5])  # sort_items' order; ties as stored
+        keyed.append((_order(data["urgent"], days, data["subject"], data["rule"]), index, data))
+    keyed.sort(key=lambda key: key[:2])  # sort_items' order; ties as stored
     return _render(
-        [MessageItem.from_json(key[5], today=today) for key in keyed[:max_items]],
+        [MessageItem.from_json(data, today=today) for _, _, data in keyed[:max_items]],
         count=len(keyed),
-        urgent_count=sum(not key[0] for key in keyed),
-        more=Counter(key[3] for key in keyed[max_items:]),
+        urgent_count=sum(bool(data["urgent"]) for _, _, data in keyed),
+        more=Counter(data["rule"] for _, _, data in keyed[max_items:]),
         newest=max(reminders, key=lambda item: item.stage, default=None),
         language=language,
         today=today,

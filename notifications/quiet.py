@@ -11,10 +11,10 @@ there give back both as deadlines.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date
-from typing import Any, NamedTuple, cast
+from typing import Any, cast
 
 import orjson
 from sqlalchemy import select
@@ -24,11 +24,6 @@ from models.alerting import QuietDeadlineSet
 from rules.deadline import STATUS_OF, Deadline, Status, SubjectKind
 
 TABLE = QuietDeadlineSet.__table__  # type: ignore[attr-defined]
-#: What each deadline's JSON list holds, in order (the subject is the row's).
-ITEM_FIELDS = (
-    "rule", "status", "due_on", "event_on", "days_left", "details", "explanation", "pack_id",
-    "provisional", "office_id", "coach_id", "link", "language", "escalate", "count", "limit",
-)  # fmt: skip
 _CHUNK = 500  # subjects or ids per IN list
 Subject = tuple[str, str]  # subject_kind, subject
 
@@ -65,7 +60,9 @@ class QuietSet:
 
 
 def pack(subject_kind: str, subject: str, deadlines: Iterable[Deadline]) -> QuietSet:
-    """The set of these deadlines (one per rule, of one subject)."""
+    """The set of these deadlines (one per rule, of one subject). Each is stored as the
+    list ``[rule, status, due_on, event_on, days_left, details, explanation, pack_id,
+    provisional, office_id, coach_id, link, language, escalate, count, limit]``."""
     ordered = tuple(sorted(deadlines, key=lambda d: d.rule))
     changes = orjson.dumps([(d.rule, *change_data(d)) for d in ordered])
     packed = orjson.dumps([
@@ -115,37 +112,6 @@ def unpack(subject_kind: str, subject: str, packed: str) -> list[Deadline]:
             )
         )
     return found
-
-
-class CurrentSet(NamedTuple):
-    id: int
-    fingerprint: str
-
-
-def current_sets(
-    session: Session, provider_id: str, cases: Collection[str] | None, other_kinds: Sequence[str]
-) -> dict[Subject, CurrentSet]:
-    """Id and fingerprint of the provider's current sets in scope, by subject (``cases``
-    None: every subject; else those cases plus the ``other_kinds``' subjects)."""
-    columns = (TABLE.c.id, TABLE.c.subject_kind, TABLE.c.subject, TABLE.c.fingerprint)
-    mine = (TABLE.c.provider_id == provider_id) & TABLE.c.is_current
-    if cases is None:
-        queries = [select(*columns).where(mine)]
-    else:
-        refs = sorted(cases)
-        queries = [select(*columns).where(mine, TABLE.c.subject_kind.in_(other_kinds))]
-        queries = queries if other_kinds else []
-        queries += [
-            select(*columns).where(
-                mine, TABLE.c.subject_kind == "case", TABLE.c.subject.in_(refs[i : i + _CHUNK])
-            )
-            for i in range(0, len(refs), _CHUNK)
-        ]
-    return {
-        (kind, subject): CurrentSet(row_id, fp)
-        for query in queries
-        for row_id, kind, subject, fp in session.execute(query)
-    }
 
 
 def read_sets(session: Session, ids: Collection[int]) -> dict[Subject, dict[str, Deadline]]:

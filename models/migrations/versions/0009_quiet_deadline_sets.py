@@ -57,7 +57,7 @@ def upgrade() -> None:
     )
 
 
-#: A set's deadline lists, in order (notifications.quiet.ITEM_FIELDS at this revision).
+#: A set's deadline lists, in order (as notifications.quiet.pack wrote them at this revision).
 _ITEM = (
     "rule", "status", "due_on", "event_on", "days_left", "details", "explanation", "pack_id",
     "provisional", "office_id", "coach_id", "link", "language", "escalate", "count", "limit",
