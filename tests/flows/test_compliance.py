@@ -204,7 +204,9 @@ def test_checks_in_worker_processes_store_what_the_flow_process_stores(
     lines = _flow_log_lines(state.state_details.flow_run_id)
     assert any("2 worker process(es)" in line for line in lines)
     for pid in ("alpha", "beta"):  # written in a worker, shown in the task run's logs
-        assert any(line.startswith(f"provider {pid!r}: ") and "fetched" in line for line in lines)
+        mine = [line for line in lines if line.startswith(f"provider {pid!r}: ")]
+        assert len(mine) == 1, mine  # one summary line a provider, nothing per collection
+        assert "fetched (cases changed since the start)" in mine[0]
 
     in_process = site.database_url.replace("vahti.db", "in-process.db")
     site.config.write_text(
