@@ -101,7 +101,7 @@ def _check(
 
     pressing = overview_task.submit(config, today_on, ARTIFACT_ROWS)
     planned = {p.provider_id: p.alerts for p in providers if p.ok and p.alerts is not None}
-    notified = notify_task.submit(config, clock_at, planned=planned)
+    notified = notify_task.submit(config, clock_at, planned=planned, release=not processes)
     pressing.wait()
     notified.wait()
     notify_error = error_of(notified)

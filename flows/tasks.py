@@ -85,12 +85,16 @@ def notify_task(
     dry_run: bool = False,
     provider_id: str | None = None,
     planned: dict[str, AlertPlanSummary] | None = None,
+    *,
+    release: bool = True,
 ) -> NotifySummary:
     """Deliver the alerts due now (one digest per recipient); dry_run sends nothing.
-    ``planned``: the providers whose checks planned their alerts at ``now_at``."""
+    ``planned``: the providers whose checks planned their alerts at ``now_at``;
+    ``release``: free the checks' memory first (False when they ran in workers)."""
     return pipeline.notify_step(
-        config, now_at, dry_run=dry_run, provider_id=provider_id, planned=planned
-    )
+        config, now_at, dry_run=dry_run, provider_id=provider_id, planned=planned,
+        release=release,
+    )  # fmt: skip
 
 
 @task(name="report", task_run_name="report-{kind}", persist_result=False)

@@ -420,13 +420,7 @@ def bulk_insert(
         marks = ", ".join("?" for _ in names)
         sql = f"INSERT INTO {quote(table.name)} ({targets}) VALUES ({marks})"  # noqa: S608
     else:
-        base = insert(table) if statement is None else statement
-        compiled = base.values({name: bindparam(name) for name in names}).compile(dialect=dialect)
-        sql = str(compiled)
-        if dialect.positional:
-            order = list(compiled.positiontup or ())
-            if sorted(order) != sorted(names):  # pragma: no cover - a statement with binds
-                raise StoreError(f"bulk insert into {table.name}: unexpected parameters")
+        sql, order = _compiled_insert(dialect, table, statement, tuple(names))
     tail = tuple(
         proc(value) if (proc := _processor(dialect, table, name)) else value
         for name, value in fixed.items()
@@ -446,6 +440,38 @@ def bulk_insert(
         return 0
     result = connection.exec_driver_sql(sql, prepared)
     return int(result.rowcount)
+
+
+_compiled: dict[tuple[object, ...], tuple[str, list[str]]] = {}
+
+
+def _compiled_insert(
+    dialect: Dialect, table: Table, statement: Insert | None, names: tuple[str, ...]
+) -> tuple[str, list[str]]:
+    """The INSERT's SQL for ``names`` and its parameters' order, compiled once per shape.
+
+    Callers build their ``ON CONFLICT`` statement anew on each call; compiling it costs
+    ~0.4 ms, its cache key (the statement's structure, as SQLAlchemy's own statement
+    cache keys it) ~0.05 ms.
+    """
+    base = insert(table) if statement is None else statement
+    cache_key = base._generate_cache_key()  # noqa: SLF001 - SQLAlchemy's statement cache key
+    key = None if cache_key is None else (dialect, cache_key.key, names)
+    found = _compiled.get(key) if key is not None else None
+    if found is not None:
+        return found
+    compiled = base.values({name: bindparam(name) for name in names}).compile(dialect=dialect)
+    order = list(names)
+    if dialect.positional:
+        order = list(compiled.positiontup or ())
+        if sorted(order) != sorted(names):  # pragma: no cover - a statement with binds
+            raise StoreError(f"bulk insert into {table.name}: unexpected parameters")
+    found = (str(compiled), order)
+    if key is not None:
+        if len(_compiled) > 256:  # a handful of shapes in practice; never unbounded
+            _compiled.clear()
+        _compiled[key] = found
+    return found
 
 
 def insert_dicts(session: Session, statement: Insert, rows: Sequence[Mapping[str, Any]]) -> int:

@@ -202,6 +202,14 @@ def watermark(*, session: Session, provider_id: str, collection: Collection) -> 
     return provider.cases_watermark if collection == "cases" else provider.audits_watermark
 
 
+def watermarks(*, session: Session, provider_id: str) -> dict[str, datetime | None]:
+    """Both paged collections' watermarks (one read of the provider's row)."""
+    provider = session.get(Provider, provider_id)
+    if provider is None:
+        return {"cases": None, "audits": None}
+    return {"cases": provider.cases_watermark, "audits": provider.audits_watermark}
+
+
 def advance_watermark(
     *, session: Session, provider_id: str, collection: Collection, updated_at: datetime
 ) -> None:
@@ -451,20 +459,32 @@ def store_audits(
     return counts
 
 
-def replace_coaches(
+@dataclass(frozen=True, slots=True)
+class StaffChange:
+    """What storing a staff list changes: the rows to write and the coaches to remove."""
+
+    rows: tuple[dict[str, Any], ...]  # new or changed coaches, by coach id
+    gone: tuple[str, ...]  # stored coaches the list no longer has
+    unchanged: int  # listed items already stored as they are (or not storable)
+
+    @property
+    def empty(self) -> bool:
+        return not self.rows and not self.gone
+
+
+def staff_change(
     *,
     session: Session,
     provider_id: str,
     items: Sequence[tuple[CoachPayload, object]],
     listed_ids: Iterable[str],
     synced_at: datetime,
-) -> PageCounts:
-    """Make the stored staff list equal the provider's (idempotent full replace).
+) -> StaffChange:
+    """Compare the provider's staff list with the stored one (one SELECT, no writes).
 
     ``listed_ids`` are all ids in the response, valid or not: a coach whose new payload
     was rejected keeps its last valid row instead of disappearing.
     """
-    counts = PageCounts()
     rows: dict[str, dict[str, Any]] = {}
     for coach, raw in items:
         text = canonical(raw)
@@ -473,30 +493,30 @@ def replace_coaches(
             "active": coach.active, "raw": text, "content_hash": content_hash(text),
             "synced_at": synced_at,
         })  # fmt: skip
+    query = select(col(Coach.coach_id), col(Coach.content_hash))
+    found = session.execute(query.where(col(Coach.provider_id) == provider_id))
+    stored = {str(ref): str(digest) for ref, digest in found}
     keep = set(listed_ids) | set(rows)
-    stored_ids = set(
-        session.scalars(select(col(Coach.coach_id)).where(col(Coach.provider_id) == provider_id))
+    changed = [rows[ref] for ref in sorted(rows) if stored.get(ref) != rows[ref]["content_hash"]]
+    return StaffChange(
+        rows=tuple(changed),
+        gone=tuple(sorted(set(stored) - keep)),
+        unchanged=len(items) - len(changed),
     )
-    gone = sorted(stored_ids - keep)
-    if gone:
+
+
+def replace_coaches(*, session: Session, provider_id: str, change: StaffChange) -> PageCounts:
+    """Make the stored staff list equal the provider's (:func:`staff_change`, read in the
+    same transaction or just before it: an idempotent full replace either way)."""
+    if change.gone:
         session.execute(
             delete(Coach).where(
-                col(Coach.provider_id) == provider_id, col(Coach.coach_id).in_(gone)
+                col(Coach.provider_id) == provider_id, col(Coach.coach_id).in_(change.gone)
             )
         )
-    stored = _changed(
-        session,
-        col(Coach.coach_id),
-        col(Coach.content_hash),
-        col(Coach.provider_id) == provider_id,
-        rows,
-    )
-    changed = [rows[ref] for ref in sorted(rows) if stored.get(ref) != rows[ref]["content_hash"]]
-    counts.stored = len(changed) + len(gone)
-    counts.unchanged = len(items) - len(changed)
-    if changed:
-        _upsert(session, Coach.__table__, changed, ("provider_id", "coach_id"))  # type: ignore[attr-defined]
-    return counts
+    if change.rows:
+        _upsert(session, Coach.__table__, list(change.rows), ("provider_id", "coach_id"))  # type: ignore[attr-defined]
+    return PageCounts(stored=len(change.rows) + len(change.gone), unchanged=change.unchanged)
 
 
 def store_rejected(

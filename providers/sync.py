@@ -209,6 +209,7 @@ class _Syncer:
         self.clock = clock
         self.observer = observer
         self.watermarks = watermarks or {}  # read when the run started
+        self.staff_synced_at: datetime | None = None  # when the staff list was stored
 
     def paged(
         self,
@@ -281,28 +282,37 @@ class _Syncer:
         return set(refs)
 
     def staff(self, client: ProviderClient, counts: CollectionCounts) -> None:
+        """The staff list, compared before any write: an unchanged list (most days) takes no
+        write transaction; when it was synced is recorded with the run's end (_finish)."""
         items = client.get_staff()
         valid, rejected = validate_staff(items)
         pairs, refused = _pair_with_raw("staff", valid, items)
         rejected = [*rejected, *refused]
         listed = [str(item["id"]) for item in items if isinstance(item, dict) and "id" in item]
         now = self.clock()
-        with session_scope(self.engine) as session:
-            result = store.replace_coaches(
+        with read_scope(self.engine) as session:
+            change = store.staff_change(
                 session=session,
                 provider_id=self.provider.id,
                 items=pairs,
                 listed_ids=listed,
                 synced_at=now,
             )
-            result.rejected = store.store_rejected(
-                session=session,
-                provider_id=self.provider.id,
-                rejected=rejected,
-                received_at=now,
-                sync_run_id=self.run_id,
-            )
-            store.mark_synced(session=session, provider_id=self.provider.id, at=now, staff=True)
+        if change.empty and not rejected:
+            result = store.PageCounts(unchanged=change.unchanged)
+        else:
+            with session_scope(self.engine) as session:
+                result = store.replace_coaches(
+                    session=session, provider_id=self.provider.id, change=change
+                )
+                result.rejected = store.store_rejected(
+                    session=session,
+                    provider_id=self.provider.id,
+                    rejected=rejected,
+                    received_at=now,
+                    sync_run_id=self.run_id,
+                )
+        self.staff_synced_at = now
         counts.pages = 1
         counts.fetched = len(items)
         counts.stored = result.stored
@@ -373,10 +383,7 @@ def _run(
             report.run_id = store.start_sync_run(
                 session=session, provider_id=provider.id, started_at=clock(), full=full
             )
-            marks: dict[str, datetime | None] = {
-                name: store.watermark(session=session, provider_id=provider.id, collection=name)
-                for name in ("cases", "audits")
-            }
+            marks = store.watermarks(session=session, provider_id=provider.id)
     except SQLAlchemyError as exc:
         raise StoreError(f"provider {provider.id!r}: cannot record the sync run: {exc}") from exc
     syncer = _Syncer(engine, provider, report.run_id, clock, observer=observer, watermarks=marks)
@@ -388,7 +395,7 @@ def _run(
         with ProviderClient(provider, token=token, transport=transport) as client:
             _collections(syncer, client, report, full=full, bar=bar)
     report.duration_seconds = time.monotonic() - started
-    _finish(engine, report, clock)
+    _finish(engine, report, clock, staff_synced_at=syncer.staff_synced_at)
     for error in report.errors:
         log.error("provider %r: %s", provider.id, error)
     return report
@@ -432,11 +439,18 @@ def _short(exc: SQLAlchemyError) -> str:
     return str(exc).splitlines()[0][:500]
 
 
-def _finish(engine: Engine, report: SyncReport, clock: Clock) -> None:
+def _finish(
+    engine: Engine, report: SyncReport, clock: Clock, *, staff_synced_at: datetime | None
+) -> None:
+    """Record the run's end, and when the provider's staff list was synced (if it was)."""
     totals = store.PageCounts(report.stored, report.unchanged, report.rejected)
     if report.run_id is None:  # pragma: no cover - set by _run before any work
         return
     with session_scope(engine) as session:
+        if staff_synced_at is not None:
+            store.mark_synced(
+                session=session, provider_id=report.id, at=staff_synced_at, staff=True
+            )
         store.finish_sync_run(
             session=session,
             run_id=report.run_id,

@@ -58,13 +58,14 @@ def _store(engine: Engine, dataset: Dataset, at: datetime) -> None:
         store.ensure_provider(session=session, provider_id="p1", name="", now=at)
         pairs = [(case, by_ref[case.case_ref]) for case in valid]
         store.store_cases(session=session, provider_id="p1", items=pairs, received_at=at)
-        store.replace_coaches(
+        change = store.staff_change(
             session=session,
             provider_id="p1",
             items=[(c, c.model_dump(mode="json")) for c in staff],
             listed_ids=[c.id for c in staff],
             synced_at=at,
         )
+        store.replace_coaches(session=session, provider_id="p1", change=change)
 
 
 def _stored(session: Session) -> dict[tuple[str, str, str], str]:

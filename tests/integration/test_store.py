@@ -275,10 +275,12 @@ def test_staff_is_replaced_idempotently(engine: Engine) -> None:
     def replace(raws: list[dict[str, Any]], listed: list[str]) -> store.PageCounts:
         pairs = [(CoachPayload.model_validate(raw), raw) for raw in raws]
         with Session(engine) as session:
-            result = store.replace_coaches(
+            change = store.staff_change(
                 session=session, provider_id="demo", items=pairs, listed_ids=listed, synced_at=NOW
             )
+            result = store.replace_coaches(session=session, provider_id="demo", change=change)
             session.commit()
+        assert change.empty == (result.stored == 0)
         return result
 
     first = replace([coach("c-1"), coach("c-2"), coach("c-3")], ["c-1", "c-2", "c-3"])

@@ -16,7 +16,15 @@ from typer.testing import CliRunner
 import providers.client
 from models import reads
 from models.db import make_engine, shared_engine
-from models.provider_data import Audit, Case, CaseRevision, Coach, RejectedPayload, SyncRun
+from models.provider_data import (
+    Audit,
+    Case,
+    CaseRevision,
+    Coach,
+    Provider,
+    RejectedPayload,
+    SyncRun,
+)
 from providers.faults import Faults
 from providers.generator import generate_dataset
 from providers.sync import SyncReport, sync_all, sync_provider
@@ -108,10 +116,12 @@ def test_pages_with_nothing_new_write_nothing(
     start_reference_server: StartServer, database_url: str
 ) -> None:
     """Re-reading unchanged pages (a full re-sync) opens no write for them: no upsert,
-    no revision, no watermark update; only the run's own bookkeeping is written."""
+    no revision, no watermark update, no staff write; only the run's own bookkeeping is
+    written, with when the staff list was synced."""
     server = start_reference_server(cases=120)
     settings = make_settings(database_url, ("demo", server.url))
     assert sync_provider(settings, "demo").ok
+    first = _provider(database_url)
     writes: list[str] = []
 
     def record(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
@@ -130,7 +140,21 @@ def test_pages_with_nothing_new_write_nothing(
     assert again.unchanged == again.fetched > 120
     touched = [w for w in writes if re.search(r"provider_case|case_revision|audit|watermark", w)]
     assert touched == []
+    assert [w for w in writes if "coach" in w] == []
     assert any("sync_run" in w for w in writes)  # the run is still recorded
+    assert again.collections["staff"].unchanged == again.collections["staff"].fetched > 0
+    later = _provider(database_url)
+    assert first.staff_synced_at is not None
+    assert later.staff_synced_at is not None
+    assert later.staff_synced_at > first.staff_synced_at
+    assert later.last_synced_at == later.staff_synced_at
+
+
+def _provider(database_url: str) -> Provider:
+    with Session(shared_engine(database_url)) as session:
+        found = session.get(Provider, "demo")
+        assert found is not None
+        return found
 
 
 def test_touched_cases_are_stored_as_new_revisions(
