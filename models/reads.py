@@ -7,7 +7,7 @@ Open cases: see :mod:`models.store`.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 from typing import TypeVar
 
@@ -116,6 +116,20 @@ def load_coaches(*, session: Session, provider_id: str) -> list[CoachPayload]:
     """The provider's current staff list, ordered by coach id."""
     query = select(col(Coach.raw)).where(col(Coach.provider_id) == provider_id)
     return _parse_all(CoachPayload, session.scalars(query.order_by(col(Coach.coach_id))).all())
+
+
+def load_staff(*, session: Session, provider_ids: Iterable[str]) -> list[CoachPayload]:
+    """The staff lists of these providers, ordered by provider and coach id (one query per
+    :data:`_REFS_CHUNK` providers)."""
+    chosen = sorted(set(provider_ids))
+    order = (col(Coach.provider_id), col(Coach.coach_id))
+    raws: list[str] = []
+    for start in range(0, len(chosen), _REFS_CHUNK):
+        query = select(col(Coach.raw)).where(
+            col(Coach.provider_id).in_(chosen[start : start + _REFS_CHUNK])
+        )
+        raws += session.scalars(query.order_by(*order)).all()
+    return _parse_all(CoachPayload, raws)
 
 
 def list_rejected(

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -26,7 +26,7 @@ from sqlalchemy import Engine
 
 from models.alerting import Alert
 from models.db import read_scope, session_scope, shared_engine
-from models.reads import load_coaches
+from models.reads import load_staff
 from notifications import ledger
 from notifications.candidates import mark_planned
 from notifications.delivery import DeliveryResult, deliver
@@ -193,9 +193,7 @@ def _reminder_rows(
 
 def _coaches(engine: Engine, provider_ids: set[str]) -> list[CoachPayload]:
     with read_scope(engine) as session:
-        return [
-            c for p in sorted(provider_ids) for c in load_coaches(session=session, provider_id=p)
-        ]
+        return load_staff(session=session, provider_ids=provider_ids)
 
 
 def _plan(
@@ -325,19 +323,23 @@ def plan_provider(
     now: datetime,
     provider_id: str,
     environ: Mapping[str, str] | None = None,
+    coaches: Sequence[CoachPayload] | None = None,
 ) -> NotifyReport:
     """Plan one provider's alerts and write them ahead; nothing is sent.
 
     The compliance check runs this at the end of each provider's check (in its worker,
     while the provider's rows are fresh in the database's cache), and its notify gets
     ``planned=``. Recipients are validated as notify does, except for the coach ids:
-    notify checks those against every provider's coaches.
+    notify checks those against every provider's coaches. ``coaches``: the provider's
+    stored staff list when the caller has it (the check read it for the evaluation).
     """
     today = _today(now, settings)
     report = NotifyReport()
     _valid_recipients(settings, environ)
     engine = shared_engine(settings.database.url)
-    _plan_and_write(engine, settings, provider_id, now=now, today=today, report=report)
+    _plan_and_write(
+        engine, settings, provider_id, now=now, today=today, report=report, coaches=coaches
+    )
     return report
 
 
@@ -363,12 +365,14 @@ def _plan_and_write(
     now: datetime,
     today: date,
     report: NotifyReport,
+    coaches: Sequence[CoachPayload] | None = None,
 ) -> None:
     run = _plan(engine, settings, provider_id=provider_id, today=today, now=now)
     report.suppressed += len(run.result.suppressed)
     report.held += len(run.result.held)
     report.suppressed_items += _suppressed_items(run)
-    router = Router(settings.recipients, _coaches(engine, {provider_id}))
+    staff = _coaches(engine, {provider_id}) if coaches is None else list(coaches)
+    router = Router(settings.recipients, staff)
     _write_ahead(engine, run, router, now=now, today=today, report=report)
 
 

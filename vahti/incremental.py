@@ -180,6 +180,12 @@ class ProviderEvaluation:
         if state is not None and not self._complete:
             self._since, self._after_on = state.cases_seen_at, state.evaluated_on
 
+    @property
+    def coaches(self) -> list[CoachPayload]:
+        """The provider's stored staff list the evaluation used (read by :meth:`begin`, which
+        :meth:`finish` runs if the sync did not)."""
+        return self._coaches
+
     def page_received(self, items: Sequence[tuple[CasePayload, object]]) -> Evaluated:
         """Evaluate a page's new or changed cases before its transaction (no writer lock)."""
         return self._evaluate([case for case, _ in items])

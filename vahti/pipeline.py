@@ -21,7 +21,7 @@ import html
 import logging
 import os
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
 from datetime import date, datetime
@@ -39,6 +39,7 @@ from notifications.delivery import deliver
 from notifications.messages import Message
 from notifications.routing import targets_of
 from notifications.service import notify, plan_provider
+from providers.payloads import CoachPayload
 from providers.sync import SyncReport, sync_provider
 from rules._gc import release_memory
 from rules.deadline import Deadline
@@ -171,15 +172,21 @@ def check_step(
         "complete" if outcome.complete else "incremental",
         outcome.written,
     )
-    alerts = None if notify_at is None else _plan_alerts(settings, provider_id, notify_at)
+    alerts = (
+        None
+        if notify_at is None
+        else _plan_alerts(settings, provider_id, notify_at, evaluation.coaches)
+    )
     return CheckSummary(sync=sync, evaluation=summary, alerts=alerts)
 
 
-def _plan_alerts(settings: Settings, provider_id: str, now_at: str) -> AlertPlanSummary | None:
+def _plan_alerts(
+    settings: Settings, provider_id: str, now_at: str, coaches: Sequence[CoachPayload]
+) -> AlertPlanSummary | None:
     """The provider's alerts planned and written ahead; None (logged) when that failed."""
     try:
         report = plan_provider(
-            settings, now=datetime.fromisoformat(now_at), provider_id=provider_id
+            settings, now=datetime.fromisoformat(now_at), provider_id=provider_id, coaches=coaches
         )
     except (VahtiError, SQLAlchemyError) as error:
         # Vahti's messages are masked; a driver's could hold values: its type only.
