@@ -38,7 +38,7 @@ from typing import ParamSpec, TypeVar, cast
 from vahti.errors import VahtiError
 
 #: Imported once by the fork server: what the provider steps need.
-PRELOAD = ("vahti.pipeline",)
+PRELOAD = ("vahti.pipeline", "vahti._warm")
 #: The top-level loggers of Vahti's packages (their records travel back from workers).
 LOGGERS = ("vahti", "providers", "models", "notifications", "flows")
 
