@@ -114,8 +114,7 @@ def load_audits(*, session: Session, provider_id: str) -> list[AuditPayload]:
 
 def load_coaches(*, session: Session, provider_id: str) -> list[CoachPayload]:
     """The provider's current staff list, ordered by coach id."""
-    query = select(col(Coach.raw)).where(col(Coach.provider_id) == provider_id)
-    return _parse_all(CoachPayload, session.scalars(query.order_by(col(Coach.coach_id))).all())
+    return load_staff(session=session, provider_ids=[provider_id])
 
 
 def load_staff(*, session: Session, provider_ids: Iterable[str]) -> list[CoachPayload]:

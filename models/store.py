@@ -194,16 +194,9 @@ def get_provider(*, session: Session, provider_id: str) -> Provider | None:
     return session.get(Provider, provider_id)
 
 
-def watermark(*, session: Session, provider_id: str, collection: Collection) -> datetime | None:
-    """The greatest stored ``updated_at`` of a collection (where the next sync starts)."""
-    provider = session.get(Provider, provider_id)
-    if provider is None or collection == "staff":
-        return None
-    return provider.cases_watermark if collection == "cases" else provider.audits_watermark
-
-
 def watermarks(*, session: Session, provider_id: str) -> dict[str, datetime | None]:
-    """Both paged collections' watermarks (one read of the provider's row)."""
+    """Each paged collection's greatest stored ``updated_at`` (where its next sync starts),
+    from one read of the provider's row."""
     provider = session.get(Provider, provider_id)
     if provider is None:
         return {"cases": None, "audits": None}

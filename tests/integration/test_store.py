@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Engine, func, select, text
+from sqlalchemy import Engine, delete, func, select, text
 from sqlmodel import Session, SQLModel
 
 from models import reads, store
@@ -304,8 +304,9 @@ def test_watermark_only_moves_forward(engine: Engine) -> None:
                 session=session, provider_id="demo", collection="cases", updated_at=moment
             )
         session.commit()
-        mark = store.watermark(session=session, provider_id="demo", collection="cases")
-        assert store.watermark(session=session, provider_id="demo", collection="audits") is None
+        marks = store.watermarks(session=session, provider_id="demo")
+        mark = marks["cases"]
+        assert marks["audits"] is None
     assert mark == later
     assert mark is not None
     assert mark.tzinfo is not None
@@ -363,3 +364,34 @@ def test_bulk_inserts_apply_the_columns_defaults_and_count_the_rows_written(
     }
     assert stored[0].due_on == date(2025, 5, 9)
     assert stored[0].created_at == NOW
+
+
+def test_bulk_inserts_of_different_conflict_clauses_stay_different(engine: Engine) -> None:
+    """Each ON CONFLICT statement is compiled once per shape and reused: statements that
+    differ only in their conflict clause, for the same columns, keep their own SQL."""
+    table: Any = Coach.__table__
+
+    def coach(office: str) -> dict[str, Any]:
+        raw = json.dumps({"id": "c-1", "office_id": office})
+        return {
+            "provider_id": "demo", "coach_id": "c-1", "office_id": office, "active": True,
+            "raw": raw, "content_hash": store.content_hash(raw), "synced_at": NOW,
+        }  # fmt: skip
+
+    def offices(session: Session) -> list[str]:
+        return list(session.scalars(select(Coach.office_id)))
+
+    keys = ["provider_id", "coach_id"]
+    with Session(engine) as session:
+        for _ in range(2):  # the second time from the compiled cache
+            kept = store._insert(session, table).on_conflict_do_nothing(index_elements=keys)
+            insert_dicts(session, kept, [coach("HEL-1")])
+            insert_dicts(session, kept, [coach("TKU-1")])
+            assert offices(session) == ["HEL-1"]
+            replaced = store._insert(session, table)
+            replaced = replaced.on_conflict_do_update(
+                index_elements=keys, set_={"office_id": replaced.excluded.office_id}
+            )
+            insert_dicts(session, replaced, [coach("TKU-1")])
+            assert offices(session) == ["TKU-1"]
+            session.execute(delete(Coach))

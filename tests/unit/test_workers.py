@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -156,3 +158,33 @@ def test_an_in_memory_store_keeps_the_checks_in_the_flow_process(url: str, expec
         {"database": {"url": url}, "flows": {"provider_processes": 2}}
     )
     assert provider_processes(settings, 5) == expected
+
+
+def test_the_fork_servers_warm_up_imports_and_fills_the_caches() -> None:
+    """``vahti._warm`` (the fork server's last preload) must import cleanly: the fork server
+    skips a preload that raises ImportError, silently."""
+    code = (
+        "import vahti._warm; from notifications.apprise_loader import load_plugins; "
+        "from models.db import head_revision; "
+        "print(load_plugins.cache_info().currsize, head_revision.cache_info().currsize)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
+    )
+    assert done.stdout.split() == ["1", "1"]
+
+
+def test_flows_set_the_recorder_defaults_without_overriding() -> None:
+    """Importing ``flows`` puts the task run recorder's batch settings in the environment
+    (the ephemeral Prefect server reads them there) and keeps a value already set."""
+    code = (
+        "import os; os.environ['PREFECT_SERVER_SERVICES_TASK_RUN_RECORDER_BATCH_SIZE'] = '7'; "
+        "import flows; print(os.environ['PREFECT_SERVER_SERVICES_TASK_RUN_RECORDER_BATCH_SIZE'], "
+        "os.environ['PREFECT_SERVER_SERVICES_TASK_RUN_RECORDER_FLUSH_INTERVAL'])"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_SERVER_SERVICES")}
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env,
+        timeout=60,
+    )  # fmt: skip
+    assert done.stdout.split() == ["7", "1"]
