@@ -13,6 +13,9 @@ import json
 import sys
 import time
 
+import flows  # noqa: F401 - Vahti's defaults for Prefect's ephemeral server, before Prefect
+
+# isort: split
 from prefect import flow, task
 
 

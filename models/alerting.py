@@ -62,6 +62,15 @@ class DeadlineRecord(SQLModel, table=True):
             sqlite_where=text("is_current = 1"),
             postgresql_where=text("is_current"),
         ),
+        Index(  # one provider's warning window (its check's alert planning); only a query
+            # with a due_on comparison can use it (due_on IS NOT NULL), so it never competes
+            # with ix_deadline_record_unplanned for the provider's unplanned rows
+            "ix_deadline_record_current_provider_due",
+            "provider_id",
+            "due_on",
+            sqlite_where=text("is_current = 1 AND due_on IS NOT NULL"),
+            postgresql_where=text("is_current AND due_on IS NOT NULL"),
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True)

@@ -17,9 +17,10 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping
 from datetime import date, datetime
+from functools import cache
 from typing import Any
 
-from sqlalchemy import Index, delete, func, or_, select
+from sqlalchemy import CompoundSelect, Index, Insert, bindparam, delete, func, or_, select, union
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Field, Session, SQLModel, col
 
@@ -52,13 +53,21 @@ class CaseRecheck(SQLModel, table=True):
     recheck_on: date
 
 
+_STATE = EvaluationState.__table__  # type: ignore[attr-defined]
+_CASE = Case.__table__  # type: ignore[attr-defined]
+_RECHECK = CaseRecheck.__table__  # type: ignore[attr-defined]
+#: The reads and the write every provider's check makes, built once (bound parameters).
+_GET_STATE = select(_STATE.c.engine_key, _STATE.c.evaluated_on, _STATE.c.cases_seen_at).where(
+    _STATE.c.provider_id == bindparam("provider_id")
+)
+_SEEN_AT = select(func.max(_CASE.c.last_changed_at)).where(
+    _CASE.c.provider_id == bindparam("provider_id")
+)
+
+
 def get_state(*, session: Session, provider_id: str) -> EvaluationState | None:
     """The provider's last stored evaluation, or None before the first one."""
-    table = EvaluationState.__table__  # type: ignore[attr-defined]
-    query = select(table.c.engine_key, table.c.evaluated_on, table.c.cases_seen_at).where(
-        table.c.provider_id == provider_id
-    )
-    row = session.execute(query).first()
+    row = session.execute(_GET_STATE, {"provider_id": provider_id}).first()
     if row is None:
         return None
     engine_key, evaluated_on, seen_at = row
@@ -79,27 +88,28 @@ def save_state(
     cases_seen_at: datetime | None,
 ) -> None:
     """Record the evaluation just stored (insert or replace the provider's row)."""
-    table = EvaluationState.__table__  # type: ignore[attr-defined]
     values = {
         "provider_id": provider_id,
         "engine_key": engine_key,
         "evaluated_on": evaluated_on,
         "cases_seen_at": cases_seen_at,
     }
-    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
-    statement = insert(table).values(values)
-    session.execute(
-        statement.on_conflict_do_update(
-            index_elements=["provider_id"],
-            set_={name: statement.excluded[name] for name in values if name != "provider_id"},
-        )
+    session.execute(_upsert_state(session.get_bind().dialect.name), values)
+
+
+@cache
+def _upsert_state(dialect: str) -> Insert:
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = insert(_STATE)
+    names = ("engine_key", "evaluated_on", "cases_seen_at")
+    return statement.on_conflict_do_update(
+        index_elements=["provider_id"], set_={name: statement.excluded[name] for name in names}
     )
 
 
 def cases_seen_at(*, session: Session, provider_id: str) -> datetime | None:
     """The greatest ``last_changed_at`` among the provider's stored cases."""
-    query = select(func.max(col(Case.last_changed_at))).where(col(Case.provider_id) == provider_id)
-    value: datetime | None = session.execute(query).scalar()
+    value: datetime | None = session.execute(_SEEN_AT, {"provider_id": provider_id}).scalar()
     return value
 
 
@@ -128,21 +138,26 @@ def refs_to_evaluate(
 ) -> set[str]:
     """Cases changed after ``since``, due for a recheck by ``today`` or closed after ``after_on``.
 
-    The cases an incremental evaluation must look at; every other one is unchanged.
+    The cases an incremental evaluation must look at; every other one is unchanged. One
+    statement (each of its parts on its own index).
     """
-    case = Case.__table__  # type: ignore[attr-defined]
-    recheck = CaseRecheck.__table__  # type: ignore[attr-defined]
-    mine = case.c.provider_id == provider_id
-    refs: set[str] = set()
-    if since is not None:
-        refs.update(
-            session.scalars(select(case.c.case_ref).where(mine, case.c.last_changed_at > since))
-        )
-    closed = (case.c.closed_on > after_on) & (case.c.closed_on <= today)
-    refs.update(session.scalars(select(case.c.case_ref).where(mine, closed)))
-    due = (recheck.c.provider_id == provider_id) & (recheck.c.recheck_on <= today)
-    refs.update(session.scalars(select(recheck.c.case_ref).where(due)))
-    return refs
+    params = {"provider_id": provider_id, "since": since, "after_on": after_on, "today": today}
+    return set(session.scalars(_to_evaluate(since is not None), params))
+
+
+@cache
+def _to_evaluate(changed: bool) -> CompoundSelect[tuple[str]]:
+    mine = _CASE.c.provider_id == bindparam("provider_id")
+    closed = (_CASE.c.closed_on > bindparam("after_on")) & (_CASE.c.closed_on <= bindparam("today"))
+    due = (_RECHECK.c.provider_id == bindparam("provider_id")) & (
+        _RECHECK.c.recheck_on <= bindparam("today")
+    )
+    parts = [select(_CASE.c.case_ref).where(mine, _CASE.c.last_changed_at > bindparam("since"))]
+    return union(
+        *(parts if changed else []),
+        select(_CASE.c.case_ref).where(mine, closed),
+        select(_RECHECK.c.case_ref).where(due),
+    )
 
 
 def store_rechecks(

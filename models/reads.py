@@ -8,11 +8,12 @@ Open cases: see :mod:`models.store`.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import TypeVar
 
 from pydantic import BaseModel
-from sqlalchemy import or_, select
+from sqlalchemy import bindparam, or_, select
 from sqlmodel import Session, col
 
 from models.provider_data import (
@@ -106,15 +107,49 @@ def case_raw(*, session: Session, provider_id: str, case_ref: str) -> str | None
     return raw
 
 
+_AUDIT = Audit.__table__  # type: ignore[attr-defined]
+_AUDITS = (
+    select(_AUDIT.c.raw)
+    .where(_AUDIT.c.provider_id == bindparam("provider_id"))
+    .order_by(_AUDIT.c.audit_id)
+)
+
+
 def load_audits(*, session: Session, provider_id: str) -> list[AuditPayload]:
     """The provider's stored audits (with findings), ordered by audit_id."""
-    query = select(col(Audit.raw)).where(col(Audit.provider_id) == provider_id)
-    return _parse_all(AuditPayload, session.scalars(query.order_by(col(Audit.audit_id))).all())
+    raws = session.scalars(_AUDITS, {"provider_id": provider_id}).all()
+    return _parse_all(AuditPayload, raws)
 
 
 def load_coaches(*, session: Session, provider_id: str) -> list[CoachPayload]:
     """The provider's current staff list, ordered by coach id."""
     return load_staff(session=session, provider_ids=[provider_id])
+
+
+@dataclass(frozen=True, slots=True)
+class StaffState:
+    """A provider's stored staff list: each coach's content hash (what its due dates depend
+    on) and the parsed payloads, ordered by coach id."""
+
+    hashes: tuple[tuple[str, str], ...]
+    coaches: list[CoachPayload]
+
+
+_COACH = Coach.__table__  # type: ignore[attr-defined]
+_STAFF_STATE = (
+    select(_COACH.c.coach_id, _COACH.c.content_hash, _COACH.c.raw)
+    .where(_COACH.c.provider_id == bindparam("provider_id"))
+    .order_by(_COACH.c.coach_id)
+)
+
+
+def staff_state(*, session: Session, provider_id: str) -> StaffState:
+    """The provider's staff hashes and payloads in one read (the evaluation's start)."""
+    rows = session.execute(_STAFF_STATE, {"provider_id": provider_id}).all()
+    return StaffState(
+        hashes=tuple((str(ref), str(digest)) for ref, digest, _ in rows),
+        coaches=_parse_all(CoachPayload, [raw for _, _, raw in rows]),
+    )
 
 
 def load_staff(*, session: Session, provider_ids: Iterable[str]) -> list[CoachPayload]:

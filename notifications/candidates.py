@@ -11,9 +11,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import date, timedelta
+from functools import cache
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import Select, bindparam, select, update
 from sqlmodel import Session
 
 from models.alerting import OPEN_ALERT_STATUSES, Alert, DeadlineRecord
@@ -54,48 +55,26 @@ def plan_candidates(
     Every other current row was planned before and can only say something new when it
     changes (a new row) or enters the window. Each query runs on its own index.
     """
-    table = DeadlineRecord.__table__  # type: ignore[attr-defined]
-    alert = Alert.__table__  # type: ignore[attr-defined]
-    columns = (*(table.c[name] for name in _NARROW_COLUMNS), table.c.id)
-    actionable = table.c.status.in_(sorted(s.value for s in ACTIONABLE_STATUSES))
-    base = select(*columns).where(table.c.is_current, actionable)
-    mine = table.c.provider_id >= "" if provider_id is None else table.c.provider_id == provider_id
-    if provider_id is not None:
-        base = base.where(mine)
-    # Not `base`: given the status list, SQLite's planner walks ix_deadline_record_current_due
-    # through every actionable current row (1.1 s at a million rows) instead of the
-    # partial index of the few unplanned ones, which the provider_id term makes it
-    # search. The statuses are checked on the rows found (ACTIONABLE below).
-    whole = (*(table.c[name] for name in DEADLINE_COLUMNS), table.c.id)
-    unplanned = select(*whole).where(table.c.is_current, ~table.c.planned, mine)
-    dated = (table.c.due_on >= today, table.c.due_on <= today + timedelta(days=window_days))
-    if provider_id is None:
-        window = base.where(table.c.status.in_(sorted(_WINDOW)), *dated)
-    else:  # one provider: through its own rows, not every provider's window (_WINDOW below)
-        window = select(*columns).where(table.c.is_current, mine, *dated)
-    keys = (alert.c.provider_id, alert.c.subject_kind, alert.c.subject, alert.c.rule)
-    undelivered = select(*keys).where(alert.c.status.in_(OPEN_ALERT_STATUSES))
-    if provider_id is not None:  # one provider: its own alerts (ix_alert_provider_status)
-        undelivered = undelivered.where(alert.c.provider_id == provider_id)
-    named = undelivered.distinct().subquery()
-    pending = base.join(
-        named,
-        (named.c.provider_id == table.c.provider_id)
-        & (named.c.subject_kind == table.c.subject_kind)
-        & (named.c.subject == table.c.subject)
-        & (named.c.rule == table.c.rule),
-    )
-    queries = [unplanned, window, pending]
+    table = _TABLE
+    base, built = _queries(provider_id is not None)
+    params = {
+        "provider_id": provider_id,
+        "today": today,
+        "until": today + timedelta(days=window_days),
+    }
     subjects = sorted({s.subject for s in suppressions})
     rules_ = sorted({s.rule for s in suppressions})
     pairs = {(s.subject, s.rule) for s in suppressions}
-    queries += [
-        base.where(table.c.subject.in_(subjects[i : i + _CHUNK]), table.c.rule.in_(rules_))
-        for i in range(0, len(subjects), _CHUNK)
+    queries = [
+        *built,
+        *(
+            base.where(table.c.subject.in_(subjects[i : i + _CHUNK]), table.c.rule.in_(rules_))
+            for i in range(0, len(subjects), _CHUNK)
+        ),
     ]
     found: Candidates = {}
     for number, query in enumerate(queries):
-        for row in session.execute(query).all():
+        for row in session.execute(query, params).all():
             if row[-1] in found:
                 continue
             if number == 0 and row[4] not in _ACTIONABLE:
@@ -106,6 +85,49 @@ def plan_candidates(
                 continue
             found[row[-1]] = from_columns(row[:-1]) if number == 0 else _narrow(row[:-1])
     return found
+
+
+_TABLE = DeadlineRecord.__table__  # type: ignore[attr-defined]
+
+
+@cache
+def _queries(one_provider: bool) -> tuple[Select[Any], tuple[Select[Any], ...]]:
+    """The candidate queries (built once; bound: ``provider_id``, ``today``, ``until``):
+    the actionable current rows (``base``), and the unplanned, window and pending ones."""
+    table = _TABLE
+    alert = Alert.__table__  # type: ignore[attr-defined]
+    columns = (*(table.c[name] for name in _NARROW_COLUMNS), table.c.id)
+    actionable = table.c.status.in_(sorted(s.value for s in ACTIONABLE_STATUSES))
+    base = select(*columns).where(table.c.is_current, actionable)
+    if one_provider:
+        mine = table.c.provider_id == bindparam("provider_id")
+        base = base.where(mine)
+    else:
+        mine = table.c.provider_id >= ""
+    # Not `base`: given the status list, SQLite's planner walks ix_deadline_record_current_due
+    # through every actionable current row (1.1 s at a million rows) instead of the
+    # partial index of the few unplanned ones, which the provider_id term makes it
+    # search. The statuses are checked on the rows found (ACTIONABLE below).
+    whole = (*(table.c[name] for name in DEADLINE_COLUMNS), table.c.id)
+    unplanned = select(*whole).where(table.c.is_current, ~table.c.planned, mine)
+    dated = (table.c.due_on >= bindparam("today"), table.c.due_on <= bindparam("until"))
+    if one_provider:  # through its own dated rows (ix_deadline_record_current_provider_due)
+        window = select(*columns).where(table.c.is_current, mine, *dated)
+    else:
+        window = base.where(table.c.status.in_(sorted(_WINDOW)), *dated)
+    keys = (alert.c.provider_id, alert.c.subject_kind, alert.c.subject, alert.c.rule)
+    undelivered = select(*keys).where(alert.c.status.in_(OPEN_ALERT_STATUSES))
+    if one_provider:  # one provider: its own alerts (ix_alert_provider_status)
+        undelivered = undelivered.where(alert.c.provider_id == bindparam("provider_id"))
+    named = undelivered.distinct().subquery()
+    pending = base.join(
+        named,
+        (named.c.provider_id == table.c.provider_id)
+        & (named.c.subject_kind == table.c.subject_kind)
+        & (named.c.subject == table.c.subject)
+        & (named.c.rule == table.c.rule),
+    )
+    return base, (unplanned, window, pending)
 
 
 _ACTIONABLE = frozenset(s.value for s in ACTIONABLE_STATUSES)
@@ -145,15 +167,18 @@ def hydrate(*, session: Session, ids: Iterable[int]) -> dict[int, ProviderDeadli
     return found
 
 
+_MARK_PLANNED = (
+    update(_TABLE)
+    .where(_TABLE.c.id.in_(bindparam("ids", expanding=True)), ~_TABLE.c.planned)
+    .values(planned=True)
+)
+
+
 def mark_planned(*, session: Session, ids: Iterable[int]) -> int:
     """Mark rows planned (their alerts are in the ledger, or they need none)."""
     chosen = sorted(set(ids))
-    table = DeadlineRecord.__table__  # type: ignore[attr-defined]
     for start in range(0, len(chosen), _IDS_CHUNK):
-        chunk = chosen[start : start + _IDS_CHUNK]
-        session.execute(
-            update(table).where(table.c.id.in_(chunk), ~table.c.planned).values(planned=True)
-        )
+        session.execute(_MARK_PLANNED, {"ids": chosen[start : start + _IDS_CHUNK]})
     return len(chosen)
 
 

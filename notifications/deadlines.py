@@ -16,10 +16,11 @@ from collections import Counter
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
-from typing import Any, NamedTuple, cast, get_args
+from functools import cache
+from typing import Any, Literal, NamedTuple, cast, get_args
 
 import orjson
-from sqlalchemy import Dialect, select, text, update
+from sqlalchemy import Dialect, bindparam, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col
 
@@ -456,6 +457,12 @@ def _leaving_deadlines(  # noqa: PLR0917 - the store's state, passed once
     return carried
 
 
+_CURRENT_COLUMNS = (
+    _TABLE.c.id, _TABLE.c.subject_kind, _TABLE.c.subject, _TABLE.c.rule,
+    _TABLE.c.fingerprint, _TABLE.c.status, _TABLE.c.pack_id,
+)  # fmt: skip
+
+
 class _Current(NamedTuple):
     id: int
     fingerprint: str
@@ -464,40 +471,57 @@ class _Current(NamedTuple):
 
 
 def _in_scope(
-    table: Any,
-    columns: Sequence[Any],
+    read: Literal["rows", "sets"],
     provider_id: str,
     cases: Collection[str] | None,
     *,
     others: bool,
-) -> Iterator[Any]:
+) -> Iterator[tuple[Any, dict[str, object]]]:
     """The queries of the provider's current rows in scope (``cases`` None: all; else
-    those cases, plus with ``others`` every subject that is not a case)."""
-    mine = (table.c.provider_id == provider_id) & table.c.is_current
+    those cases, plus with ``others`` every subject that is not a case), with their
+    parameters."""
+    everything, other_kinds, some_cases = _scope_queries(read)
     if cases is None:
-        yield select(*columns).where(mine)
+        yield everything, {"provider_id": provider_id}
         return
     if others:
-        yield select(*columns).where(mine, table.c.subject_kind.in_(_OTHER_KINDS))  # index ranges
+        yield other_kinds, {"provider_id": provider_id}  # index ranges
     refs = sorted(cases)
-    is_case = table.c.subject_kind == "case"
     for i in range(0, len(refs), _CHUNK):
-        yield select(*columns).where(mine, is_case, table.c.subject.in_(refs[i : i + _CHUNK]))
+        yield some_cases, {"provider_id": provider_id, "refs": refs[i : i + _CHUNK]}
+
+
+@cache
+def _scope_queries(read: Literal["rows", "sets"]) -> tuple[Any, Any, Any]:
+    """:func:`_in_scope`'s three queries, built once (bound parameters): of the single
+    rows' :data:`_CURRENT_COLUMNS` or the quiet sets' :data:`_SET_CURRENT`."""
+    table, columns = (_TABLE, _CURRENT_COLUMNS) if read == "rows" else (quiet.TABLE, _SET_CURRENT)
+    mine = (table.c.provider_id == bindparam("provider_id")) & table.c.is_current
+    refs = table.c.subject.in_(bindparam("refs", expanding=True))
+    return (
+        select(*columns).where(mine),
+        select(*columns).where(mine, table.c.subject_kind.in_(_OTHER_KINDS)),
+        select(*columns).where(mine, table.c.subject_kind == "case", refs),
+    )
 
 
 def _current_fingerprints(
     session: Session, provider_id: str, cases: Collection[str] | None, *, others: bool
 ) -> dict[Identity, _Current]:
     """Row id, fingerprint, status and pack of the current rows in scope, by identity."""
-    columns = (
-        _TABLE.c.id, _TABLE.c.subject_kind, _TABLE.c.subject, _TABLE.c.rule,
-        _TABLE.c.fingerprint, _TABLE.c.status, _TABLE.c.pack_id,
-    )  # fmt: skip
     return {
         (kind, subject, rule): _Current(row_id, fp, status, pack)
-        for query in _in_scope(_TABLE, columns, provider_id, cases, others=others)
-        for row_id, kind, subject, rule, fp, status, pack in session.execute(query)
+        for query, params in _in_scope("rows", provider_id, cases, others=others)
+        for row_id, kind, subject, rule, fp, status, pack in session.execute(query, params)
     }
+
+
+_SET_CURRENT = (
+    quiet.TABLE.c.id,
+    quiet.TABLE.c.subject_kind,
+    quiet.TABLE.c.subject,
+    quiet.TABLE.c.fingerprint,
+)
 
 
 class _CurrentSet(NamedTuple):
@@ -509,12 +533,10 @@ def _current_sets(
     session: Session, provider_id: str, cases: Collection[str] | None, *, others: bool
 ) -> dict[Subject, _CurrentSet]:
     """Id and fingerprint of the current quiet sets in scope, by subject."""
-    table = quiet.TABLE
-    columns = (table.c.id, table.c.subject_kind, table.c.subject, table.c.fingerprint)
     return {
         (kind, subject): _CurrentSet(row_id, fp)
-        for query in _in_scope(table, columns, provider_id, cases, others=others)
-        for row_id, kind, subject, fp in session.execute(query)
+        for query, params in _in_scope("sets", provider_id, cases, others=others)
+        for row_id, kind, subject, fp in session.execute(query, params)
     }
 
 
@@ -539,18 +561,23 @@ def add_status_counts(
     session.execute(statement, rows)
 
 
+_COUNT = DeadlineCount.__table__  # type: ignore[attr-defined]
+_COUNTS = select(_COUNT.c.provider_id, _COUNT.c.status, _COUNT.c.pack_id, _COUNT.c.n).where(
+    _COUNT.c.n > 0
+)
+_COUNTS_OF = _COUNTS.where(_COUNT.c.provider_id.in_(bindparam("providers", expanding=True)))
+
+
 def status_counts(
     *, session: Session, provider_ids: Collection[str] | None = None
 ) -> dict[str, dict[tuple[str, str], int]]:
     """Current deadline rows per provider by (status, pack), as kept by store_deadlines."""
-    table = DeadlineCount.__table__  # type: ignore[attr-defined]
-    query = select(table.c.provider_id, table.c.status, table.c.pack_id, table.c.n).where(
-        table.c.n > 0
-    )
-    if provider_ids is not None:
-        query = query.where(table.c.provider_id.in_(sorted(provider_ids)))
+    if provider_ids is None:
+        rows = session.execute(_COUNTS)
+    else:
+        rows = session.execute(_COUNTS_OF, {"providers": sorted(provider_ids)})
     found: dict[str, dict[tuple[str, str], int]] = {}
-    for provider_id, status, pack, n in session.execute(query):
+    for provider_id, status, pack, n in rows:
         found.setdefault(str(provider_id), {})[str(status), str(pack)] = int(n)
     return found
 

@@ -24,7 +24,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 import orjson
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, bindparam, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col
 
@@ -65,8 +65,21 @@ def _entries(rows: Iterable[tuple[str, str, date]]) -> dict[str, LedgerEntry]:
     return entries
 
 
-def _grouped() -> Any:
-    return select(col(Alert.dedup_key), col(Alert.status), func.min(col(Alert.created_on)))
+_ALERT = Alert.__table__  # type: ignore[attr-defined]
+_ACK = Acknowledgement.__table__  # type: ignore[attr-defined]
+#: The ledger reads every provider's check makes, built once (bound parameters).
+_GROUPED = select(_ALERT.c.dedup_key, _ALERT.c.status, func.min(_ALERT.c.created_on))
+_BY_KEYS = _GROUPED.where(_ALERT.c.dedup_key.in_(bindparam("keys", expanding=True))).group_by(
+    _ALERT.c.dedup_key, _ALERT.c.status
+)
+_OPEN = _GROUPED.where(
+    _ALERT.c.status.in_(OPEN_ALERT_STATUSES),
+    _ALERT.c.rule.not_in(sorted({*OPERATIONS_RULES, REMINDER_RULE})),
+)
+_OPEN_ALL = _OPEN.group_by(_ALERT.c.dedup_key, _ALERT.c.status)
+_OPEN_OF = _OPEN.where(_ALERT.c.provider_id == bindparam("provider_id")).group_by(
+    _ALERT.c.dedup_key, _ALERT.c.status
+)
 
 
 def entries_for_keys(*, session: Session, keys: Iterable[str]) -> dict[str, LedgerEntry]:
@@ -74,25 +87,16 @@ def entries_for_keys(*, session: Session, keys: Iterable[str]) -> dict[str, Ledg
     wanted = sorted(set(keys))
     rows: list[tuple[str, str, date]] = []
     for start in range(0, len(wanted), _KEYS_CHUNK):
-        query = (
-            _grouped()
-            .where(col(Alert.dedup_key).in_(wanted[start : start + _KEYS_CHUNK]))
-            .group_by(col(Alert.dedup_key), col(Alert.status))
-        )
-        rows.extend((str(k), str(status), on) for k, status, on in session.execute(query))
+        found = session.execute(_BY_KEYS, {"keys": wanted[start : start + _KEYS_CHUNK]})
+        rows.extend((str(k), str(status), on) for k, status, on in found)
     return _entries(rows)
 
 
 def open_entries(*, session: Session, provider_id: str | None = None) -> dict[str, LedgerEntry]:
     """Undelivered deadline alerts (all providers, or one): the plan decides their fate."""
-    query = (
-        _grouped()
-        .where(col(Alert.status).in_(OPEN_ALERT_STATUSES))
-        .where(col(Alert.rule).not_in(sorted({*OPERATIONS_RULES, REMINDER_RULE})))
-    )
-    if provider_id is not None:
-        query = query.where(col(Alert.provider_id) == provider_id)
-    return _entries(session.execute(query.group_by(col(Alert.dedup_key), col(Alert.status))))
+    if provider_id is None:
+        return _entries(session.execute(_OPEN_ALL))
+    return _entries(session.execute(_OPEN_OF, {"provider_id": provider_id}))
 
 
 def open_breaches(*, session: Session) -> set[tuple[str, str, str, str]]:
@@ -360,22 +364,38 @@ def add_suppression(
     return row
 
 
-def active_suppressions(*, session: Session, today: date) -> list[Suppression]:
-    query = select(Acknowledgement).where(
-        col(Acknowledgement.revoked_at).is_(None),
-        or_(col(Acknowledgement.until_on).is_(None), col(Acknowledgement.until_on) >= today),
+_SUPPRESSIONS = (
+    select(
+        _ACK.c.kind,
+        _ACK.c.subject,
+        _ACK.c.rule,
+        _ACK.c.reason,
+        _ACK.c.by,
+        _ACK.c.until_on,
+        _ACK.c.provider_id,
     )
+    .where(
+        _ACK.c.revoked_at.is_(None),
+        or_(_ACK.c.until_on.is_(None), _ACK.c.until_on >= bindparam("today")),
+    )
+    .order_by(_ACK.c.id)
+)
+
+
+def active_suppressions(*, session: Session, today: date) -> list[Suppression]:
     return [
         Suppression(
-            kind="silence" if a.kind == "silence" else "ack",
-            subject=a.subject,
-            rule=a.rule,
-            reason=a.reason,
-            by=a.by,
-            until_on=a.until_on,
-            provider_id=a.provider_id,
+            kind="silence" if kind == "silence" else "ack",
+            subject=subject,
+            rule=rule,
+            reason=reason,
+            by=by,
+            until_on=until_on,
+            provider_id=provider_id,
         )
-        for a in session.scalars(query.order_by(col(Acknowledgement.id)))
+        for kind, subject, rule, reason, by, until_on, provider_id in session.execute(
+            _SUPPRESSIONS, {"today": today}
+        )
     ]
 
 

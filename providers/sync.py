@@ -377,13 +377,12 @@ def _run(
     report = SyncReport(id=provider.id)
     try:
         with session_scope(engine) as session:
-            store.ensure_provider(
+            marks = store.ensure_provider(
                 session=session, provider_id=provider.id, name=provider.name, now=clock()
             )
             report.run_id = store.start_sync_run(
                 session=session, provider_id=provider.id, started_at=clock(), full=full
             )
-            marks = store.watermarks(session=session, provider_id=provider.id)
     except SQLAlchemyError as exc:
         raise StoreError(f"provider {provider.id!r}: cannot record the sync run: {exc}") from exc
     syncer = _Syncer(engine, provider, report.run_id, clock, observer=observer, watermarks=marks)

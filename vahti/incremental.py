@@ -30,8 +30,8 @@ from functools import cache
 from importlib.metadata import version
 from pathlib import Path
 
-from sqlalchemy import Engine, select
-from sqlmodel import Session, col
+from sqlalchemy import Engine
+from sqlmodel import Session
 
 import rules
 from models.db import read_scope, session_scope
@@ -44,8 +44,7 @@ from models.evaluation import (
     save_state,
     store_rechecks,
 )
-from models.provider_data import Coach
-from models.reads import load_audits, load_cases, load_coaches
+from models.reads import load_audits, load_cases, staff_state
 from models.store import is_open
 from notifications.deadlines import (
     PreparedDeadlines,
@@ -111,14 +110,10 @@ def _rules_digest() -> str:
     return digest.hexdigest()
 
 
-def engine_key(session: Session, settings: Settings, provider_id: str) -> str:
-    """The digest of everything besides the cases that the provider's due dates depend on."""
+def engine_key(settings: Settings, provider_id: str, staff: Sequence[tuple[str, str]]) -> str:
+    """The digest of everything besides the cases that the provider's due dates depend on
+    (``staff``: its stored coaches' ids and content hashes, ordered by id)."""
     provider = settings.provider(provider_id)
-    staff = session.execute(
-        select(col(Coach.coach_id), col(Coach.content_hash))
-        .where(col(Coach.provider_id) == provider_id)
-        .order_by(col(Coach.coach_id))
-    ).all()
     data = [
         _rules_digest(),
         settings.pack,
@@ -171,9 +166,10 @@ class ProviderEvaluation:
         """Read the state and the staff list: complete, or only what can have changed."""
         self._begun = True
         with read_scope(self.engine) as session:
-            self._key = engine_key(session, self._settings, self.provider_id)
+            staff = staff_state(session=session, provider_id=self.provider_id)
             state = get_state(session=session, provider_id=self.provider_id)
-            self._coaches = load_coaches(session=session, provider_id=self.provider_id)
+        self._key = engine_key(self._settings, self.provider_id, staff.hashes)
+        self._coaches = staff.coaches
         self._complete = not (
             state is not None and state.engine_key == self._key and self.today >= state.evaluated_on
         )

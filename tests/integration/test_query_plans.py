@@ -162,6 +162,8 @@ def test_one_providers_notify_reads_that_providers_rows_only(
     assert steps, "the run read one provider's deadline rows and ledger entries"
     assert [s for s in steps if any(n in s[0] for n in national) or s[0] == "SCAN alert"] == []
     assert any("ix_alert_provider_status (provider_id=? AND status=?)" in s for s, _ in steps)
+    window = "ix_deadline_record_current_provider_due (provider_id=? AND due_on>? AND due_on<?)"
+    assert any(window in s for s, _ in steps), "the warning window is a range of its own index"
 
 
 def test_updates_of_named_alerts_find_them_by_id_or_key(sqlite_url, smtp_sink, statements) -> None:

@@ -10,17 +10,21 @@ from typing import Any
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, delete, func, select, text
 from sqlmodel import Session, SQLModel
 
 from models import reads, store
 from models.alerting import Alert
 from models.db import (
+    SCHEMA_HEAD,
+    alembic_config,
     check_schema,
     current_revision,
     head_revision,
     insert_dicts,
     make_engine,
+    script_revisions,
     upgrade,
 )
 from models.provider_data import Audit, Case, CaseRevision, Coach, Finding, RejectedPayload
@@ -74,6 +78,13 @@ def test_migrations_match_the_models(engine: Engine) -> None:
         assert compare_metadata(context, SQLModel.metadata) == []
     assert current_revision(engine) == head_revision()
     check_schema(engine)
+
+
+def test_the_schema_head_constant_is_the_newest_migration() -> None:
+    """SCHEMA_HEAD (what a process checks its database against without Alembic) names the
+    newest script: a migration added without moving it fails here."""
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    assert head == SCHEMA_HEAD == script_revisions()[0]
 
 
 def _old_case_rows(engine: Engine, raws: list[dict[str, Any]]) -> None:
