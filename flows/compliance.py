@@ -1,5 +1,6 @@
 """``compliance-check``: check every provider (sync and evaluate), then notify.
 
+    first, in the flow:                 the recipients validated (once for every check)
     for each provider, concurrently:   check-<id>   (sync, each page evaluated as stored,
                                                    then the provider's alerts planned and
                                                    written ahead; in worker processes,
@@ -30,8 +31,10 @@ from flows.logs import vahti_logs
 from flows.outcome import CheckOutcome, ProviderOutcome, error_of
 from flows.tasks import check_task, notify_task, overview_task
 from models.db import in_memory
+from notifications.routing import validate_recipients
 from vahti import workers
 from vahti.config import Settings
+from vahti.errors import ConfigError
 from vahti.pipeline import settings_from
 from vahti.summaries import CheckSummary
 
@@ -90,9 +93,12 @@ def _check(
         f"{processes} worker process(es)" if processes else "in the flow's process",
     )
 
+    plan_at = clock_at if _recipients_valid(settings) else None
     with workers.provider_pool(processes):  # the workers exit before notify starts
         checks = {
-            pid: check_task.submit(config, pid, today_on, full=full_sync, notify_at=clock_at)
+            pid: check_task.submit(
+                config, pid, today_on, full=full_sync, notify_at=plan_at, recipients_checked=True
+            )
             for pid in provider_ids
         }
         providers = tuple(_provider_outcome(pid, checks[pid]) for pid in provider_ids)
@@ -114,6 +120,18 @@ def _check(
     )
     publish_check(outcome)
     return finish(outcome)
+
+
+def _recipients_valid(settings: Settings) -> bool:
+    """Validate the recipients once, here, before the checks (their workers then plan alerts
+    without loading Apprise). When they are invalid the checks do not plan, and notify
+    fails with the same error, after the checks stored what they found."""
+    try:
+        validate_recipients(settings.recipients)
+    except ConfigError as error:
+        get_run_logger().error("alerts not planned in the checks: %s", error)
+        return False
+    return True
 
 
 def provider_processes(settings: Settings, providers: int) -> int:

@@ -44,15 +44,17 @@ def check_task(
     full: bool = False,
     rows: bool = False,
     notify_at: str | None = None,
+    recipients_checked: bool = False,
 ) -> CheckSummary:
     """Sync one provider and evaluate it, page by page (the scheduled check, one task each);
-    with ``notify_at``, plan its alerts too (the run's notify delivers them).
+    with ``notify_at``, plan its alerts too (the run's notify delivers them);
+    ``recipients_checked``: the flow validated the recipients before its checks.
 
     Runs in one of the flow's worker processes while it has them (:mod:`vahti.workers`).
     """
     return workers.run(
         pipeline.check_step, config, provider_id, today_on, full=full, rows=rows,
-        notify_at=notify_at,
+        notify_at=notify_at, recipients_checked=recipients_checked,
     )  # fmt: skip
 
 

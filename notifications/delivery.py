@@ -11,15 +11,17 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
-
-import apprise
 
 from notifications.apprise_loader import load_plugins
 from notifications.masking import mask_text, mask_url
 from notifications.messages import Message
 from notifications.routing import Target, expand_env
 from vahti.errors import ConfigError
+
+if TYPE_CHECKING:
+    import apprise
 
 log = logging.getLogger("vahti.notifications")
 EMAIL_SCHEMES = frozenset({"mailto", "mailtos"})
@@ -35,9 +37,11 @@ class DeliveryResult:
 
 def body_for(url: str, message: Message) -> tuple[str, apprise.NotifyFormat]:
     """HTML for email (Apprise adds the plain-text alternative), Markdown for chat."""
+    from apprise import NotifyFormat  # noqa: PLC0415 - on first use (apprise_loader)
+
     if urlsplit(url).scheme.lower() in EMAIL_SCHEMES:
-        return message.html, apprise.NotifyFormat.HTML
-    return message.markdown, apprise.NotifyFormat.MARKDOWN
+        return message.html, NotifyFormat.HTML
+    return message.markdown, NotifyFormat.MARKDOWN
 
 
 def deliver(
@@ -51,6 +55,8 @@ def deliver(
         return DeliveryResult(ok=False, error=str(exc))
     body, body_format = body_for(url, message)
     load_plugins()
+    import apprise  # noqa: PLC0415 - on first use (apprise_loader)
+
     sender = apprise.Apprise()
     if not sender.add(url) or len(sender) == 0:
         return DeliveryResult(

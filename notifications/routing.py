@@ -24,8 +24,6 @@ from datetime import date
 from typing import Literal
 from urllib.parse import parse_qsl, urlsplit
 
-import apprise
-
 from notifications.apprise_loader import load_plugins
 from notifications.masking import guard_apprise_logs, mask_url
 from notifications.policy import PlannedAlert
@@ -116,6 +114,8 @@ def validate_recipients(
                 raise ConfigError(f"{where}: catch-all tag {sorted(tags & CATCH_ALL_TAGS)} refused")
             _warn_if_unverified(url, where)
             load_plugins()
+            import apprise  # noqa: PLC0415 - loaded by load_plugins; not at import time
+
             loaded = apprise.Apprise()
             if not loaded.add(expand_env(url, environ, where=where)):
                 raise ConfigError(f"{where}: Apprise cannot load this URL")

@@ -324,6 +324,7 @@ def plan_provider(
     provider_id: str,
     environ: Mapping[str, str] | None = None,
     coaches: Sequence[CoachPayload] | None = None,
+    recipients_checked: bool = False,
 ) -> NotifyReport:
     """Plan one provider's alerts and write them ahead; nothing is sent.
 
@@ -332,10 +333,14 @@ def plan_provider(
     ``planned=``. Recipients are validated as notify does, except for the coach ids:
     notify checks those against every provider's coaches. ``coaches``: the provider's
     stored staff list when the caller has it (the check read it for the evaluation).
+    ``recipients_checked``: the caller validated the recipients' URLs already, in this
+    environment (the compliance check's flow does, once, before its checks: its worker
+    processes then never load Apprise).
     """
     today = _today(now, settings)
     report = NotifyReport()
-    _valid_recipients(settings, environ)
+    if not recipients_checked:
+        _valid_recipients(settings, environ)
     engine = shared_engine(settings.database.url)
     _plan_and_write(
         engine, settings, provider_id, now=now, today=today, report=report, coaches=coaches

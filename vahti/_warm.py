@@ -1,13 +1,14 @@
 """Imported last by the fork server of Vahti's worker processes (:mod:`vahti.workers`).
 
 Fills, once and before any worker is forked, the process-wide caches that every
-provider check fills on its first use: Apprise's plugins (the alert planning validates
-the recipients' URLs with them), Finland's holidays (the ``holidays`` package loads its
+provider check fills on its first use: Finland's holidays (the ``holidays`` package loads its
 country and its translations on first use), the HTTP transport (httpx imports httpcore
 with its first client) and the ORM's mappers (configured on the first query). Without
 this each worker fills its own in its first check, ~0.3 s of CPU (0.39 s against 0.03 s
 for the checks after it; 0.08-0.11 s with this), all of them at once, when the check
 phase starts. Nothing here leaves a file, a socket or a thread open for a fork to share.
+Apprise is not loaded: the workers plan alerts without it (the flow validated the
+recipients' URLs before the checks).
 """
 
 from __future__ import annotations
@@ -17,9 +18,7 @@ from datetime import UTC, datetime
 import httpcore  # noqa: F401 - imported, not used: what httpx's first client would import
 from sqlalchemy.orm import configure_mappers
 
-from notifications.apprise_loader import load_plugins
 from rules.calendar import FinnishCalendar
 
-load_plugins()
 FinnishCalendar().holidays_in(datetime.now(UTC).year)
 configure_mappers()

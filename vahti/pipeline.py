@@ -120,6 +120,7 @@ def check_step(
     full: bool = False,
     rows: bool = False,
     notify_at: str | None = None,
+    recipients_checked: bool = False,
 ) -> CheckSummary:
     """Sync one provider and evaluate it on ``today_on``: the scheduled check's step.
 
@@ -136,6 +137,7 @@ def check_step(
     planned and written ahead, in this step (:func:`notifications.service.plan_provider`):
     the run's notify only adds the reminder and delivers. When that planning fails the
     check does not: ``alerts`` is None and the notify plans the provider itself.
+    ``recipients_checked``: the caller validated the recipients (see ``plan_provider``).
     """
     settings = settings_from(config_path)
     provider = settings.provider(provider_id)
@@ -175,18 +177,29 @@ def check_step(
     alerts = (
         None
         if notify_at is None
-        else _plan_alerts(settings, provider_id, notify_at, evaluation.coaches)
+        else _plan_alerts(
+            settings, provider_id, notify_at, evaluation.coaches, checked=recipients_checked
+        )
     )
     return CheckSummary(sync=sync, evaluation=summary, alerts=alerts)
 
 
 def _plan_alerts(
-    settings: Settings, provider_id: str, now_at: str, coaches: Sequence[CoachPayload]
+    settings: Settings,
+    provider_id: str,
+    now_at: str,
+    coaches: Sequence[CoachPayload],
+    *,
+    checked: bool,
 ) -> AlertPlanSummary | None:
     """The provider's alerts planned and written ahead; None (logged) when that failed."""
     try:
         report = plan_provider(
-            settings, now=datetime.fromisoformat(now_at), provider_id=provider_id, coaches=coaches
+            settings,
+            now=datetime.fromisoformat(now_at),
+            provider_id=provider_id,
+            coaches=coaches,
+            recipients_checked=checked,
         )
     except (VahtiError, SQLAlchemyError) as error:
         # Vahti's messages are masked; a driver's could hold values: its type only.
