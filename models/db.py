@@ -529,11 +529,6 @@ def alembic_config(connection: Connection | None = None) -> Config:
     return config
 
 
-def head_revision() -> str:
-    """The newest migration this code knows (:data:`SCHEMA_HEAD`)."""
-    return SCHEMA_HEAD
-
-
 def script_revisions() -> list[str]:
     """Every migration's revision in the scripts, newest first (imports Alembic)."""
     from alembic.script import ScriptDirectory  # noqa: PLC0415 - see SCHEMA_HEAD
@@ -578,7 +573,7 @@ def upgrade(url_or_engine: str | Engine, revision: str = "head") -> str:
 def check_schema(engine: Engine) -> None:
     """Raise StoreError unless the database is exactly at this code's head revision."""
     current = current_revision(engine)
-    head = head_revision()
+    head = SCHEMA_HEAD
     if current == head:
         return
     if current is None:

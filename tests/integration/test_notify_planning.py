@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import random
+import subprocess
+import sys
 from datetime import UTC, date, datetime, time, timedelta
 
 from sqlalchemy import create_engine, func, select
@@ -404,3 +406,28 @@ def _ledger_state(url: str) -> set[tuple[object, ...]]:
         (r.dedup_key, r.target_key, r.status, r.attempts, json.dumps(json.loads(r.item)))
         for r in ledger_rows(url)
     }
+
+
+def test_a_check_plans_without_apprise_when_the_flow_checked_the_recipients(
+    sqlite_url, smtp_sink
+) -> None:
+    """``recipients_checked`` (the compliance flow validated them before its checks) skips the
+    per-process validation, so a worker plans its provider's alerts without loading Apprise;
+    without it the validation loads Apprise. A fresh process, so the imports are its own."""
+    day = date(2026, 4, 14)
+    store(sqlite_url, [dl("TK-1", Status.BREACHED, day - timedelta(days=2))], day)
+    settings = settings_for(sqlite_url, smtp_sink)
+    code = (
+        "import json, sys; from datetime import datetime; "
+        "from notifications.service import plan_provider; from vahti.config import Settings; "
+        "s = Settings.model_validate(json.loads(sys.argv[1])); "
+        "now = datetime.fromisoformat(sys.argv[2]); "
+        "done = plan_provider(s, now=now, provider_id='p1', recipients_checked=True); "
+        "print(done.planned, 'apprise' in sys.modules); "
+        "plan_provider(s, now=now, provider_id='p1'); print('apprise' in sys.modules)"
+    )
+    argv = [json.dumps(settings.model_dump(mode="json")), at(day).isoformat()]
+    done = subprocess.run(
+        [sys.executable, "-c", code, *argv], capture_output=True, text=True, check=True, timeout=120
+    )
+    assert done.stdout.split() == ["2", "False", "True"]  # a coach and quality staff

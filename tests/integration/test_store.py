@@ -21,7 +21,6 @@ from models.db import (
     alembic_config,
     check_schema,
     current_revision,
-    head_revision,
     insert_dicts,
     make_engine,
     script_revisions,
@@ -76,7 +75,7 @@ def test_migrations_match_the_models(engine: Engine) -> None:
     with engine.connect() as connection:
         context = MigrationContext.configure(connection, opts={"compare_type": True})
         assert compare_metadata(context, SQLModel.metadata) == []
-    assert current_revision(engine) == head_revision()
+    assert current_revision(engine) == SCHEMA_HEAD
     check_schema(engine)
 
 
