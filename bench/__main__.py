@@ -15,12 +15,13 @@ import argparse
 import json
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import asdict
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -109,6 +110,7 @@ def _floor(server: ProviderProcess, out: dict[str, Any], key: str, emit: Any) ->
 def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
     parts = set(args.parts.split(","))
     out: dict[str, Any] = {"size": args.size, "providers": args.providers, "db": args.db}
+    out["measured"] = {"on": datetime.now(UTC).date().isoformat(), "commit": _commit()}
     emit = print
     emit(f"== {args.size} cases over {args.providers} provider(s), {args.db}")
     started = time.perf_counter()
@@ -142,6 +144,31 @@ def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
                 emit(_row(name, _result(result)))
     _ratios(out, emit)
     return out
+
+
+def _commit() -> str | None:
+    """The checkout's short commit (``+`` when it has uncommitted changes), if it is one."""
+    root = Path(__file__).resolve().parent.parent
+    try:
+        head = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=10,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=10,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return head + ("+" if dirty else "")
 
 
 def _flow_runs(

@@ -89,11 +89,11 @@ def table(results: Path) -> str:
     """The README's results table (markdown), one row per measured point."""
     header = (
         "| cases | providers | db | floor s | full s | Vahti PSS MB | flow RSS MB | rows "
-        "| task runs | 1 % changed s | unchanged s | full / floor |"
+        "| task runs | 1 % changed s | unchanged s | full / floor | engine µs | measured |"
     )
     lines = [
         header,
-        "|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for point in load(results):
         runs = point.get("runs", {})
@@ -104,12 +104,16 @@ def table(results: Path) -> str:
             return f"{run['flow_seconds']:.1f}" if run else "-"
 
         ratio = f"{full['flow_seconds'] / floor:.1f}" if full and floor else "-"
+        engine = point.get("engine")
+        speed = f"{engine['validate_us'] + engine['evaluate_us']:.0f}" if engine else "-"
+        measured = point.get("measured", {})
+        when = " ".join(str(measured[k]) for k in ("on", "commit") if measured.get(k)) or "-"
         lines.append(
             f"| {point['size']} | {point['providers']} | {point['db']} "
             f"| {f'{floor:.1f}' if floor else '-'} | {seconds(full)} "
             f"| {full.get('vahti_pss_mb', 0):.0f} | {full.get('flow_rss_mb', 0):.0f} "
             f"| {full.get('rows_written', '-')} "
             f"| {full.get('task_runs', '-')} | {seconds(runs.get('rerun_1pct', {}))} "
-            f"| {seconds(runs.get('rerun_none', {}))} | {ratio} |"
+            f"| {seconds(runs.get('rerun_none', {}))} | {ratio} | {speed} | {when} |"
         )
     return "\n".join(lines)

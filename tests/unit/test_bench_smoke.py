@@ -7,12 +7,14 @@ import os
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from bench.__main__ import main, parse_args
 from bench.memory import TreeMemory
+from bench.plot import table
 
 
 def test_floor_and_engine_parts_run_and_write_results(tmp_path: Path) -> None:
@@ -39,6 +41,11 @@ def test_floor_and_engine_parts_run_and_write_results(tmp_path: Path) -> None:
     assert all(f["cases"] == 40 for f in point["floor"])
     assert point["engine"]["cases"] == 40
     assert point["engine"]["deadlines"] > 40
+    assert point["measured"]["on"] == datetime.now(UTC).date().isoformat()
+    row = table(results).splitlines()[-1]  # the README's table names the day and the speed
+    assert row.startswith("| 40 | 2 | sqlite |")
+    assert point["measured"]["on"] in row
+    assert f"| {point['engine']['validate_us'] + point['engine']['evaluate_us']:.0f} |" in row
     png = tmp_path / "plot.png"
     assert main(["--results", str(results), "--plot", str(png)]) == 0
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
