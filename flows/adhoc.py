@@ -17,7 +17,7 @@ from datetime import datetime, time
 from prefect import flow, get_run_logger
 
 from flows.artifacts import publish_explanations, publish_notify, publish_provisional
-from flows.compliance import HELSINKI, helsinki_now
+from flows.compliance import HELSINKI, helsinki_now, refresh_store_statistics
 from flows.logs import vahti_logs
 from flows.tasks import check_task, evaluate_task, notify_task
 from vahti.errors import InputError
@@ -65,6 +65,8 @@ def adhoc_check(
             )
         else:
             evaluation = check_task(config, provider, today_on, rows=True).evaluation
+        if not dry_run:  # a new provider's first check writes as much as a national run's share
+            refresh_store_statistics(config)
         notified = notify_task(config, now_at.isoformat(), dry_run=dry_run, provider_id=provider)
         rows = evaluation.selected if case_ref else (*evaluation.breached, *evaluation.due_soon)
         mode = "dry run, nothing stored or sent" if dry_run else "stored and delivered"

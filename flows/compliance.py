@@ -5,6 +5,8 @@
                                                    then the provider's alerts planned and
                                                    written ahead; in worker processes,
                                                    one per core plus one)
+    then, in the flow:                  the store's planner statistics refreshed where the
+                                        checks changed many rows (PostgreSQL only)
     once, after all providers:          overview (the most pressing rows), notify (the
                                         day's reminder, any provider whose check did not
                                         plan, then delivery)
@@ -18,6 +20,7 @@ stayed undelivered, Completed only when nothing was lost.
 
 from __future__ import annotations
 
+import time
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -25,6 +28,7 @@ from prefect import flow, get_run_logger
 from prefect.client.schemas.objects import State
 from prefect.futures import PrefectFuture
 from prefect.states import Completed, Failed
+from sqlalchemy.exc import SQLAlchemyError
 
 from flows.artifacts import ARTIFACT_ROWS, publish_check
 from flows.logs import vahti_logs
@@ -34,8 +38,8 @@ from models.db import in_memory
 from notifications.routing import validate_recipients
 from vahti import workers
 from vahti.config import Settings
-from vahti.errors import ConfigError
-from vahti.pipeline import settings_from
+from vahti.errors import ConfigError, VahtiError
+from vahti.pipeline import settings_from, statistics_step
 from vahti.summaries import CheckSummary
 
 HELSINKI = ZoneInfo("Europe/Helsinki")
@@ -104,6 +108,7 @@ def _check(
         providers = tuple(_provider_outcome(pid, checks[pid]) for pid in provider_ids)
     for failed in (p for p in providers if not p.ok):
         logger.error("provider %r failed: %s", failed.provider_id, failed.error)
+    refresh_store_statistics(config)
 
     pressing = overview_task.submit(config, today_on, ARTIFACT_ROWS)
     planned = {p.provider_id: p.alerts for p in providers if p.ok and p.alerts is not None}
@@ -120,6 +125,28 @@ def _check(
     )
     publish_check(outcome)
     return finish(outcome)
+
+
+def refresh_store_statistics(config: str) -> None:
+    """The store's planner statistics, where the checks changed many rows (PostgreSQL): a
+    failure is logged, never the run's (the checks' results are stored already)."""
+    logger = get_run_logger()
+    started = time.perf_counter()
+    try:
+        analyzed = statistics_step(config)
+    except (SQLAlchemyError, VahtiError) as error:
+        first_line = str(error).splitlines()[0] if str(error) else ""
+        logger.warning(
+            "database statistics not refreshed: %s: %s", type(error).__name__, first_line
+        )
+        return
+    if analyzed:
+        logger.info(
+            "database statistics refreshed for %d table(s) in %.1f s: %s",
+            len(analyzed),
+            time.perf_counter() - started,
+            ", ".join(analyzed),
+        )
 
 
 def _recipients_valid(settings: Settings) -> bool:

@@ -32,7 +32,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
 
 import rules
-from models.db import read_scope, session_scope, shared_engine
+from models.db import read_scope, refresh_statistics, session_scope, shared_engine
 from models.reads import list_rejected, load_audits, load_cases, load_coaches
 from notifications.deadlines import store_deadlines
 from notifications.delivery import deliver
@@ -220,6 +220,13 @@ def overview_step(config_path: str, today_on: str, *, limit: int = ROW_CAP) -> O
             today=date.fromisoformat(today_on),
             limit=limit,
         )
+
+
+def statistics_step(config_path: str) -> list[str]:
+    """After the checks: the planner's statistics refreshed where they wrote the most (the
+    tables analyzed; PostgreSQL only, :func:`models.db.refresh_statistics`)."""
+    settings = settings_from(config_path)
+    return refresh_statistics(shared_engine(settings.database.url))
 
 
 def sync_step(config_path: str, provider_id: str, *, full: bool = False) -> SyncSummary:

@@ -75,9 +75,9 @@ def make_site(
     with smtp_sink(maildir) as port:
         monkeypatch.setenv(PORT_ENV, str(port))
 
-        def build(providers: dict[str, str] | None = None) -> Site:
+        def build(providers: dict[str, str] | None = None, database_url: str | None = None) -> Site:
             chosen = providers or {"alpha": "FLOW_TEST_TOKEN"}
-            db = f"sqlite:///{tmp_path / 'vahti.db'}"
+            db = database_url or f"sqlite:///{tmp_path / 'vahti.db'}"
             mail = f"mailto://127.0.0.1:${{{PORT_ENV}}}?mode=insecure&from=v@example.invalid"
             lines = [f'reports_dir = "{tmp_path / "reports"}"', "[database]", f'url = "{db}"']
             for pid, env in chosen.items():

@@ -1,7 +1,9 @@
-"""compliance-check and adhoc-check against the real reference provider, SQLite and SMTP."""
+"""compliance-check and adhoc-check against the real reference provider, SQLite and SMTP
+(and PostgreSQL where a test says so)."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 
 import pytest
@@ -13,12 +15,13 @@ from prefect.client.schemas.filters import (
     LogFilterFlowRunId,
 )
 from prefect.logging.handlers import APILogWorker
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from flows.adhoc import adhoc_check
 from flows.compliance import compliance_check
 from models.alerting import Alert, DeadlineRecord
 from models.db import make_engine
+from tests.fixtures.database import POSTGRES_ENV, postgres_schema_url
 from tests.flows.conftest import NOW, TODAY, Site
 from vahti import pipeline, workers
 
@@ -219,3 +222,40 @@ def test_checks_in_worker_processes_store_what_the_flow_process_stores(
     assert again.is_completed(), again.message
     assert pools == [2]  # no pool this time
     assert _current_rows(in_process) == _current_rows(site.database_url) != []
+
+
+@pytest.mark.postgres
+def test_a_check_on_postgresql_refreshes_the_planner_statistics(
+    make_site: Callable[..., Site],
+) -> None:
+    """After its checks the flow analyzes the tables they filled (the planner's row counts
+    are then real, not PostgreSQL's guesses) and says so in its log."""
+    base = os.environ.get(POSTGRES_ENV)
+    if not base:
+        pytest.skip(f"{POSTGRES_ENV} is not set: PostgreSQL tests skipped")
+    with postgres_schema_url(base) as url:
+        site = make_site(database_url=url)
+        state = compliance_check(
+            config=str(site.config), today=TODAY.isoformat(), now=NOW, return_state=True
+        )
+        assert state.is_completed(), state.message
+        lines = _flow_log_lines(state.state_details.flow_run_id)
+        refreshed = [line for line in lines if line.startswith("database statistics refreshed")]
+        assert len(refreshed) == 1, lines
+        assert "deadline_record" in refreshed[0]
+        stored = _count(url, DeadlineRecord)
+        engine = make_engine(url)
+        try:
+            with engine.connect() as connection:
+                estimated, analyzed = connection.execute(_PLANNER_VIEW).one()
+        finally:
+            engine.dispose()
+        assert estimated == stored > 0  # ANALYZE counted them: the table is that small
+        assert analyzed == 1
+
+
+_PLANNER_VIEW = text(
+    "SELECT c.reltuples, s.analyze_count FROM pg_class c "
+    "JOIN pg_stat_user_tables s ON s.relid = c.oid "
+    "WHERE s.schemaname = current_schema() AND s.relname = 'deadline_record'"
+)

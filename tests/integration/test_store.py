@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -23,6 +24,7 @@ from models.db import (
     current_revision,
     insert_dicts,
     make_engine,
+    refresh_statistics,
     script_revisions,
     upgrade,
 )
@@ -405,3 +407,60 @@ def test_bulk_inserts_of_different_conflict_clauses_stay_different(engine: Engin
             insert_dicts(session, replaced, [coach("TKU-1")])
             assert offices(session) == ["TKU-1"]
             session.execute(delete(Coach))
+
+
+def test_planner_statistics_are_refreshed_where_many_rows_changed(database_url: str) -> None:
+    """PostgreSQL: a table with more changed rows than autovacuum's threshold (50 + 10 %) is
+    analyzed, and then not again until it changes that much once more; SQLite: nothing."""
+    engine = make_engine(database_url)
+    upgrade(engine)
+    try:
+        if engine.dialect.name == "sqlite":
+            assert refresh_statistics(engine) == []
+            return
+        refresh_statistics(engine)  # whatever the migrations wrote
+        with engine.begin() as connection:
+            connection.execute(
+                text(
+                    "INSERT INTO provider (id, name, created_at) "
+                    "SELECT 'p' || g, 'Provider', now() FROM generate_series(1, 500) g"
+                )
+            )
+            connection.execute(text("SELECT pg_stat_force_next_flush()"))
+        _wait_for_changes(engine, "provider", 500)
+        assert _planner_rows(engine, "provider") == -1  # never analyzed: PostgreSQL guesses
+        assert refresh_statistics(engine) == ["provider"]
+        assert _planner_rows(engine, "provider") == 500
+        assert refresh_statistics(engine) == []
+    finally:
+        engine.dispose()
+
+
+def _wait_for_changes(engine: Engine, table: str, rows: int) -> None:
+    """Until the statistics collector shows ``rows`` changed in ``table`` (it lags a little)."""
+    query = text(
+        "SELECT n_mod_since_analyze FROM pg_stat_user_tables "
+        "WHERE schemaname = current_schema() AND relname = :table"
+    )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        with engine.connect() as connection:
+            connection.execute(text("SELECT pg_stat_clear_snapshot()"))
+            if connection.execute(query, {"table": table}).scalar_one() >= rows:
+                return
+        time.sleep(0.1)
+    raise AssertionError(f"the statistics collector never showed {rows} changes in {table}")
+
+
+def _planner_rows(engine: Engine, table: str) -> float:
+    with engine.connect() as connection:
+        return float(
+            connection.execute(
+                text(
+                    "SELECT c.reltuples FROM pg_class c "
+                    "JOIN pg_namespace n ON n.oid = c.relnamespace "
+                    "WHERE n.nspname = current_schema() AND c.relname = :table"
+                ),
+                {"table": table},
+            ).scalar_one()
+        )
