@@ -605,7 +605,8 @@ _PLANNER_COUNTS = text(
     "SELECT c.relname, c.reltuples, COALESCE(s.n_mod_since_analyze, 0) FROM pg_class c "
     "JOIN pg_namespace n ON n.oid = c.relnamespace "
     "LEFT JOIN pg_stat_user_tables s ON s.relid = c.oid "
-    "WHERE n.nspname = current_schema() AND c.relkind = 'r' ORDER BY c.relname"
+    "WHERE n.nspname = current_schema() AND c.relkind = 'r' "
+    "AND pg_has_role(c.relowner, 'USAGE') ORDER BY c.relname"  # ANALYZE needs the owner
 )
 
 
@@ -621,8 +622,8 @@ def refresh_statistics(engine: Engine) -> list[str]:
     Analyzed: a table never analyzed that holds rows (read from the table itself, so it does
     not depend on the statistics collector, whose counts lag the writers by up to a second),
     and one in which more rows changed since its last analysis than autovacuum's own
-    threshold. ANALYZE reads a sample of each table (~0.2 s for the largest) and blocks no
-    reader or writer; a table the connected role does not own is skipped with a warning.
+    threshold; only tables the connected role owns (ANALYZE skips the others). ANALYZE
+    reads a sample of each table (~0.2 s for the largest) and blocks no reader or writer.
     """
     if engine.dialect.name != "postgresql":
         return []
