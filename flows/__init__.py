@@ -18,7 +18,7 @@ SERVER_DEFAULTS = {
     # The task run recorder writes each task-run event (three a task run: pending,
     # running, completed) in its own transaction by default (a batch of one). Batched, a
     # check's 200 provider task runs cost the API server 1.8-2.2 CPU seconds instead of
-    # 7.5-7.9 on two cores (bench/README.md); a task run shows in the UI within a second.
+    # 7.5-7.9 on two cores (bench/HISTORY.md); a task run shows in the UI within a second.
     "PREFECT_SERVER_SERVICES_TASK_RUN_RECORDER_BATCH_SIZE": "200",
     "PREFECT_SERVER_SERVICES_TASK_RUN_RECORDER_READ_BATCH_SIZE": "50",
     "PREFECT_SERVER_SERVICES_TASK_RUN_RECORDER_FLUSH_INTERVAL": "1",
