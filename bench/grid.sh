@@ -3,8 +3,8 @@
 # measure each other): 1 000, 10 000 and 100 000 cases over 1, 20 and 200 providers, on
 # SQLite and, when VAHTI_TEST_POSTGRES_URL is set, on PostgreSQL; the naive design at
 # 1 000 cases over 1 provider. Appends to the results file given (default
-# bench/results.jsonl). Run from the repository root with the project's venv active, or:
-#     .venv/bin/python -m bench ...   is what each line runs.
+# bench/results.jsonl). Run from the repository root; PYTHON names the interpreter
+# (default: the project's .venv/bin/python).
 set -euo pipefail
 results="${1:-bench/results.jsonl}"
 python="${PYTHON:-.venv/bin/python}"

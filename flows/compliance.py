@@ -38,7 +38,7 @@ from models.db import in_memory
 from notifications.routing import validate_recipients
 from vahti import workers
 from vahti.config import Settings
-from vahti.errors import ConfigError, VahtiError
+from vahti.errors import ConfigError, VahtiError, first_line
 from vahti.pipeline import settings_from, statistics_step
 from vahti.summaries import CheckSummary
 
@@ -135,9 +135,8 @@ def refresh_store_statistics(config: str) -> None:
     try:
         analyzed = statistics_step(config)
     except (SQLAlchemyError, VahtiError) as error:
-        first_line = str(error).splitlines()[0] if str(error) else ""
         logger.warning(
-            "database statistics not refreshed: %s: %s", type(error).__name__, first_line
+            "database statistics not refreshed: %s: %s", type(error).__name__, first_line(error)
         )
         return
     if analyzed:

@@ -43,7 +43,7 @@ from providers.payloads import CasePayload
 from rules.deadline import Rejected, RejectedKind
 from rules.validate import validate_audits, validate_cases, validate_staff
 from vahti.config import ProviderSettings, Settings
-from vahti.errors import ConfigError, ProviderError, StoreError
+from vahti.errors import ConfigError, ProviderError, StoreError, first_line
 
 log = logging.getLogger("vahti.providers")
 Clock = Callable[[], datetime]
@@ -428,14 +428,10 @@ def _collections(
             if exc.status in {401, 403}:
                 break  # the same credentials would fail every other collection too
         except SQLAlchemyError as exc:
-            report.errors.append(f"{collection}: database error: {_short(exc)}")
+            report.errors.append(f"{collection}: database error: {first_line(exc)}")
         finally:
             if bar is not None and task is not None:
                 bar.update(task, total=counts.fetched, completed=counts.fetched)
-
-
-def _short(exc: SQLAlchemyError) -> str:
-    return str(exc).splitlines()[0][:500]
 
 
 def _finish(

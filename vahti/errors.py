@@ -84,3 +84,9 @@ class StoreError(VahtiError):
 
 class DeliveryError(VahtiError):
     """An alert was not (fully) delivered."""
+
+
+def first_line(exc: BaseException, limit: int = 500) -> str:
+    """The first line of ``exc``'s message, at most ``limit`` characters: a database driver's
+    message goes on with the statement and a link, which a log line or a report need not."""
+    return (str(exc).splitlines() or [""])[0][:limit]

@@ -17,6 +17,7 @@ from prefect.client.schemas.filters import (
 from prefect.logging.handlers import APILogWorker
 from sqlalchemy import func, select, text
 
+from flows import compliance
 from flows.adhoc import adhoc_check
 from flows.compliance import compliance_check
 from models.alerting import Alert, DeadlineRecord
@@ -24,6 +25,7 @@ from models.db import make_engine
 from tests.fixtures.database import POSTGRES_ENV, postgres_schema_url
 from tests.flows.conftest import NOW, TODAY, Site
 from vahti import pipeline, workers
+from vahti.errors import StoreError
 
 pytestmark = pytest.mark.slow
 
@@ -225,19 +227,24 @@ def test_checks_in_worker_processes_store_what_the_flow_process_stores(
 
 
 @pytest.mark.postgres
+@pytest.mark.parametrize("flow_name", ["compliance-check", "adhoc-check"])
 def test_a_check_on_postgresql_refreshes_the_planner_statistics(
-    make_site: Callable[..., Site],
+    make_site: Callable[..., Site], flow_name: str
 ) -> None:
-    """After its checks the flow analyzes the tables they filled (the planner's row counts
-    are then real, not PostgreSQL's guesses) and says so in its log."""
+    """After its checks the flow (and a real ad-hoc check) analyzes the tables they filled
+    (the planner's row counts are then real, not PostgreSQL's guesses) and says so in its
+    log."""
     base = os.environ.get(POSTGRES_ENV)
     if not base:
         pytest.skip(f"{POSTGRES_ENV} is not set: PostgreSQL tests skipped")
     with postgres_schema_url(base) as url:
         site = make_site(database_url=url)
-        state = compliance_check(
-            config=str(site.config), today=TODAY.isoformat(), now=NOW, return_state=True
-        )
+        if flow_name == "compliance-check":
+            state = compliance_check(
+                config=str(site.config), today=TODAY.isoformat(), now=NOW, return_state=True
+            )
+        else:
+            state = adhoc_check("alpha", dry_run=False, config=str(site.config), return_state=True)
         assert state.is_completed(), state.message
         lines = _flow_log_lines(state.state_details.flow_run_id)
         refreshed = [line for line in lines if line.startswith("database statistics refreshed")]
@@ -252,6 +259,29 @@ def test_a_check_on_postgresql_refreshes_the_planner_statistics(
             engine.dispose()
         assert estimated == stored > 0  # ANALYZE counted them: the table is that small
         assert analyzed == 1
+
+
+def test_statistics_that_cannot_be_refreshed_are_logged_not_fatal(
+    make_site: Callable[..., Site], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A database that refuses the refresh (faked: it cannot be made to fail between the
+    checks and notify) leaves a one-line warning; the run delivers and completes."""
+
+    def refused(config: str) -> list[str]:
+        raise StoreError("the database refused: permission denied\nSQL: ANALYZE ...")
+
+    monkeypatch.setattr(compliance, "statistics_step", refused)
+    site = make_site()
+    state = compliance_check(
+        config=str(site.config), today=TODAY.isoformat(), now=NOW, return_state=True
+    )
+    assert state.is_completed(), state.message
+    assert state.result()["alerts"]["sent"] > 0
+    lines = _flow_log_lines(state.state_details.flow_run_id)
+    warned = [line for line in lines if line.startswith("database statistics not refreshed")]
+    assert warned == [
+        "database statistics not refreshed: StoreError: the database refused: permission denied"
+    ]
 
 
 _PLANNER_VIEW = text(
