@@ -2,7 +2,7 @@
 
 The parent sets Prefect's environment (isolated home, ephemeral API) before this
 process starts, so nothing here can reach a real Prefect server. A loopback SMTP sink
-(``notifications.sink.MaildirSink``) receives the alerts; its port reaches the
+(``reference.mail.MaildirSink``) receives the alerts; its port reaches the
 Apprise URLs through :data:`PORT_ENV`. The last line printed is the JSON result.
 """
 
@@ -20,7 +20,7 @@ from typing import Any
 from uuid import UUID
 
 from bench.memory import peak_rss_kib
-from notifications.sink import MaildirSink
+from reference.mail import MaildirSink
 
 PORT_ENV = "VAHTI_BENCH_SMTP_PORT"
 PROFILE_ENV = "VAHTI_BENCH_PROFILE"  # a file: write a pyinstrument profile of the flow there

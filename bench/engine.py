@@ -15,7 +15,8 @@ from datetime import date
 import orjson
 
 import rules
-from providers.generator import generate_dataset
+from contract import validate
+from reference.generator import generate_dataset
 
 SAMPLE = 20_000
 
@@ -44,13 +45,13 @@ def measure_engine(size: int, today: date, seed: int = 1) -> EngineResult:
     """Validate, then evaluate, up to SAMPLE generated cases as of ``today``."""
     dataset = generate_dataset(cases=min(size, SAMPLE), seed=seed, today=today)
     items = [orjson.loads(dataset.case_bytes(i)) for i in range(len(dataset))]
-    staff = rules.validate_staff(dataset.staff)[0]
-    audits = rules.validate_audits(dataset.audits)[0]
-    warm, _ = rules.validate_cases(items[:50])  # first calls fill the pack and calendar caches
+    staff = validate.validate_staff(dataset.staff)[0]
+    audits = validate.validate_audits(dataset.audits)[0]
+    warm, _ = validate.validate_cases(items[:50])  # first calls fill the pack and calendar caches
     rules.evaluate(warm, audits, staff, None, today, rules.FinnishCalendar())
     gc.collect()
     started = time.perf_counter()
-    valid, rejected = rules.validate_cases(items)
+    valid, rejected = validate.validate_cases(items)
     validated = time.perf_counter()
     deadlines = rules.evaluate(valid, audits, staff, None, today, rules.FinnishCalendar())
     evaluated = time.perf_counter()

@@ -15,12 +15,14 @@ from typing import Any
 from prefect import flow, task
 
 import rules
-from models.db import ensure_schema, make_engine, session_scope
+from contract import validate
+from models.db import make_engine, session_scope
+from models.deadlines import store_deadlines
 from models.reads import load_audits, load_coaches
+from models.schema import ensure_schema
 from models.store import ensure_provider, store_cases
-from notifications.deadlines import store_deadlines
+from pipeline.steps import notify_step, settings_from
 from providers.client import ProviderClient
-from vahti.pipeline import notify_step, settings_from
 
 
 @task(name="naive-case", persist_result=False)
@@ -28,7 +30,7 @@ def check_case(config: str, provider_id: str, raw: dict[str, Any], today_on: str
     """Validate, store, evaluate and store the deadlines of one case."""
     settings = settings_from(config)
     today = date.fromisoformat(today_on)
-    valid, _ = rules.validate_cases([raw])
+    valid, _ = validate.validate_cases([raw])
     if not valid:
         return 0
     engine = make_engine(settings.database.url)

@@ -15,16 +15,15 @@ import os
 
 #: Prefect's defaults for the server, set when unset:
 SERVER_DEFAULTS = {
-    # The task run recorder writes each task-run event (three a task run: pending,
-    # running, completed) in its own transaction by default (a batch of one). Batched, a
-    # check's 200 provider task runs cost the API server 1.8-2.2 CPU seconds instead of
-    # 7.5-7.9 on two cores (bench/HISTORY.md); a task run shows in the UI within a second.
+    # The task run recorder writes each task-run event in its own transaction by default;
+    # batched, a national check costs the API server a fraction of the CPU (bench/HISTORY.md)
+    # and a task run still shows in the UI within a second.
     "PREFECT_SERVER_SERVICES_TASK_RUN_RECORDER_BATCH_SIZE": "200",
     "PREFECT_SERVER_SERVICES_TASK_RUN_RECORDER_READ_BATCH_SIZE": "50",
     "PREFECT_SERVER_SERVICES_TASK_RUN_RECORDER_FLUSH_INTERVAL": "1",
-    # Prefect waits 20 s for the server to answer; on a busy 2-core machine its start alone
-    # has taken 8-12 s of one core, and past 20 s next to other work. This one is read by
-    # the flow's process when Prefect is first imported: import ``flows`` before ``prefect``.
+    # Prefect's own wait for its server is shorter than that server's start on a busy small
+    # machine. Read by the flow's process when Prefect is first imported: import ``flows``
+    # before ``prefect``.
     "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "120",
 }
 

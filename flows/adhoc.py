@@ -16,11 +16,12 @@ from datetime import datetime, time
 
 from prefect import flow, get_run_logger
 
+from core.errors import InputError
+from core.process import tune_collector
 from flows.artifacts import publish_explanations, publish_notify, publish_provisional
 from flows.compliance import HELSINKI, helsinki_now, refresh_store_statistics
 from flows.logs import vahti_logs
 from flows.tasks import check_task, evaluate_task, notify_task
-from vahti.errors import InputError
 
 
 @flow(name="adhoc-check", persist_result=False)
@@ -43,6 +44,7 @@ def adhoc_check(
         explain: include each deadline's full explanation in the artifact.
         config: path of the Vahti TOML settings file.
     """
+    tune_collector()
     with vahti_logs():
         logger = get_run_logger()
         clock = helsinki_now()

@@ -13,13 +13,13 @@ from dataclasses import asdict
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
 from flows.outcome import CheckOutcome
-from vahti.reporting import ReportSummary
-from vahti.rows import DeadlineRow, ProvisionalRow
-from vahti.summaries import EvaluationSummary, NotifySummary, Overview
+from pipeline.reporting import ReportSummary
+from pipeline.rows import DeadlineRow, ProvisionalRow
+from pipeline.summaries import EvaluationSummary, NotifySummary, Overview
 
 _DEADLINE_COLUMNS = ("provider_id", "office_id", "subject", "rule", "status", "due_on", "days_left")
 #: Rows per deadline table in the UI (most overdue / nearest first); totals in the text.
-#: Bounded so a national run publishes small artifacts (Prefect drops events over ~1 MB).
+#: Bounded so a national run publishes small artifacts (Prefect drops events that are too big).
 ARTIFACT_ROWS = 500
 
 

@@ -30,17 +30,18 @@ from prefect.futures import PrefectFuture
 from prefect.states import Completed, Failed
 from sqlalchemy.exc import SQLAlchemyError
 
+from core.config import Settings
+from core.errors import ConfigError, VahtiError, first_line
+from core.process import tune_collector
+from flows import workers
 from flows.artifacts import ARTIFACT_ROWS, publish_check
 from flows.logs import vahti_logs
 from flows.outcome import CheckOutcome, ProviderOutcome, error_of
 from flows.tasks import check_task, notify_task, overview_task
 from models.db import in_memory
-from notifications.routing import validate_recipients
-from vahti import workers
-from vahti.config import Settings
-from vahti.errors import ConfigError, VahtiError, first_line
-from vahti.pipeline import settings_from, statistics_step
-from vahti.summaries import CheckSummary
+from notifications.routing import check_recipients
+from pipeline.steps import settings_from, statistics_step
+from pipeline.summaries import CheckSummary
 
 HELSINKI = ZoneInfo("Europe/Helsinki")
 
@@ -76,6 +77,7 @@ def compliance_check(
         now: the notification clock (aware ISO timestamp); default: the current time.
         full_sync: ignore the incremental watermarks and fetch everything again.
     """
+    tune_collector()
     with vahti_logs():
         return _check(config, today=today, now=now, full_sync=full_sync)
 
@@ -98,9 +100,11 @@ def _check(
     )
 
     plan_at = clock_at if _recipients_valid(settings) else None
+    delays = settings.flows.check_retry_delays  # a transient failure: the check again
+    check = check_task.with_options(retries=len(delays), retry_delay_seconds=delays or 0)
     with workers.provider_pool(processes):  # the workers exit before notify starts
         checks = {
-            pid: check_task.submit(
+            pid: check.submit(
                 config, pid, today_on, full=full_sync, notify_at=plan_at, recipients_checked=True
             )
             for pid in provider_ids
@@ -153,7 +157,7 @@ def _recipients_valid(settings: Settings) -> bool:
     without loading Apprise). When they are invalid the checks do not plan, and notify
     fails with the same error, after the checks stored what they found."""
     try:
-        validate_recipients(settings.recipients)
+        check_recipients(settings.recipients)
     except ConfigError as error:
         get_run_logger().error("alerts not planned in the checks: %s", error)
         return False

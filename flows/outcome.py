@@ -14,8 +14,8 @@ from typing import Any
 from prefect.client.schemas.objects import State
 from prefect.futures import PrefectFuture
 
-from vahti.summaries import (
-    AlertPlanSummary,
+from notifications.counts import AlertPlanSummary
+from pipeline.summaries import (
     EvaluationSummary,
     NotifySummary,
     Overview,

@@ -13,12 +13,13 @@ from prefect import flow, get_run_logger
 from prefect.client.schemas.objects import State
 from prefect.states import Completed, Failed
 
+from core.process import tune_collector
 from flows.artifacts import publish_deadlines, publish_notify, publish_report
 from flows.compliance import helsinki_now
 from flows.logs import vahti_logs
 from flows.outcome import error_of
 from flows.tasks import evaluate_task, notify_task, report_task
-from vahti.pipeline import settings_from
+from pipeline.steps import settings_from
 
 
 @flow(
@@ -32,6 +33,7 @@ def daily_digest(config: str = "vahti.toml", today: str | None = None) -> State[
         config: path of the Vahti TOML settings file.
         today: report date (ISO); default: today in Europe/Helsinki.
     """
+    tune_collector()
     with vahti_logs():
         logger = get_run_logger()
         clock = helsinki_now()

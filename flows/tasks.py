@@ -1,4 +1,4 @@
-"""Prefect tasks: each one is the retry boundary around one plain step in vahti.pipeline.
+"""Prefect tasks: each one is the retry boundary around one plain step in pipeline.steps.
 
 Tasks take plain values (the configuration path, a provider id, ISO dates) and return
 small summaries. Results are never persisted (they live in memory for the run only):
@@ -10,10 +10,12 @@ from __future__ import annotations
 from prefect import Task, task
 from prefect.client.schemas.objects import State, TaskRun
 
-from vahti import pipeline, reporting, workers
-from vahti.errors import TransientProviderError
-from vahti.summaries import (
-    AlertPlanSummary,
+from core.errors import TransientProviderError
+from flows import workers
+from notifications.counts import AlertPlanSummary
+from pipeline import reporting
+from pipeline import steps as pipeline
+from pipeline.summaries import (
     CheckSummary,
     EvaluationSummary,
     NotifySummary,
@@ -50,7 +52,7 @@ def check_task(
     with ``notify_at``, plan its alerts too (the run's notify delivers them);
     ``recipients_checked``: the flow validated the recipients before its checks.
 
-    Runs in one of the flow's worker processes while it has them (:mod:`vahti.workers`).
+    Runs in one of the flow's worker processes while it has them (:mod:`flows.workers`).
     """
     return workers.run(
         pipeline.check_step, config, provider_id, today_on, full=full, rows=rows,

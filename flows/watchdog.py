@@ -30,7 +30,7 @@ from prefect.states import Completed, Failed
 
 from flows.compliance import helsinki_now
 from flows.logs import vahti_logs
-from vahti.pipeline import alert_operations_step
+from pipeline.steps import alert_operations_step
 
 WATCHED_FLOW = "compliance-check"
 
@@ -66,10 +66,16 @@ def staleness(last_at: str | None, now: datetime, max_age: timedelta) -> str | N
     )
 
 
+#: The watchdog's alert to operations (a rule of the ledger's, not of the engine).
+OVERDUE_RULE = "CHECK-OVERDUE"
+
+
 @task(name="alert-operations", persist_result=False)
-def alert_operations_task(config: str, title: str, body: str) -> int:
-    """Send one message to every operations recipient; returns how many accepted it."""
-    return alert_operations_step(config, title, body)
+def alert_operations_task(config: str, now_at: str, reason: str) -> int:
+    """Tell operations the check is overdue (through the ledger: once a day); rows written."""
+    return alert_operations_step(
+        config, now_at, rule=OVERDUE_RULE, subject=WATCHED_FLOW, reason=reason
+    )
 
 
 @flow(name="watchdog", persist_result=False)
@@ -89,6 +95,6 @@ def watchdog(config: str = "vahti.toml", max_age_minutes: int = 90) -> State[dic
             logger.info("last %s completed at %s: fine", WATCHED_FLOW, last_at)
             return Completed(data={"ok": True, "last_completed_at": last_at, "alerted": 0})
         logger.warning("watchdog: %s", problem)
-        delivered = alert_operations_task(config, "Vahti: compliance check overdue", problem)
+        delivered = alert_operations_task(config, now.isoformat(), problem)
         data = {"ok": False, "last_completed_at": last_at, "alerted": delivered}
         return Failed(data=data, message=f"{problem}; operations alerted ({delivered})")

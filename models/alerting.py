@@ -28,7 +28,7 @@ from datetime import date, datetime
 from sqlalchemy import Index, Text, UniqueConstraint, false, text
 from sqlmodel import Field, SQLModel
 
-from models.db import UTCDateTime
+from models.types import UTCDateTime
 
 ALERT_STATUSES = ("pending", "sending", "sent", "failed", "cancelled")
 OPEN_ALERT_STATUSES = ("pending", "sending", "failed")
@@ -107,7 +107,7 @@ class QuietDeadlineSet(SQLModel, table=True):
 
     Two thirds of all deadlines are quiet and most of them never change; one row per
     subject instead of one per deadline is what a national check writes and compares.
-    ``deadlines`` is a JSON list with one list per deadline, by rule (``notifications.quiet.pack``).
+    ``deadlines`` is a JSON list with one list per deadline, by rule (``models.quiet.pack``).
     """
 
     __tablename__ = "quiet_deadline_set"

@@ -25,8 +25,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Field, Session, SQLModel, col
 
 from models.alerting import DeadlineRecord, QuietDeadlineSet
-from models.db import UTCDateTime
 from models.provider_data import Case
+from models.types import UTCDateTime
 
 _CHUNK = 500  # refs per IN list
 

@@ -26,7 +26,7 @@ from typing import Any
 from sqlalchemy import JSON, Column, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from models.db import UTCDateTime
+from models.types import UTCDateTime
 
 #: A case is *closed* (no re-evaluation needed) this many days after its feedback
 #: report was sent for an ended service; see ``Case.closed_on``.

@@ -16,6 +16,7 @@ from pydantic import BaseModel
 from sqlalchemy import bindparam, or_, select
 from sqlmodel import Session, col
 
+from contract.payloads import AuditPayload, CasePayload, CoachPayload
 from models.provider_data import (
     Audit,
     Case,
@@ -25,8 +26,6 @@ from models.provider_data import (
     RejectedPayload,
     SyncRun,
 )
-from providers.payloads import AuditPayload, CasePayload, CoachPayload
-from rules._gc import relax_collector
 
 _REFS_CHUNK = 500  # refs per IN list (SQLite allows at most 32 766 parameters)
 
@@ -34,8 +33,7 @@ _Payload = TypeVar("_Payload", bound=BaseModel)
 
 
 def _parse_all(model: type[_Payload], raws: Sequence[str]) -> list[_Payload]:
-    """Validate stored raw JSON (the collector relaxed as for every batch: rules._gc)."""
-    relax_collector()
+    """Validate stored raw JSON."""
     parse = model.model_validate_json
     return [parse(raw) for raw in raws]
 

@@ -30,7 +30,9 @@ from sqlalchemy import Select, Table, bindparam, delete, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col
 
-from models.db import insert_dicts
+from contract.payloads import AuditPayload, CasePayload, CoachPayload
+from contract.rejected import Rejected
+from models.bulk import insert_dicts
 from models.provider_data import (
     CLOSE_AFTER_FEEDBACK_DAYS,
     Audit,
@@ -42,11 +44,9 @@ from models.provider_data import (
     RejectedPayload,
     SyncRun,
 )
-from providers.client import PagedCollection
-from providers.payloads import AuditPayload, CasePayload, CoachPayload
-from rules.deadline import Rejected
 
 Collection = Literal["cases", "audits", "staff"]
+PagedCollection = Literal["cases", "audits"]  #: the collections read page by page
 
 _Payload = TypeVar("_Payload", bound=BaseModel)
 
@@ -117,7 +117,7 @@ def _non_finite(value: object) -> bool:
 def canonical_json(raw: object, *, strict: bool = False) -> str:
     """The raw item as canonical JSON text: sorted keys, no spaces; else its repr.
 
-    Written by orjson (UTF-8, ~8x faster than ``json``) whenever that is exact: always
+    Written by orjson (UTF-8, much faster than ``json``) whenever that is exact: always
     for a value a strict parser read (``strict``, see ``providers.client.parse_json``),
     otherwise unless it holds NaN or infinity. What orjson cannot write exactly (lone
     surrogates, integers past 64 bits, non-string keys, NaN) is written by ``json`` in
@@ -184,7 +184,7 @@ def _insert(session: Session, table: Table) -> Any:
 
 
 #: The tables the sync's per-provider statements write (Core: no ORM unit of work, no
-#: session synchronisation; each statement is one round of SQLAlchemy, ~0.1 ms).
+#: session synchronisation; each statement is one round of SQLAlchemy).
 _PROVIDER: Table = Provider.__table__  # type: ignore[attr-defined]
 _SYNC_RUN: Table = SyncRun.__table__  # type: ignore[attr-defined]
 _WATERMARKS = (_PROVIDER.c.cases_watermark, _PROVIDER.c.audits_watermark)

@@ -6,7 +6,7 @@ DeprecationWarning from third-party code. That one warning is ignored, narrowly,
 the plugins load; every other warning still surfaces.
 
 Apprise itself is imported on first use here and in the modules that send or validate
-(~0.2 s, and ~0.4 s more for the plugins): the compliance check's worker processes plan
+(slow, and its plugins slower still): the compliance check's worker processes plan
 alerts without ever loading it (the flow validates the recipients once, before).
 """
 

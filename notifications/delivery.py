@@ -14,11 +14,11 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
+from core.errors import ConfigError
 from notifications.apprise_loader import load_plugins
 from notifications.masking import mask_text, mask_url
 from notifications.messages import Message
 from notifications.routing import Target, expand_env
-from vahti.errors import ConfigError
 
 if TYPE_CHECKING:
     import apprise

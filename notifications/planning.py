@@ -20,21 +20,20 @@ from datetime import date, datetime
 
 from sqlmodel import Session
 
-from notifications import ledger
-from notifications.candidates import Candidates, breached_refs, hydrate, plan_candidates
+from models import ledger
+from models.candidates import Candidates, breached_refs, hydrate, plan_candidates
+from models.ledger import REMINDER_RULE, Suppression
 from notifications.policy import (
     PlannedAlert,
     PolicyResult,
     PolicySettings,
-    ProviderDeadline,
-    Suppression,
     dedup_key,
     ledger_keys,
     plan,
 )
-from notifications.reminder import REMINDER_RULE, Reminder, still_breached, summarize_breaches
+from notifications.reminder import Reminder, still_breached, summarize_breaches
 from rules.calendar import FinnishCalendar
-from rules.deadline import Deadline, Status
+from rules.deadline import Deadline, ProviderDeadline, Status
 
 Identity = tuple[str, str, str, str]  # provider, subject kind, subject, rule
 #: The reminder's provider in the ledger: it covers every provider of the run.

@@ -30,10 +30,10 @@ from datetime import date, datetime, time
 from typing import Literal
 from zoneinfo import ZoneInfo
 
-from rules.deadline import Deadline, Status
+from models.ledger import LedgerEntry, Suppression
+from rules.deadline import QUIET_STATUSES, Deadline, ProviderDeadline, Status
 
 Audience = Literal["owner", "quality"]
-SuppressionKind = Literal["ack", "silence"]
 _OWNER: frozenset[Audience] = frozenset({"owner"})
 _QUALITY: frozenset[Audience] = frozenset({"quality"})
 _BOTH: frozenset[Audience] = frozenset({"owner", "quality"})
@@ -50,47 +50,6 @@ class PolicySettings:
     send_window_start: time = time(8, 0)
     send_window_end: time = time(16, 0)
     timezone: str = "Europe/Helsinki"
-
-
-@dataclass(frozen=True, slots=True)
-class ProviderDeadline:
-    """A current deadline and the provider it belongs to."""
-
-    provider_id: str
-    deadline: Deadline
-
-
-@dataclass(frozen=True, slots=True)
-class LedgerEntry:
-    """What the policy needs to know about a dedup key already in the ledger."""
-
-    open: bool  # pending, sending or failed: not yet delivered
-    created_on: date
-
-
-@dataclass(frozen=True, slots=True)
-class Suppression:
-    """An acknowledgement or a silence for one subject and rule."""
-
-    kind: SuppressionKind
-    subject: str
-    rule: str
-    reason: str
-    by: str
-    until_on: date | None = None  # None: until the deadline is met (acks only)
-    provider_id: str | None = None  # None: every provider
-
-    def applies(self, item: ProviderDeadline, today: date) -> bool:
-        """True when this suppression quietens ``item`` on ``today``."""
-        return self.covers(item.provider_id, item.deadline.subject, item.deadline.rule, today)
-
-    def covers(self, provider_id: str, subject: str, rule: str, today: date) -> bool:
-        """True when this suppression quietens that provider's subject and rule on ``today``."""
-        if self.until_on is not None and today > self.until_on:
-            return False
-        if self.provider_id is not None and self.provider_id != provider_id:
-            return False
-        return self.subject == subject and self.rule == rule
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,12 +107,6 @@ def _days_left(deadline: Deadline, today: date) -> int | None:
     return (deadline.due_on - today).days if deadline.due_on is not None else None
 
 
-#: Statuses :func:`_stages` never alerts on: the notifier need not even load them.
-QUIET_STATUSES = frozenset({Status.OK, Status.WAITING, Status.NOT_APPLICABLE, Status.UNCONFIGURED})
-#: Every status the policy may act on.
-ACTIONABLE_STATUSES = frozenset(Status) - QUIET_STATUSES
-
-
 def _stages(  # noqa: PLR0911 (one return per status of the closed set)
     item: ProviderDeadline,
     *,
@@ -187,14 +140,16 @@ def _stages(  # noqa: PLR0911 (one return per status of the closed set)
             return []
 
 
-def planned_when_stored(deadline: Deadline, *, breach_alerted: bool) -> bool:
+def planned_when_stored(deadline: Deadline, replaced: Status | None) -> bool:
     """True when a new row needs no plan of its own: it can alert only through the
-    warning window (which the notifier reads anyway) or never.
+    warning window (which the notifier reads anyway) or never. ``replaced``: the status
+    of the current row it replaces (None: none, or a quiet one).
 
     Quiet statuses never alert; ``open`` and dated ``due_soon`` rows speak only through
     a lead time, and every run reads the rows inside the longest lead; ``met`` and
-    ``met_late`` rows only send the resolved note, and only when the deadline's breach
-    was alerted (``breach_alerted``). Everything else is planned by the next run.
+    ``met_late`` rows only send the resolved note, and only after a breach: a row that
+    replaces a breached one is left to the plan, which looks the breach alert up in the
+    ledger. Everything else is planned by the next run.
     """
     match deadline.status:
         case Status.OPEN:
@@ -202,7 +157,7 @@ def planned_when_stored(deadline: Deadline, *, breach_alerted: bool) -> bool:
         case Status.DUE_SOON:
             return deadline.count is None or deadline.limit is None
         case Status.MET | Status.MET_LATE:
-            return not breach_alerted
+            return replaced is not Status.BREACHED
         case status:
             return status in QUIET_STATUSES
 

@@ -8,14 +8,10 @@ below does not cover are left out rather than shown in another language.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from datetime import date
 
+from notifications.items import MessageItem
 from notifications.rule_titles import Language
-
-if TYPE_CHECKING:
-    from datetime import date
-
-    from notifications.messages import MessageItem
 
 #: What started a rule's clock, per language (the trigger fields of rules.md).
 TRIGGERS: dict[str, dict[Language, str]] = {

@@ -18,24 +18,11 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 
-from notifications.policy import Suppression
+from models.candidates import BreachedRef
+from models.ledger import Suppression
 
-#: The reminder's rule id in the ledger (never a rule of the engine).
-REMINDER_RULE = "BREACH-REMINDER"
 #: Offices and overdue references listed in a reminder; the totals cover everything.
 REMINDER_TOP = 10
-
-
-@dataclass(frozen=True, slots=True)
-class BreachedRef:
-    """A breached current deadline, as much of it as the reminder needs (no reasons)."""
-
-    provider_id: str
-    subject_kind: str
-    subject: str
-    rule: str
-    office_id: str | None
-    due_on: date | None
 
 
 @dataclass(frozen=True, slots=True)

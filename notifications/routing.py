@@ -24,15 +24,17 @@ from datetime import date
 from typing import Literal
 from urllib.parse import parse_qsl, urlsplit
 
+import orjson
+
+from contract.payloads import CoachPayload
+from core.config import Recipient, RecipientsSettings
+from core.errors import ConfigError
+from models.ledger import OPERATIONS_RULES
 from notifications.apprise_loader import load_plugins
 from notifications.masking import guard_apprise_logs, mask_url
 from notifications.policy import PlannedAlert
-from providers.payloads import CoachPayload
-from vahti.config import Recipient, RecipientsSettings
-from vahti.errors import ConfigError
 
 Role = Literal["coach", "quality", "operations"]
-OPERATIONS_RULES = frozenset({"DELIVERY-FAILED", "SYNC-FAILED"})
 CATCH_ALL_TAGS = frozenset({"all", "always"})
 _ENV_REF = re.compile(r"\$\{([A-Z_][A-Z0-9_]*)\}")
 _OFF = frozenset({"no", "false", "0", "off", "n", "f"})
@@ -124,6 +126,31 @@ def validate_recipients(
             for server in loaded:
                 if set(server.tags) & CATCH_ALL_TAGS:
                     raise ConfigError(f"{where}: catch-all tag refused")
+
+
+_checked: set[str] = set()  # recipients found valid (as JSON, with environment and coach ids)
+
+
+def check_recipients(
+    recipients: RecipientsSettings,
+    *,
+    coaches: Collection[CoachPayload] | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> None:
+    """:func:`validate_recipients`, done once per process for the same recipients,
+    environment and coach ids (``coaches``: the providers' staff; None or empty: coach ids
+    are not checked). Every path that plans or sends alerts calls this one."""
+    env = os.environ if environ is None else environ
+    known = sorted({coach.id for coach in coaches}) if coaches else None
+    key = orjson.dumps(
+        [recipients.model_dump(mode="json"), sorted(env.items()), known], default=str
+    ).decode()
+    if key in _checked:
+        return
+    validate_recipients(recipients, known_coach_ids=known, environ=environ)
+    if len(_checked) > 32:
+        _checked.clear()
+    _checked.add(key)
 
 
 def _warn_if_unverified(url: str, where: str) -> None:

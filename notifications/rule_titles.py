@@ -151,6 +151,11 @@ RULE_TITLES: dict[str, dict[Language, str]] = {
         "sv": "Hämtningen av serviceproducentens uppgifter misslyckades",
         "en": "Fetching the provider's data failed",
     },
+    "CHECK-OVERDUE": {
+        "fi": "Vaatimustenmukaisuuden tarkistus on myöhässä",
+        "sv": "Efterlevnadskontrollen är försenad",
+        "en": "The compliance check is overdue",
+    },
 }
 
 

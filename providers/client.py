@@ -36,9 +36,9 @@ import httpx
 import orjson
 from pydantic import ValidationError
 
-from providers.payloads import HealthPayload, PagePayload
-from vahti.config import ProviderSettings
-from vahti.errors import PermanentProviderError, ProviderError, TransientProviderError
+from contract.payloads import HealthPayload, PagePayload
+from core.config import ProviderSettings
+from core.errors import PermanentProviderError, ProviderError, TransientProviderError
 
 log = logging.getLogger("vahti.providers")
 
@@ -62,20 +62,20 @@ class _MalformedBodyError(TransientProviderError):
 def verified_tls() -> ssl.SSLContext:
     """The process's TLS context: certificates and host names verified (certifi's CAs).
 
-    Built once: loading the CA bundle costs ~15 ms, and a compliance check opens one
+    Built once: loading the CA bundle is slow, and a compliance check opens one
     client per provider. An ``SSLContext`` is safe to share between connections.
     """
     return ssl.create_default_context(cafile=certifi.where())
 
 
 #: Digits as b"1", every other byte as b"0": a run of 19 ones is 19 digits in a row, maybe
-#: an integer past 64 bits, which orjson would read as a float (10x faster than a regex).
+#: an integer past 64 bits, which orjson would read as a float (faster than a regex).
 _DIGITS = bytes(49 if 48 <= byte <= 57 else 48 for byte in range(256))
 _LONG_RUN = b"1" * 19
 
 
 def parse_json(content: bytes) -> tuple[Any, bool]:
-    """The body as JSON, and whether it was read *strictly* (by orjson, 2-3x faster).
+    """The body as JSON, and whether it was read *strictly* (by orjson, the faster one).
 
     A strict result holds only what JSON itself can say exactly: no NaN or Infinity,
     no lone surrogates (orjson refuses those) and no integers past 64 bits (orjson

@@ -1,7 +1,7 @@
 """Pull a provider's cases, audits and staff into the store, page by page.
 
 Staff first, then audits, then cases. For each page: validate every item
-(``rules.validate``), read which items differ from what is stored (a page with nothing
+(``contract.validate``), read which items differ from what is stored (a page with nothing
 new, nothing rejected and no newer watermark ends there, without a write transaction),
 store the valid ones and the rejected ones with their errors,
 advance the collection's watermark, let an observer (the compliance check's
@@ -36,14 +36,21 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
 
+from contract.payloads import CasePayload
+from contract.rejected import Rejected, RejectedKind
+from contract.validate import validate_audits, validate_cases, validate_staff
+from core.config import ProviderSettings, Settings
+from core.errors import (
+    ConfigError,
+    ProviderError,
+    StoreError,
+    TransientProviderError,
+    VahtiError,
+    first_line,
+)
 from models import store
 from models.db import read_scope, session_scope, shared_engine
 from providers.client import PagedCollection, ProviderClient
-from providers.payloads import CasePayload
-from rules.deadline import Rejected, RejectedKind
-from rules.validate import validate_audits, validate_cases, validate_staff
-from vahti.config import ProviderSettings, Settings
-from vahti.errors import ConfigError, ProviderError, StoreError, first_line
 
 log = logging.getLogger("vahti.providers")
 Clock = Callable[[], datetime]
@@ -68,10 +75,14 @@ class CollectionCounts:
 
 @dataclass(slots=True)
 class SyncReport:
-    """One provider's sync: totals, per-collection counts, errors (empty = success)."""
+    """One provider's sync: totals, per-collection counts, failures (none = success).
+
+    ``failures`` keep each error's type (a retry decides on it); ``errors`` are their
+    one-line texts, as stored on the sync run and shown.
+    """
 
     id: str
-    errors: list[str] = field(default_factory=list)
+    failures: list[tuple[str, VahtiError]] = field(default_factory=list)  # (where, error)
     collections: dict[str, CollectionCounts] = field(default_factory=dict)
     duration_seconds: float = 0.0
     run_id: int | None = None
@@ -100,9 +111,21 @@ class SyncReport:
         return self._total("rejected")
 
     @property
+    def errors(self) -> list[str]:
+        """Each failure in one line, naming where it happened."""
+        return [f"{where}: {error}" if where else str(error) for where, error in self.failures]
+
+    @property
+    def transient(self) -> bool:
+        """True when it failed, and only on errors that may pass by themselves."""
+        return bool(self.failures) and all(
+            isinstance(error, TransientProviderError) for _, error in self.failures
+        )
+
+    @property
     def ok(self) -> bool:
         """True when every collection synced without error."""
-        return not self.errors
+        return not self.failures
 
     def to_json(self) -> dict[str, object]:
         """The CLI contract shape (plus per-collection counts and the duration)."""
@@ -389,7 +412,7 @@ def _run(
     try:
         token = provider.token()
     except ConfigError as exc:
-        report.errors.append(str(exc))
+        report.failures.append(("", exc))
     else:
         with ProviderClient(provider, token=token, transport=transport) as client:
             _collections(syncer, client, report, full=full, bar=bar)
@@ -424,11 +447,12 @@ def _collections(
                 case "cases" | "audits":
                     syncer.paged(client, collection, counts, full=full, tick=tick)
         except ProviderError as exc:
-            report.errors.append(f"{collection}: {exc}")
+            report.failures.append((collection, exc))
             if exc.status in {401, 403}:
                 break  # the same credentials would fail every other collection too
         except SQLAlchemyError as exc:
-            report.errors.append(f"{collection}: database error: {first_line(exc)}")
+            error = StoreError(f"database error: {first_line(exc)}")
+            report.failures.append((collection, error))
         finally:
             if bar is not None and task is not None:
                 bar.update(task, total=counts.fetched, completed=counts.fetched)

@@ -1,4 +1,4 @@
-"""Vahti's pure deadline engine: rule pack, Finnish calendar, validation, ``evaluate``.
+"""Vahti's pure deadline engine: rule pack, Finnish calendar, ``evaluate``.
 
 No clock, no I/O: ``today`` and the calendar are inputs. Importing this package never
 loads prefect, sqlmodel, sqlalchemy, httpx or apprise (a test proves it).
@@ -7,11 +7,10 @@ loads prefect, sqlmodel, sqlalchemy, httpx or apprise (a test proves it).
 from __future__ import annotations
 
 from rules.calendar import FinnishCalendar
-from rules.deadline import Deadline, Rejected, Status
+from rules.deadline import Deadline, Status
 from rules.engine import RULE_IDS, WARN_DAYS, evaluate, evaluate_cases, evaluate_others
 from rules.explain import Env
 from rules.pack import PACKS, Parameter, RulePack, get_pack, pack_in_force
-from rules.validate import validate_audits, validate_cases, validate_staff
 
 __all__ = [
     "PACKS",
@@ -21,7 +20,6 @@ __all__ = [
     "Env",
     "FinnishCalendar",
     "Parameter",
-    "Rejected",
     "RulePack",
     "Status",
     "evaluate",
@@ -29,7 +27,4 @@ __all__ = [
     "evaluate_others",
     "get_pack",
     "pack_in_force",
-    "validate_audits",
-    "validate_cases",
-    "validate_staff",
 ]

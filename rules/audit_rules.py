@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-from providers.payloads import AuditPayload
+from contract.payloads import AuditPayload
 from rules.deadline import Deadline, Status, SubjectKind
 from rules.explain import Env, build
 from rules.pack import RulePack

@@ -7,8 +7,8 @@
 - ``roll`` moves a date off a non-working day to the next working day and says which
   days it skipped and why.
 
-A year's holidays are computed once per process (the ``holidays`` package takes ~10 ms
-a year); rolls and working-day counts once per calendar instance. Every lookup is a
+A year's holidays are computed once per process (the ``holidays`` package is slow at it);
+rolls and working-day counts once per calendar instance. Every lookup is a
 dict or set probe afterwards.
 """
 

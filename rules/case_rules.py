@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-from providers.payloads import CasePayload, PausePayload
+from contract.payloads import CasePayload, PausePayload
 from rules.calendar import add_months
 from rules.deadline import Deadline, Status
 from rules.explain import CaseContext, Extension, inclusive_days, overlap_days

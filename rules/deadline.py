@@ -5,7 +5,6 @@ A closed set of statuses; every consumer handles them with ``match``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
 from typing import Literal, NamedTuple
@@ -27,7 +26,7 @@ class Status(StrEnum):
 
 SubjectKind = Literal["case", "audit", "finding", "coach", "provider", "office"]
 
-#: A stored status text as its Status: a dictionary look-up, ~30x cheaper than
+#: A stored status text as its Status: a dictionary look-up, far cheaper than
 #: ``Status(text)``, for the hundreds of thousands of rows a national run reads back.
 STATUS_OF: dict[str, Status] = {status.value: status for status in Status}
 
@@ -35,6 +34,10 @@ STATUS_OF: dict[str, Status] = {status.value: status for status in Status}
 BREACH_STATUSES = frozenset({Status.BREACHED, Status.MET_LATE})
 #: Statuses after which nothing more will happen for the deadline.
 FINAL_STATUSES = frozenset({Status.MET, Status.MET_LATE, Status.NOT_APPLICABLE})
+#: Statuses that call for nobody's action: such a deadline never alerts (a *quiet* one).
+QUIET_STATUSES = frozenset({Status.OK, Status.WAITING, Status.NOT_APPLICABLE, Status.UNCONFIGURED})
+#: Every status that may call for someone's action.
+ACTIONABLE_STATUSES = frozenset(Status) - QUIET_STATUSES
 
 
 class Deadline(NamedTuple):
@@ -42,7 +45,7 @@ class Deadline(NamedTuple):
 
     A named tuple rather than a frozen dataclass: a national run builds tens of millions
     of them, and a frozen dataclass's ``__init__`` (one ``object.__setattr__`` a field)
-    costs 4x a tuple's. Change one with ``deadline._replace(field=value)``.
+    costs several times a tuple's. Change one with ``deadline._replace(field=value)``.
     """
 
     subject_kind: SubjectKind
@@ -85,17 +88,9 @@ class Deadline(NamedTuple):
         }
 
 
-RejectedKind = Literal["case", "audit", "coach"]
+class ProviderDeadline(NamedTuple):
+    """A deadline and the provider it belongs to (a coach id or a case reference is the
+    provider's own: the pair is what is unique across providers)."""
 
-
-@dataclass(frozen=True, slots=True)
-class Rejected:
-    """An input item that failed validation: kept whole, with every error."""
-
-    kind: RejectedKind
-    ref: str | None  # case_ref / audit_id / coach id when readable
-    errors: tuple[str, ...]
-    raw: object = field(repr=False, default=None)
-
-    def to_json(self) -> dict[str, object]:
-        return {"kind": self.kind, "ref": self.ref, "errors": list(self.errors)}
+    provider_id: str
+    deadline: Deadline

@@ -10,8 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from datetime import date
 
-from providers.payloads import AuditPayload, CasePayload, CoachPayload
-from rules._gc import relax_collector
+from contract.payloads import AuditPayload, CasePayload, CoachPayload
 from rules.audit_rules import evaluate_audit
 from rules.calendar import FinnishCalendar
 from rules.case_counts import COUNT_RULES
@@ -85,7 +84,6 @@ def evaluate(  # noqa: PLR0917 - the issue's contract: evaluate(cases, audits, s
         warn_days=warn_days,
     )
     coaches = list(staff)
-    relax_collector()
     deadlines = _case_deadlines(cases, coaches, env, recheck=recheck)
     deadlines.extend(_other_deadlines(audits, coaches, env))
     return deadlines
@@ -103,7 +101,6 @@ def evaluate_cases(
     Cases are independent of each other, so a provider's cases can be evaluated in
     batches (a page at a time) with one :class:`Env` and give what :func:`evaluate` gives.
     """
-    relax_collector()
     return _case_deadlines(cases, list(staff), env, recheck=recheck)
 
 

@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from providers.payloads import CasePayload
+from contract.payloads import CasePayload
 from rules.calendar import FinnishCalendar
 from rules.deadline import Deadline, Status, SubjectKind
 from rules.pack import RulePack, Value, pack_in_force

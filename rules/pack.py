@@ -17,7 +17,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date
 from types import MappingProxyType
 
-from vahti.errors import InputError
+from core.errors import InputError
 
 Value = int | float | None
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import date, timedelta
 
-from providers.payloads import CoachPayload
+from contract.payloads import CoachPayload
 from rules.deadline import Deadline, Status
 from rules.explain import CaseContext, Env, build
 

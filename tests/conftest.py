@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from core.process import tune_collector
 from models.db import dispose_shared_engines
 
 pytest_plugins = [
@@ -13,6 +14,12 @@ pytest_plugins = [
     "tests.fixtures.provider_server",
     "tests.fixtures.smtp",
 ]
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """The collector tuned as every Vahti process tunes it where its work starts."""
+    del session
+    tune_collector()
 
 
 @pytest.fixture(autouse=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from core.process import tune_collector
 from vahti.commands import alerts, db, demo, evaluate, provider, sync
 
 app = typer.Typer(
@@ -16,3 +17,9 @@ app = typer.Typer(
 
 for _module in (evaluate, provider, sync, db, alerts, demo):
     _module.register(app)
+
+
+@app.callback()
+def _start() -> None:
+    """Vahti: deadline compliance monitor for Kela work trial and job coaching."""
+    tune_collector()  # once, where the command's process starts its work

@@ -29,7 +29,6 @@ from __future__ import annotations
 import mailbox
 import os
 import secrets
-import socket
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -37,15 +36,14 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from aiosmtpd.controller import Controller
-from aiosmtpd.handlers import Mailbox
 from sqlalchemy import func, select
 
+from core.errors import VahtiError
 from models.provider_data import RejectedPayload
-from providers.generator import Dataset, generate_dataset
-from providers.server import create_app
-from providers.server_run import run_in_thread
-from vahti.errors import VahtiError
+from reference.generator import Dataset, generate_dataset
+from reference.mail import MaildirSink
+from reference.server import create_app
+from reference.server_run import run_in_thread
 
 TOKEN_ENV = "VAHTI_DEMO_TOKEN"  # noqa: S105 (the variable's name, not a token)
 PORT_ENV = "VAHTI_DEMO_SMTP_PORT"
@@ -96,24 +94,11 @@ def prepare_environment(workdir: Path) -> Path:
     return home
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 @contextmanager
 def smtp_sink(maildir: Path) -> Iterator[int]:
-    """A loopback SMTP server delivering into ``maildir``; yields its port."""
-    maildir.parent.mkdir(parents=True, exist_ok=True)
-    port = free_port()
-    controller = Controller(Mailbox(maildir), hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        yield port
-    finally:
-        controller.stop()
+    """The reference mail sink on loopback, delivering into ``maildir``; yields its port."""
+    with MaildirSink(maildir, record=False) as sink:
+        yield sink.port
 
 
 def _mail_url(to: str) -> str:
@@ -174,7 +159,7 @@ def write_config(workdir: Path, dataset: Dataset, base_url: str) -> Path:
 
 def stored_rejected(config: str) -> int:
     """Rejected payloads kept for the demo provider (every run, not only this one)."""
-    from vahti.pipeline import open_engine, settings_from  # noqa: PLC0415
+    from pipeline.steps import open_engine, settings_from  # noqa: PLC0415
 
     with open_engine(settings_from(config)) as engine, engine.connect() as connection:
         query = select(func.count()).select_from(RejectedPayload)
@@ -206,7 +191,7 @@ def run_demo(
     with run_in_thread(create_app(dataset, token=token)) as server, smtp_sink(maildir) as port:
         os.environ[PORT_ENV] = str(port)
         config = write_config(workdir, dataset, server.url)
-        step("running compliance-check (Prefect ephemeral API; ~10 s to start)")
+        step("running compliance-check (Prefect ephemeral API; it takes a while to start)")
         state = compliance_check(
             config=str(config), today=today.isoformat(), now=now.isoformat(), return_state=True
         )

@@ -18,9 +18,9 @@ import pytest
 from prefect.settings import PREFECT_HOME, temporary_settings
 from prefect.testing.utilities import prefect_test_harness
 
-from providers.generator import generate_dataset
-from providers.server import create_app
-from providers.server_run import RunningServer, run_in_thread
+from reference.generator import generate_dataset
+from reference.server import create_app
+from reference.server_run import RunningServer, run_in_thread
 from vahti.demo import PORT_ENV, smtp_sink
 
 TODAY = date(2026, 3, 10)  # a Tuesday: working day
@@ -75,16 +75,26 @@ def make_site(
     with smtp_sink(maildir) as port:
         monkeypatch.setenv(PORT_ENV, str(port))
 
-        def build(providers: dict[str, str] | None = None, database_url: str | None = None) -> Site:
+        def build(
+            providers: dict[str, str] | None = None,
+            database_url: str | None = None,
+            *,
+            base_url: str | None = None,
+            retry_delays: list[float] | None = None,
+        ) -> Site:
+            """``base_url``: another provider server than the session's (its path then
+            ends with the provider id); ``retry_delays``: the check's retry delays."""
             chosen = providers or {"alpha": "FLOW_TEST_TOKEN"}
             db = database_url or f"sqlite:///{tmp_path / 'vahti.db'}"
             mail = f"mailto://127.0.0.1:${{{PORT_ENV}}}?mode=insecure&from=v@example.invalid"
             lines = [f'reports_dir = "{tmp_path / "reports"}"', "[database]", f'url = "{db}"']
+            if retry_delays is not None:
+                lines += ["[flows]", f"check_retry_delays = {retry_delays!r}"]
             for pid, env in chosen.items():
                 lines += [
                     "[[providers]]",
                     f'id = "{pid}"',
-                    f'base_url = "{reference_provider.url}/{pid}"',
+                    f'base_url = "{base_url or reference_provider.url}/{pid}"',
                     f'token_env = "{env}"',
                     "max_attempts = 1",
                 ]

@@ -11,21 +11,27 @@ from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import (
     ArtifactFilter,
     ArtifactFilterFlowRunId,
+    FlowRunFilter,
+    FlowRunFilterId,
     LogFilter,
     LogFilterFlowRunId,
 )
 from prefect.logging.handlers import APILogWorker
 from sqlalchemy import func, select, text
 
-from flows import compliance
+from core.errors import StoreError
+from flows import compliance, workers
 from flows.adhoc import adhoc_check
 from flows.compliance import compliance_check
 from models.alerting import Alert, DeadlineRecord
 from models.db import make_engine
+from pipeline import steps as pipeline
+from reference.faults import Faults
+from reference.generator import generate_dataset
+from reference.server import create_app
+from reference.server_run import run_in_thread
 from tests.fixtures.database import POSTGRES_ENV, postgres_schema_url
-from tests.flows.conftest import NOW, TODAY, Site
-from vahti import pipeline, workers
-from vahti.errors import StoreError
+from tests.flows.conftest import NOW, TODAY, TOKEN, Site
 
 pytestmark = pytest.mark.slow
 
@@ -102,6 +108,49 @@ def test_one_provider_failing_fails_the_run_but_not_the_others(
     assert by_id["alpha"]["alerts_planned"] > 0
     assert by_id["beta"]["alerts_planned"] is None  # its stored rows: planned by notify
     assert "not-the-right-token" not in (state.message or "")
+
+
+def test_a_provider_down_for_a_while_gets_its_check_retried_and_completed(
+    make_site: Callable[..., Site],
+) -> None:
+    """503 on every request of the first attempt: the check task runs again, and completes."""
+    dataset = generate_dataset(cases=40, seed=5, today=TODAY, provider_id="gamma")
+    down = Faults(unavailable_first=3)  # staff, audits, cases of the first attempt
+    with run_in_thread(create_app({"gamma": dataset}, token=TOKEN, faults=down)) as server:
+        site = make_site({"gamma": "FLOW_TEST_TOKEN"}, base_url=server.url, retry_delays=[0.2])
+        state = compliance_check(
+            config=str(site.config), today=TODAY.isoformat(), now=NOW, return_state=True
+        )
+    assert state.is_completed(), state.message
+    outcome = state.result()
+    assert outcome["providers"][0]["error"] is None
+    assert outcome["providers"][0]["fetched"] > 0
+    with get_client(sync_client=True) as client:
+        runs = client.read_task_runs(
+            flow_run_filter=FlowRunFilter(
+                id=FlowRunFilterId(any_=[state.state_details.flow_run_id])
+            )
+        )
+    check = next(run for run in runs if run.name == "check-gamma")
+    assert check.run_count == 2  # failed on the provider's 503s, then retried and completed
+    assert _count(site.database_url, DeadlineRecord) > 0
+
+
+def test_a_permanent_provider_error_is_not_retried(make_site: Callable[..., Site]) -> None:
+    """401 is no reason to run the check again: one attempt, a failed provider."""
+    site = make_site({"beta": "FLOW_TEST_BAD_TOKEN"}, retry_delays=[0.2])
+    state = compliance_check(
+        config=str(site.config), today=TODAY.isoformat(), now=NOW, return_state=True
+    )
+    assert state.is_failed()
+    with get_client(sync_client=True) as client:
+        runs = client.read_task_runs(
+            flow_run_filter=FlowRunFilter(
+                id=FlowRunFilterId(any_=[state.state_details.flow_run_id])
+            )
+        )
+    check = next(run for run in runs if run.name == "check-beta")
+    assert check.run_count == 1
 
 
 def test_a_recipient_that_cannot_load_fails_notify_not_the_checks(

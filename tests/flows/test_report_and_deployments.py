@@ -11,9 +11,9 @@ import yaml
 from deployments.schedules import DEPLOYMENTS, TIMEZONE
 from deployments.serve import build
 from flows.watchdog import staleness
+from pipeline.report import AcknowledgedRow, HistoryPoint, build_report, chart_bars, render_html
+from pipeline.rows import ProvisionalRow
 from rules.deadline import Deadline, Status
-from vahti.report import AcknowledgedRow, HistoryPoint, build_report, chart_bars, render_html
-from vahti.rows import ProvisionalRow
 
 ROOT = Path(__file__).resolve().parents[2]
 TODAY = date(2026, 3, 10)

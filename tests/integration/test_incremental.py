@@ -14,19 +14,20 @@ from sqlalchemy import Engine, func, select
 from sqlmodel import Session
 
 import rules
-from models import reads, store
+from contract import validate
+from core.config import Settings
+from models import quiet, reads, store
 from models.alerting import DeadlineRecord
-from models.db import make_engine, session_scope, shared_engine, upgrade
+from models.db import make_engine, session_scope, shared_engine
+from models.deadlines import fingerprint, status_counts
 from models.evaluation import open_case_refs
-from notifications import quiet
-from notifications.deadlines import fingerprint, status_counts
+from models.schema import upgrade
 from notifications.policy import QUIET_STATUSES
-from providers.generator import Dataset, generate_dataset
+from pipeline import evaluation as incremental
+from pipeline.evaluation import ProviderEvaluation, evaluate_and_store
 from providers.sync import CollectionCounts, sync_provider
+from reference.generator import Dataset, generate_dataset
 from tests.fixtures.provider_server import StartServer
-from vahti import incremental
-from vahti.config import Settings
-from vahti.incremental import ProviderEvaluation, evaluate_and_store
 
 TODAY = date(2026, 3, 10)
 
@@ -51,9 +52,9 @@ def engine(database_url: str) -> Iterator[Engine]:
 
 def _store(engine: Engine, dataset: Dataset, at: datetime) -> None:
     raw = [orjson.loads(dataset.case_bytes(i)) for i in range(len(dataset))]
-    valid, _ = rules.validate_cases(raw)
+    valid, _ = validate.validate_cases(raw)
     by_ref = {item["case_ref"]: item for item in raw}
-    staff, _ = rules.validate_staff(dataset.staff)
+    staff, _ = validate.validate_staff(dataset.staff)
     with session_scope(engine) as session:
         store.ensure_provider(session=session, provider_id="p1", name="", now=at)
         pairs = [(case, by_ref[case.case_ref]) for case in valid]

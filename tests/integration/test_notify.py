@@ -11,17 +11,19 @@ import pytest
 from sqlmodel import select
 from typer.testing import CliRunner
 
+from core.config import Settings
+from core.errors import InputError
+from models import ledger
 from models.alerting import Alert, DeliveryAttempt
-from models.db import make_engine, session_scope, upgrade
-from notifications import ledger
+from models.db import make_engine, session_scope
+from models.deadlines import deadline_history, load_current_deadlines, store_deadlines
+from models.schema import upgrade
 from notifications.apprise_loader import load_plugins
-from notifications.deadlines import deadline_history, load_current_deadlines, store_deadlines
-from notifications.service import notify, notify_operations
-from notifications.sink import MaildirSink
+from notifications.dispatch import notify_operations
+from notifications.service import notify
+from reference.mail import MaildirSink
 from rules.deadline import Deadline, Status
 from vahti.cli import app
-from vahti.config import Settings
-from vahti.errors import InputError
 
 TODAY = date(2026, 4, 7)  # Tuesday
 NOW = datetime(2026, 4, 7, 9, 0, tzinfo=UTC)  # 12:00 Europe/Helsinki
@@ -546,9 +548,9 @@ def test_ledger_rows_written_in_small_batches_are_the_same_rows(
     sqlite_url, smtp_sink, webhook, env, monkeypatch
 ):
     """Alerts turned into ledger rows one at a time give the same ledger and digests."""
-    from notifications import service  # noqa: PLC0415 - the batch size is patched
+    from notifications import write_ahead  # noqa: PLC0415 - the batch size is patched
 
-    monkeypatch.setattr(service, "ROW_BATCH", 1)
+    monkeypatch.setattr(write_ahead, "ROW_BATCH", 1)
     seed(sqlite_url)
     dry = notify(settings_for(sqlite_url, smtp_sink, webhook), now=NOW, dry_run=True)
     assert dry.planned == 5

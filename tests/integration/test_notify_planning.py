@@ -15,18 +15,18 @@ from datetime import UTC, date, datetime, time, timedelta
 
 from sqlalchemy import create_engine, func, select
 
+from core.config import Settings
+from models import ledger
 from models.alerting import Alert, DeadlineRecord
+from models.candidates import plan_candidates
 from models.db import session_scope, shared_engine
-from notifications import ledger
-from notifications.candidates import plan_candidates
-from notifications.deadlines import load_current_deadlines, prepare_deadlines, store_deadlines
-from notifications.policy import ACTIONABLE_STATUSES, LedgerEntry, plan
-from notifications.reminder import REMINDER_RULE
-from notifications.routing import OPERATIONS_RULES
-from notifications.service import notify, plan_provider, policy_settings
+from models.deadlines import load_current_deadlines, prepare_deadlines, store_deadlines
+from models.ledger import OPERATIONS_RULES, REMINDER_RULE, LedgerEntry
+from notifications.policy import plan, planned_when_stored
+from notifications.service import notify
+from notifications.write_ahead import plan_provider, policy_settings
 from rules.calendar import FinnishCalendar
-from rules.deadline import Deadline, Status
-from vahti.config import Settings
+from rules.deadline import ACTIONABLE_STATUSES, Deadline, Status
 
 MONDAY = date(2026, 4, 13)  # an ordinary week (6 April 2026 is Easter Monday)
 
@@ -75,6 +75,7 @@ def store(url: str, deadlines: list[Deadline], day: date, provider_id: str = "p1
             deadlines=deadlines,
             evaluated_on=day,
             retire_missing=True,
+            planned=planned_when_stored,
         )
 
 
@@ -299,8 +300,9 @@ def test_incremental_plans_equal_full_plans_over_a_changing_history(database_url
 
 def test_deadlines_made_ready_ahead_store_the_rows_plain_ones_store(database_url, smtp_sink):
     """Rows fingerprinted and bound before the transaction (for another driver, too) are
-    the rows storing the deadlines themselves writes; a met row whose breach was alerted
-    stays unplanned (its resolved note is due), a met row never alerted does not."""
+    the rows storing the deadlines themselves writes; a met row that replaces a breached
+    one stays unplanned (the plan looks its breach alert up), a met row never breached
+    does not."""
     settings = settings_for(database_url, smtp_sink)
     engine = shared_engine(database_url)
     past = MONDAY - timedelta(days=3)
@@ -317,7 +319,8 @@ def test_deadlines_made_ready_ahead_store_the_rows_plain_ones_store(database_url
         dl("TK-2", Status.MET, past),
         dl("TK-3", Status.OPEN, day + timedelta(days=30)),
     ]
-    ready = prepare_deadlines(latest, create_engine("sqlite://").dialect)  # SQLite's binding
+    sqlite = create_engine("sqlite://").dialect  # SQLite's binding, whatever the database
+    ready = prepare_deadlines(latest, sqlite, planned=planned_when_stored)
     with session_scope(engine) as session:
         result = store_deadlines(
             session=session, provider_id="p1", deadlines=ready, evaluated_on=day
@@ -419,7 +422,7 @@ def test_a_check_plans_without_apprise_when_the_flow_checked_the_recipients(
     settings = settings_for(sqlite_url, smtp_sink)
     code = (
         "import json, sys; from datetime import datetime; "
-        "from notifications.service import plan_provider; from vahti.config import Settings; "
+        "from notifications.write_ahead import plan_provider; from core.config import Settings; "
         "s = Settings.model_validate(json.loads(sys.argv[1])); "
         "now = datetime.fromisoformat(sys.argv[2]); "
         "done = plan_provider(s, now=now, provider_id='p1', recipients_checked=True); "

@@ -19,17 +19,17 @@ import pytest
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
-import rules
-from models import store
-from models.db import session_scope, shared_engine, upgrade
-from notifications import ledger
-from notifications.deadlines import store_deadlines
+from contract import validate
+from core.config import Settings
+from models import ledger, store
+from models.db import session_scope, shared_engine
+from models.deadlines import store_deadlines
+from models.schema import upgrade
 from notifications.service import notify
-from providers.generator import generate_dataset
+from pipeline.evaluation import evaluate_and_store
+from pipeline.summaries import overview, summarize_stored
+from reference.generator import generate_dataset
 from rules.deadline import Deadline, Status
-from vahti.config import Settings
-from vahti.incremental import evaluate_and_store
-from vahti.summaries import overview, summarize_stored
 
 TODAY = date(2026, 4, 14)
 NOW = datetime(2026, 4, 14, 5, tzinfo=UTC)
@@ -82,7 +82,7 @@ def test_repeated_statements_use_indexes(sqlite_url, smtp_sink, statements) -> N
     engine = shared_engine(sqlite_url)
     dataset = generate_dataset(cases=120, seed=3, today=TODAY)
     raw = [orjson.loads(dataset.case_bytes(i)) for i in range(len(dataset))]
-    valid, _ = rules.validate_cases(raw)
+    valid, _ = validate.validate_cases(raw)
     by_ref = {item["case_ref"]: item for item in raw}
     with session_scope(engine) as session:
         store.ensure_provider(session=session, provider_id="p2", name="", now=NOW)

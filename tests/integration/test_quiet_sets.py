@@ -11,9 +11,8 @@ from sqlalchemy import Engine, func, insert, select
 from sqlmodel import Session
 
 from models.alerting import DeadlineCount, DeadlineRecord, QuietDeadlineSet
-from models.db import alembic_config, make_engine, session_scope, upgrade
-from models.evaluation import current_case_refs
-from notifications.deadlines import (
+from models.db import make_engine, session_scope
+from models.deadlines import (
     StoreDeadlinesResult,
     deadline_history,
     fingerprint,
@@ -21,6 +20,8 @@ from notifications.deadlines import (
     status_counts,
     store_deadlines,
 )
+from models.evaluation import current_case_refs
+from models.schema import alembic_config, upgrade
 from rules.deadline import Deadline, Status
 
 TODAY = date(2026, 3, 10)

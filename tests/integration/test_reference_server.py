@@ -9,9 +9,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from providers.faults import Faults
-from providers.generator import generate_dataset
-from providers.server import openapi_document
+from reference.faults import Faults
+from reference.generator import generate_dataset
+from reference.server import openapi_document
 from tests.fixtures.provider_server import TODAY, ReferenceServer
 
 PROBLEM = "application/problem+json"
@@ -255,11 +255,11 @@ def test_admin_path_is_never_faulted(start_reference_server) -> None:
 
 
 def test_committed_openapi_matches_code() -> None:
-    """providers/openapi.json equals the document generated from the code."""
+    """contract/openapi.json equals the document generated from the code."""
     committed = json.loads(
-        (Path(__file__).parents[2] / "providers" / "openapi.json").read_text("utf-8")
+        (Path(__file__).parents[2] / "contract" / "openapi.json").read_text("utf-8")
     )
-    assert committed == openapi_document(), "run: python -m providers.server --write-openapi"
+    assert committed == openapi_document(), "run: python -m reference.server --write-openapi"
 
 
 def test_openapi_describes_payloads_and_problems() -> None:

@@ -15,24 +15,24 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, delete, func, select, text
 from sqlmodel import Session, SQLModel
 
+from contract.payloads import AuditPayload, CasePayload, CoachPayload
+from contract.rejected import Rejected
+from core.errors import StoreError
 from models import reads, store
 from models.alerting import Alert
-from models.db import (
+from models.bulk import insert_dicts
+from models.db import make_engine
+from models.ledger import write_alerts
+from models.provider_data import Audit, Case, CaseRevision, Coach, Finding, RejectedPayload
+from models.schema import (
     SCHEMA_HEAD,
     alembic_config,
     check_schema,
     current_revision,
-    insert_dicts,
-    make_engine,
-    refresh_statistics,
     script_revisions,
     upgrade,
 )
-from models.provider_data import Audit, Case, CaseRevision, Coach, Finding, RejectedPayload
-from notifications.ledger import write_alerts
-from providers.payloads import AuditPayload, CasePayload, CoachPayload
-from rules.deadline import Rejected
-from vahti.errors import StoreError
+from models.statistics import refresh_statistics
 
 NOW = datetime(2025, 5, 2, 9, 0, tzinfo=UTC)
 

@@ -14,15 +14,15 @@ from sqlmodel import Session, SQLModel
 from typer.testing import CliRunner
 
 import providers.client
+from core.config import DatabaseSettings, ProviderSettings, Settings
 from models import reads, store
 from models.db import make_engine, shared_engine
 from models.provider_data import Audit, Case, CaseRevision, Coach, RejectedPayload, SyncRun
-from providers.faults import Faults
-from providers.generator import generate_dataset
 from providers.sync import SyncReport, sync_all, sync_provider
+from reference.faults import Faults
+from reference.generator import generate_dataset
 from tests.fixtures.provider_server import TODAY, TOKEN, ReferenceServer, StartServer
 from vahti.cli import app
-from vahti.config import DatabaseSettings, ProviderSettings, Settings
 
 TOKEN_ENV = "VAHTI_TOKEN_DEMO"
 

@@ -13,9 +13,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, text
 
-from models import db
-from models.db import WriterLock, _writer_lock, make_engine, read_scope, session_scope
-from vahti.errors import StoreError
+from core.errors import StoreError
+from models import sqlite
+from models.db import make_engine, read_scope, session_scope
+from models.sqlite import WriterLock, _writer_lock
 
 HOLDER = textwrap.dedent(
     """
@@ -77,7 +78,7 @@ def test_another_process_writing_keeps_this_one_waiting(
 def test_a_writer_that_waits_too_long_gets_a_clear_error(
     url: str, holder: subprocess.Popen[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("models.db.SQLITE_BUSY_TIMEOUT_MS", 200)
+    monkeypatch.setattr("models.sqlite.SQLITE_BUSY_TIMEOUT_MS", 200)
     engine = make_engine(url)
     try:
         with (
@@ -155,7 +156,7 @@ def test_a_forked_child_does_not_share_its_parents_lock(tmp_path: Path) -> None:
 CONVERTER = textwrap.dedent(
     """
     import sqlite3, sys
-    from models.db import _writer_lock
+    from models.sqlite import _writer_lock
     lock = _writer_lock(sys.argv[1])
     assert lock.acquire(timeout=5)
     raw = sqlite3.connect(sys.argv[1], isolation_level=None)
@@ -216,20 +217,20 @@ def test_a_big_write_is_checkpointed_once_the_lock_is_free(
     database = Path(url.removeprefix("sqlite:///"))
     lock = _writer_lock(str(database))
     seen: list[int] = []
-    checkpoint = db._checkpoint
+    checkpoint = sqlite._checkpoint
 
     def spied(driver: object, done: dict[int, int]) -> None:
         seen.append(lock._depth)  # 0: the lock is free
         checkpoint(driver, done)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(db, "_checkpoint", spied)
+    monkeypatch.setattr(sqlite, "_checkpoint", spied)
     engine = make_engine(url)
     try:
         size = database.stat().st_size
         with session_scope(engine) as session:  # below the threshold: stays in the WAL
             session.execute(text("INSERT INTO t VALUES (:n)"), [{"n": n} for n in range(10)])
         assert database.stat().st_size == size
-        rows = [{"n": n} for n in range(db.CHECKPOINT_ROWS)]
+        rows = [{"n": n} for n in range(sqlite.CHECKPOINT_ROWS)]
         with session_scope(engine) as session:
             session.execute(text("INSERT INTO t VALUES (:n)"), rows)
         assert database.stat().st_size > size  # copied into the database file

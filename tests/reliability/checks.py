@@ -18,15 +18,15 @@ from urllib.parse import parse_qs, urlsplit
 from sqlalchemy import select, text
 from sqlmodel import Session
 
+from contract.validate import validate_cases
+from core.config import ProviderSettings, Settings
 from models.alerting import Alert, DeliveryAttempt
 from models.db import make_engine
 from models.provider_data import Case, CaseRevision, RejectedPayload
 from models.store import canonical_json, content_hash
-from notifications.service import all_targets
-from notifications.sink import MaildirSink
-from providers.generator import Dataset
-from rules.validate import validate_cases
-from vahti.config import ProviderSettings, Settings
+from notifications.dispatch import all_targets
+from reference.generator import Dataset
+from reference.mail import MaildirSink
 
 BASE_NOW = "2026-04-01T09:00:00+03:00"  # Wednesday, inside the send window
 

@@ -20,8 +20,8 @@ import pytest
 
 import providers.client
 import providers.sync
+from core.config import DatabaseSettings, ProviderSettings, Settings
 from providers.client import ProviderClient
-from vahti.config import DatabaseSettings, ProviderSettings, Settings
 
 TOKEN_ENV = "VAHTI_RELIABILITY_TOKEN"
 FIGURES_FILE = "reliability-figures.json"

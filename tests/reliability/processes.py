@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from core.config import Settings
 from tests.reliability.worker import PAUSE_ENV
-from vahti.config import Settings
 
 RUN_TIMEOUT = 120.0  # seconds: a worker that hangs fails the test instead of CI
 

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from notifications.sink import MaildirSink
+from reference.mail import MaildirSink
 from tests.fixtures.provider_server import ReferenceServer, StartServer
 from tests.reliability.checks import (
     BASE_NOW,

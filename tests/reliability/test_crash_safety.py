@@ -16,9 +16,10 @@ from pathlib import Path
 
 import pytest
 
+from core.config import Settings
 from notifications.service import notify
-from notifications.sink import MaildirSink
 from providers.sync import sync_all
+from reference.mail import MaildirSink
 from tests.fixtures.provider_server import ReferenceServer, StartServer
 from tests.reliability.checks import (
     BASE_NOW,
@@ -28,7 +29,6 @@ from tests.reliability.checks import (
 )
 from tests.reliability.conftest import TOKEN_ENV, Figures, provider_settings
 from tests.reliability.processes import KillAt, run_worker, write_settings
-from vahti.config import Settings
 
 SYNC_KILLS = 3
 DELIVERY_KILLS = 3

@@ -17,15 +17,16 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from sqlmodel import Session, select
 
+from core.config import Settings
 from models.alerting import Alert
-from models.db import make_engine, session_scope, upgrade
-from notifications.deadlines import store_deadlines
+from models.db import make_engine, session_scope
+from models.deadlines import store_deadlines
+from models.schema import upgrade
 from notifications.service import notify
-from notifications.sink import MaildirSink
+from reference.mail import MaildirSink
 from rules.deadline import Deadline, Status
 from tests.fixtures.smtp import WebhookReceiver
 from tests.reliability.conftest import Figures
-from vahti.config import Settings
 
 TODAY = date(2026, 4, 7)  # Tuesday
 NOW = datetime(2026, 4, 7, 9, 0, tzinfo=UTC)  # 12:00 in Helsinki: inside the send window

@@ -24,13 +24,14 @@ from sqlalchemy import Engine, select
 from sqlmodel import Session
 
 import rules
+from contract.hetu import contains_identity_code
 from models import reads
-from models.db import ensure_schema, make_engine
+from models.db import make_engine
 from models.provider_data import Case, RejectedPayload
+from models.schema import ensure_schema
 from models.store import canonical_json, content_hash
-from providers.generator import generate_dataset
 from providers.sync import sync_provider
-from rules.hetu import contains_identity_code
+from reference.generator import generate_dataset
 from tests.reliability.conftest import Figures, RetryLog, make_settings, provider_settings
 
 IDENTITY_CODE = "131052-308T"  # a well-formed Finnish identity code (synthetic)

@@ -16,8 +16,8 @@ from sqlmodel import Session
 
 from models.db import make_engine
 from models.provider_data import Audit, Case, Coach, SyncRun
-from providers.faults import Faults
 from providers.sync import sync_all
+from reference.faults import Faults
 from tests.fixtures.provider_server import StartServer
 from tests.reliability.conftest import Figures, RetryLog, make_settings, provider_settings
 

@@ -19,13 +19,16 @@ from pathlib import Path
 import pytest
 from sqlalchemy import MetaData, Table, inspect, select
 
+from contract.hetu import contains_identity_code
+from core.config import ProviderSettings, Settings, load_settings
+from core.errors import ConfigError
 from models.db import make_engine
 from notifications.routing import validate_recipients
 from notifications.service import notify
-from notifications.sink import MaildirSink
+from pipeline.reporting import report_step
 from providers.client import ProviderClient
 from providers.sync import sync_all
-from rules.hetu import contains_identity_code
+from reference.mail import MaildirSink
 from tests.fixtures.provider_server import StartServer
 from tests.fixtures.smtp import WebhookReceiver
 from tests.reliability.checks import BASE_NOW
@@ -33,9 +36,6 @@ from tests.reliability.conftest import TOKEN_ENV, Figures, provider_settings
 from tests.reliability.processes import run_worker, write_settings
 from tests.reliability.test_crash_safety import prefect_env
 from tests.reliability.worker import evaluate
-from vahti.config import ProviderSettings, Settings, load_settings
-from vahti.errors import ConfigError
-from vahti.reporting import report_step
 
 PROVIDER_TOKEN = "tok-Zq8xSECRETprov1d3r"
 SMTP_PASSWORD = "pw-K7vSECRETsmtpPa55"

@@ -25,12 +25,13 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import rules
-from models import reads, store
-from models.db import ensure_schema, make_engine, session_scope
-from notifications import ledger, service
-from notifications.deadlines import store_deadlines
+from core.config import Settings
+from models import ledger, reads, store
+from models.db import make_engine, session_scope
+from models.deadlines import store_deadlines
+from models.schema import ensure_schema
+from notifications import dispatch, service
 from providers.sync import sync_all
-from vahti.config import Settings
 
 #: ``NAME:SECONDS``: pause after each NAME event, so a kill aimed at it lands in its window.
 PAUSE_ENV = "VAHTI_WORKER_PAUSE"
@@ -118,7 +119,7 @@ def main(argv: list[str]) -> int:
     store.store_cases = _announcing(store.store_cases, "page")  # type: ignore[assignment]
     store.store_audits = _announcing(store.store_audits, "page")  # type: ignore[assignment]
     ledger.claim = _announcing(ledger.claim, "claimed")  # type: ignore[assignment]
-    service.deliver = _announcing(service.deliver, "delivered")  # type: ignore[assignment]
+    dispatch.deliver = _announcing(dispatch.deliver, "delivered")  # type: ignore[assignment]
     done: dict[str, object] = {}
     if "sync" in steps:
         done["sync"] = [r.to_json() for r in sync_all(settings)]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from flows.artifacts import ARTIFACT_ROWS, _most_pressing
-from vahti.rows import DeadlineRow
+from pipeline.rows import DeadlineRow
 
 
 def row(subject: str, days_left: int | None) -> DeadlineRow:

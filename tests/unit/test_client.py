@@ -11,9 +11,9 @@ from email.utils import format_datetime
 import httpx
 import pytest
 
+from core.config import ProviderSettings
+from core.errors import PermanentProviderError, TransientProviderError
 from providers.client import MAX_RETRY_AFTER, ProviderClient
-from vahti.config import ProviderSettings
-from vahti.errors import PermanentProviderError, TransientProviderError
 
 TOKEN = "s3cr3t-token-value"
 Handler = Callable[[httpx.Request], httpx.Response]

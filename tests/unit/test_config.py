@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from vahti.config import load_settings
-from vahti.errors import ConfigError
+from core.config import load_settings
+from core.errors import ConfigError
 
 GOOD = """
 [database]

@@ -9,11 +9,11 @@ from datetime import UTC, date, datetime
 import pytest
 from pydantic import ValidationError
 
-from providers.faults import Faults
-from providers.generator import generate_dataset
-from providers.generator_org import FINDING_SHAPE, scaled_counts
-from providers.payloads import AuditPayload, CasePayload, CoachPayload
-from vahti.errors import InputError
+from contract.payloads import AuditPayload, CasePayload, CoachPayload
+from core.errors import InputError
+from reference.faults import Faults
+from reference.generator import generate_dataset
+from reference.generator_org import FINDING_SHAPE, scaled_counts
 
 TODAY = date(2026, 4, 1)
 

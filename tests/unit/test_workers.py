@@ -1,4 +1,4 @@
-"""Steps in worker processes (vahti.workers): results, logs, errors, environment, deaths."""
+"""Steps in worker processes (flows.workers): results, logs, errors, environment, deaths."""
 
 from __future__ import annotations
 
@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
+from core.config import Settings
+from core.errors import TransientProviderError, VahtiError
+from flows import workers
 from flows.compliance import provider_processes
-from vahti import workers
-from vahti.config import Settings
-from vahti.errors import TransientProviderError, VahtiError
 
 ENV = "VAHTI_WORKER_TEST_VALUE"
 
@@ -161,10 +161,10 @@ def test_an_in_memory_store_keeps_the_checks_in_the_flow_process(url: str, expec
 
 
 def test_the_fork_servers_warm_up_imports_and_fills_the_caches() -> None:
-    """``vahti._warm`` (the fork server's last preload) must import cleanly: the fork server
+    """``flows._warm`` (the fork server's last preload) must import cleanly: the fork server
     skips a preload that raises ImportError, silently."""
     code = (
-        "import sys, vahti.pipeline, vahti._warm; from rules import calendar; "
+        "import sys, pipeline.steps, flows._warm; from rules import calendar; "
         "print(calendar._holiday_names.cache_info().currsize > 0, "
         "'alembic' in sys.modules, 'apprise' in sys.modules)"
     )

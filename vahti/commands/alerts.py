@@ -15,8 +15,8 @@ from zoneinfo import ZoneInfo
 
 import typer
 
-from vahti.config import DEFAULT_CONFIG, Settings, load_settings
-from vahti.errors import ConfigError, InputError, StoreError, VahtiError
+from core.config import DEFAULT_CONFIG, Settings, load_settings
+from core.errors import ConfigError, InputError, StoreError, VahtiError
 
 ConfigOption = Annotated[Path, typer.Option("--config", help="Settings file (TOML).")]
 FormatOption = Annotated[
@@ -95,8 +95,9 @@ def _suppress(
     provider: str | None,
     config: Path,
 ) -> None:
-    from models.db import ensure_schema, make_engine, session_scope  # noqa: PLC0415
-    from notifications.ledger import add_suppression  # noqa: PLC0415
+    from models.db import make_engine, session_scope  # noqa: PLC0415
+    from models.ledger import add_suppression  # noqa: PLC0415
+    from models.schema import ensure_schema  # noqa: PLC0415
 
     try:
         if not reason.strip():
@@ -191,8 +192,9 @@ def list_command(
 ) -> None:
     """Show the alert ledger, newest first."""
     from models.alerting import ALERT_STATUSES  # noqa: PLC0415
-    from models.db import ensure_schema, make_engine, session_scope  # noqa: PLC0415
-    from notifications.ledger import list_alerts  # noqa: PLC0415
+    from models.db import make_engine, session_scope  # noqa: PLC0415
+    from models.ledger import list_alerts  # noqa: PLC0415
+    from models.schema import ensure_schema  # noqa: PLC0415
 
     try:
         unknown = sorted(set(status or []) - set(ALERT_STATUSES))

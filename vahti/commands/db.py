@@ -8,8 +8,8 @@ from typing import Annotated
 
 import typer
 
-from vahti.config import DEFAULT_CONFIG, load_settings
-from vahti.errors import ConfigError, StoreError
+from core.config import DEFAULT_CONFIG, load_settings
+from core.errors import ConfigError, StoreError
 
 _SHOWN_ERRORS = 5
 db_app = typer.Typer(help="Database: migrations and stored data.", no_args_is_help=True)
@@ -19,11 +19,16 @@ ConfigOption = Annotated[Path, typer.Option("--config", help="Settings file (TOM
 @db_app.command("upgrade")
 def upgrade(config: ConfigOption = DEFAULT_CONFIG) -> None:
     """Apply the schema migrations up to the newest one."""
-    from models.db import upgrade as run_upgrade  # noqa: PLC0415 (keep --help fast)
+    from models.db import make_engine  # noqa: PLC0415 (keep --help fast)
+    from models.schema import upgrade as run_upgrade  # noqa: PLC0415
 
     try:
         settings = load_settings(config)
-        revision = run_upgrade(settings.database.url)
+        engine = make_engine(settings.database.url)
+        try:
+            revision = run_upgrade(engine)
+        finally:
+            engine.dispose()
     except ConfigError as exc:
         typer.echo(f"vahti db upgrade: {exc}", err=True)
         raise typer.Exit(2) from None
@@ -42,7 +47,8 @@ def rejected(
 ) -> None:
     """List rejected payloads (newest first): reference and every error, no raw data."""
     from models import reads  # noqa: PLC0415
-    from models.db import check_schema, make_engine, session_scope  # noqa: PLC0415
+    from models.db import make_engine, session_scope  # noqa: PLC0415
+    from models.schema import check_schema  # noqa: PLC0415
 
     try:
         settings = load_settings(config)

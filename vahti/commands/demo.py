@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 import typer
 from rich.console import Console
 
-from vahti.errors import VahtiError
+from core.errors import VahtiError
 
 HELSINKI = ZoneInfo("Europe/Helsinki")
 

@@ -21,8 +21,10 @@ from rich.console import Console
 from rich.table import Table
 
 import rules
-from rules.deadline import Deadline, Rejected, Status
-from vahti.errors import InputError, VahtiError
+from contract import validate
+from contract.rejected import Rejected
+from core.errors import InputError, VahtiError
+from rules.deadline import Deadline, Status
 
 STATUS_STYLE = {
     Status.OPEN: "green",
@@ -93,9 +95,9 @@ def run(
 ) -> Evaluation:
     """Validate the raw items and evaluate the valid ones."""
     pack = rules.get_pack(pack_id) if pack_id else None
-    valid_cases, rejected_cases = rules.validate_cases(list(cases))
-    valid_audits, rejected_audits = rules.validate_audits(list(audits))
-    valid_staff, rejected_staff = rules.validate_staff(list(staff))
+    valid_cases, rejected_cases = validate.validate_cases(list(cases))
+    valid_audits, rejected_audits = validate.validate_audits(list(audits))
+    valid_staff, rejected_staff = validate.validate_staff(list(staff))
     deadlines = rules.evaluate(
         valid_cases, valid_audits, valid_staff, pack, today, rules.FinnishCalendar()
     )

@@ -10,11 +10,11 @@ from zoneinfo import ZoneInfo
 
 import typer
 
-from providers.faults import Faults
-from providers.generator import Dataset, generate_dataset
-from providers.server import create_app, openapi_document
-from providers.server_run import run_in_thread
-from vahti.errors import InputError
+from core.errors import InputError
+from reference.faults import Faults
+from reference.generator import Dataset, generate_dataset
+from reference.server import create_app, openapi_document
+from reference.server_run import run_in_thread
 
 HELSINKI = ZoneInfo("Europe/Helsinki")
 

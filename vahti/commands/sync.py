@@ -10,8 +10,8 @@ from typing import Annotated
 
 import typer
 
-from vahti.config import DEFAULT_CONFIG, load_settings
-from vahti.errors import ConfigError, StoreError
+from core.config import DEFAULT_CONFIG, load_settings
+from core.errors import ConfigError, StoreError
 
 
 class OutputFormat(StrEnum):

@@ -8,7 +8,7 @@ case for them instead of about eleven.
 
 No stored row is rewritten here. A subject's quiet rows already in ``deadline_record``
 stay current there and are read as before; the next evaluation of the subject retires
-them into its set (``notifications.deadlines.store_deadlines``), so a deadline is
+them into its set (``models.deadlines.store_deadlines``), so a deadline is
 current in one table or the other, never in both.
 
 Revision ID: 0009
@@ -57,7 +57,7 @@ def upgrade() -> None:
     )
 
 
-#: A set's deadline lists, in order (as notifications.quiet.pack wrote them at this revision).
+#: A set's deadline lists, in order (as models.quiet.pack wrote them at this revision).
 _ITEM = (
     "rule", "status", "due_on", "event_on", "days_left", "details", "explanation", "pack_id",
     "provisional", "office_id", "coach_id", "link", "language", "escalate", "count", "limit",
@@ -65,7 +65,7 @@ _ITEM = (
 
 
 def _fingerprint(item: dict[str, object]) -> str:
-    """``notifications.deadlines.fingerprint`` of a deadline read from a set (orjson writes
+    """``models.deadlines.fingerprint`` of a deadline read from a set (orjson writes
     a date and its ISO text, a tuple and a list, a StrEnum and its value alike)."""
     data = [item[name] for name in ("status", "due_on", "event_on", "count", "limit")]
     data += [item[name] for name in ("details", "coach_id", "office_id", "escalate", "link")]

@@ -2,8 +2,8 @@
 
 Each check plans its provider's alerts and reads the provider's current rows due within
 the warning window. Through ``uq_deadline_record_current`` it walked all of the
-provider's current rows (~1 900 at 500 cases) to find the ~80 in the window: 1.9 ms of
-SQLite's time a provider, against 0.3 ms on this index. Only dated rows are in it: a
+provider's current rows to find the few in the window (bench/HISTORY.md, "figures that
+were in the code"). Only dated rows are in it: a
 query needs a ``due_on`` comparison to use it, so it never competes with
 ``ix_deadline_record_unplanned`` for a provider's unplanned rows.
 

@@ -6,13 +6,13 @@ from datetime import date
 
 import pytest
 
+from contract.payloads import AbsencePayload, CoachPayload
+from core.config import Recipient, RecipientsSettings
+from core.errors import ConfigError
 from notifications.masking import mask_text, mask_url
 from notifications.policy import PlannedAlert
 from notifications.routing import Router, expand_env, validate_recipients
-from providers.payloads import AbsencePayload, CoachPayload
 from rules.deadline import Deadline, Status
-from vahti.config import Recipient, RecipientsSettings
-from vahti.errors import ConfigError
 
 SECRET = "Sup3rS3cretTok3n"
 

@@ -8,13 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from notifications.messages import (
-    LANGUAGES,
-    MessageItem,
-    clean_reason,
-    format_date,
-    render_digest,
-)
+from notifications.items import MessageItem, clean_reason
+from notifications.messages import LANGUAGES, format_date, render_digest
 from notifications.rule_titles import RULE_TITLES, rule_title
 
 RULES_MD = Path(__file__).resolve().parents[3] / ".." / "shared" / "spec" / "rules.md"

@@ -6,18 +6,16 @@ from datetime import UTC, date, datetime, time
 
 import pytest
 
+from models.ledger import LedgerEntry, Suppression
 from notifications.policy import (
-    LedgerEntry,
     PolicySettings,
-    ProviderDeadline,
-    Suppression,
     dedup_key,
     in_send_window,
     ledger_keys,
     plan,
     warning_stage,
 )
-from rules.deadline import Deadline, Status
+from rules.deadline import Deadline, ProviderDeadline, Status
 
 TODAY = date(2026, 4, 7)  # a Tuesday
 INSIDE = datetime(2026, 4, 7, 9, 0, tzinfo=UTC)  # 12:00 in Helsinki

@@ -6,7 +6,8 @@ from datetime import date
 
 import pytest
 
-from notifications.messages import MessageItem, reason_fields, render_digest
+from notifications.items import MessageItem, reason_fields
+from notifications.messages import render_digest
 from notifications.reasons import localized_reason
 
 EXPLANATION = (

@@ -7,11 +7,11 @@ from datetime import date, timedelta
 import orjson
 import pytest
 
-from notifications.messages import MessageItem, render_digest, render_stored_digest
-from notifications.policy import Suppression
+from models.candidates import BreachedRef
+from models.ledger import REMINDER_RULE, Suppression
+from notifications.items import MessageItem
+from notifications.messages import render_digest, render_stored_digest
 from notifications.reminder import (
-    REMINDER_RULE,
-    BreachedRef,
     Reminder,
     still_breached,
     summarize_breaches,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from providers.payloads import AuditPayload, CasePayload, CoachPayload
+from contract.payloads import AuditPayload, CasePayload, CoachPayload
 from rules import FinnishCalendar, evaluate
 from rules.deadline import Deadline
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from core.errors import InputError
 from rules import PACKS, get_pack, pack_in_force
 from rules.pack import KELA_TK_TV_2025
 from tests.unit.rules.builders import d
-from vahti.errors import InputError
 
 
 def test_pack_parameters_from_rules_md() -> None:

@@ -8,7 +8,7 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from rules import validate_cases
+from contract.validate import validate_cases
 from tests.unit.rules.builders import day, raw_case, rule, run
 
 DATES = st.dates(min_value=date(2025, 1, 1), max_value=date(2027, 12, 31))

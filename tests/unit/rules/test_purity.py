@@ -6,11 +6,11 @@ import gc
 import pkgutil
 import subprocess
 import sys
+from datetime import date
 from pathlib import Path
 
 import rules
-from rules import validate_cases
-from rules._gc import BATCH_THRESHOLD
+from contract.validate import validate_cases
 from tests.unit.rules.builders import raw_case
 
 FORBIDDEN = ("prefect", "sqlmodel", "sqlalchemy", "httpx", "apprise")
@@ -40,20 +40,14 @@ def test_engine_reads_no_clock() -> None:
         assert ".now(" not in text, info.name
 
 
-def test_collector_is_relaxed_once_never_toggled() -> None:
-    """Batches raise the collector's first threshold, never lower it, never switch it off."""
+def test_engine_leaves_the_collector_alone() -> None:
+    """Validating and evaluating change no process-wide collector setting (the shells do)."""
     before = gc.get_threshold()
     try:
         gc.set_threshold(700, before[1], before[2])
-        validate_cases([raw_case()])
+        cases, _ = validate_cases([raw_case()])
+        rules.evaluate(cases, [], [], None, date(2026, 3, 10), rules.FinnishCalendar())
         assert gc.isenabled()
-        assert gc.get_threshold() == (BATCH_THRESHOLD, before[1], before[2])
-        gc.set_threshold(10 * BATCH_THRESHOLD, before[1], before[2])
-        validate_cases([raw_case()])
-        assert gc.get_threshold()[0] == 10 * BATCH_THRESHOLD
-        gc.disable()
-        validate_cases([raw_case()])
-        assert not gc.isenabled()
+        assert gc.get_threshold() == (700, before[1], before[2])
     finally:
-        gc.enable()
         gc.set_threshold(*before)

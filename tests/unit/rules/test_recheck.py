@@ -9,7 +9,8 @@ import orjson
 from hypothesis import given
 
 import rules
-from providers.generator import generate_dataset
+from contract import validate
+from reference.generator import generate_dataset
 from rules.deadline import Deadline
 from tests.unit.rules.test_properties import PROFILE, valid_cases
 
@@ -47,8 +48,8 @@ def test_generated_cases_change_only_on_or_after_their_recheck_day() -> None:
     """Synthetic cases evaluated on later days differ only once their recheck day came."""
     dataset = generate_dataset(cases=400, seed=11, today=TODAY)
     raw = [orjson.loads(dataset.case_bytes(i)) for i in range(len(dataset))]
-    cases, _ = rules.validate_cases(raw)
-    staff, _ = rules.validate_staff(dataset.staff)
+    cases, _ = validate.validate_cases(raw)
+    staff, _ = validate.validate_staff(dataset.staff)
     assert _misses(cases, staff) == []
 
 
@@ -56,7 +57,7 @@ def test_recheck_is_after_today_or_none() -> None:
     """Every recheck day is later than the evaluation day, and some cases have none."""
     dataset = generate_dataset(cases=200, seed=12, today=TODAY)
     raw = [orjson.loads(dataset.case_bytes(i)) for i in range(len(dataset))]
-    cases, _ = rules.validate_cases(raw)
+    cases, _ = validate.validate_cases(raw)
     recheck: dict[str, date | None] = {}
     rules.evaluate(cases, [], [], None, TODAY, CALENDAR, recheck=recheck)
     assert set(recheck) == {c.case_ref for c in cases}
@@ -68,6 +69,6 @@ def test_recheck_is_after_today_or_none() -> None:
 @given(valid_cases())
 def test_random_cases_change_only_on_or_after_their_recheck_day(raw: dict[str, Any]) -> None:
     """Random valid cases never change status before their recheck day."""
-    cases, rejected = rules.validate_cases([raw])
+    cases, rejected = validate.validate_cases([raw])
     assert not rejected
     assert _misses(cases, []) == []

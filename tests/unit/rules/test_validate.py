@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from rules import validate_audits, validate_cases, validate_staff
-from rules.hetu import contains_identity_code, identity_code_paths, withhold
+from contract.hetu import contains_identity_code, identity_code_paths, withhold
+from contract.validate import validate_audits, validate_cases, validate_staff
 from tests.unit.rules.builders import UPDATED, day, meeting, raw_case
 
 CHECK = "0123456789ABCDEFHJKLMNPRSTUVWXY"

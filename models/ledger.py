@@ -21,22 +21,56 @@ import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
-import orjson
 from sqlalchemy import and_, bindparam, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col
 
 from models.alerting import OPEN_ALERT_STATUSES, Acknowledgement, Alert, DeliveryAttempt
-from models.db import insert_dicts
-from notifications.messages import MessageItem
-from notifications.policy import LedgerEntry, PlannedAlert, Suppression
-from notifications.reminder import REMINDER_RULE
-from notifications.routing import OPERATIONS_RULES, Target
+from models.bulk import insert_dicts
+from rules.deadline import ProviderDeadline
 
 MAX_BACKOFF = timedelta(hours=24)
+#: The ledger's rows that are no deadline's: the daily breach reminder (one per quality
+#: recipient and day) and the alerts to operations.
+REMINDER_RULE = "BREACH-REMINDER"
+OPERATIONS_RULES = frozenset({"DELIVERY-FAILED", "SYNC-FAILED", "CHECK-OVERDUE"})
+SuppressionKind = Literal["ack", "silence"]
 _KEYS_CHUNK = 5000  # dedup keys or row ids per IN list (SQLite takes 32 766 parameters)
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerEntry:
+    """What the policy needs to know about a dedup key already in the ledger."""
+
+    open: bool  # pending, sending or failed: not yet delivered
+    created_on: date
+
+
+@dataclass(frozen=True, slots=True)
+class Suppression:
+    """An acknowledgement or a silence for one subject and rule."""
+
+    kind: SuppressionKind
+    subject: str
+    rule: str
+    reason: str
+    by: str
+    until_on: date | None = None  # None: until the deadline is met (acks only)
+    provider_id: str | None = None  # None: every provider
+
+    def applies(self, item: ProviderDeadline, today: date) -> bool:
+        """True when this suppression quietens ``item`` on ``today``."""
+        return self.covers(item.provider_id, item.deadline.subject, item.deadline.rule, today)
+
+    def covers(self, provider_id: str, subject: str, rule: str, today: date) -> bool:
+        """True when this suppression quietens that provider's subject and rule on ``today``."""
+        if self.until_on is not None and today > self.until_on:
+            return False
+        if self.provider_id is not None and self.provider_id != provider_id:
+            return False
+        return self.subject == subject and self.rule == rule
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,33 +162,6 @@ def _insert(session: Session) -> Any:
     if session.get_bind().dialect.name == "postgresql":
         return postgresql.insert(table)
     return sqlite.insert(table)
-
-
-def alert_row(
-    alert: PlannedAlert, target: Target, item: MessageItem, *, now: datetime, today: date
-) -> dict[str, Any]:
-    d = alert.deadline
-    return {
-        "dedup_key": alert.key,
-        "provider_id": alert.provider_id,
-        "subject_kind": d.subject_kind,
-        "subject": d.subject,
-        "rule": d.rule,
-        "due_on": d.due_on,
-        "stage": alert.stage,
-        "target_key": target.key,
-        "recipient_key": target.recipient_key,
-        "role": target.role,
-        "target_label": target.label,
-        "language": target.language,
-        "urgent": alert.urgent,
-        "item": orjson.dumps(item.to_json()).decode(),
-        "status": "pending",
-        "attempts": 0,
-        "operations_notified": False,
-        "created_on": today,
-        "created_at": now,
-    }
 
 
 def write_alerts(*, session: Session, rows: Sequence[dict[str, Any]]) -> int:

@@ -8,7 +8,7 @@ bytes; the OpenAPI document still describes them with the ``*Payload`` models.
 Paging: items are ordered by (``updated_at``, ``case_ref``/``audit_id``); the opaque
 cursor encodes the last item's position, so pages stay stable while items change
 (a changed item moves to the end and is served again there). ``updated_since`` is
-inclusive. ``python -m providers.server --write-openapi FILE`` regenerates the document.
+inclusive. ``python -m reference.server --write-openapi FILE`` regenerates the document.
 """
 
 import base64
@@ -29,9 +29,9 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from providers.faults import FaultMiddleware, Faults
-from providers.generator import Dataset, Key, SortedKeys, dumps, generate_dataset
-from providers.payloads import AuditPayload, CasePayload, CoachPayload, HealthPayload
+from contract.payloads import AuditPayload, CasePayload, CoachPayload, HealthPayload
+from reference.faults import FaultMiddleware, Faults
+from reference.generator import Dataset, Key, SortedKeys, dumps, generate_dataset
 
 API_TITLE = "Provider Case API"
 DEFAULT_LIMIT = 500
@@ -387,11 +387,11 @@ def openapi_json() -> str:
 
 
 def main(argv: list[str]) -> int:
-    """``python -m providers.server --write-openapi [FILE]`` (default providers/openapi.json)."""
+    """``python -m reference.server --write-openapi [FILE]`` (default contract/openapi.json)."""
     if not argv or argv[0] != "--write-openapi":
-        sys.stderr.write("usage: python -m providers.server --write-openapi [FILE]\n")
+        sys.stderr.write("usage: python -m reference.server --write-openapi [FILE]\n")
         return 2
-    target = argv[1] if len(argv) > 1 else "providers/openapi.json"
+    target = argv[1] if len(argv) > 1 else "contract/openapi.json"
     with open(target, "w", encoding="utf-8") as handle:  # noqa: PTH123 - a plain CLI path
         handle.write(openapi_json())
     return 0

@@ -4,7 +4,7 @@ A provider's check (sync, validation, evaluation, storing) is Python work bound 
 core by the GIL. :func:`provider_pool` opens ``flows.provider_processes`` worker
 processes for the duration of a block (the scheduled check's provider phase), and
 :func:`run` sends a step there: plain values in, a small summary out, as every step in
-:mod:`vahti.pipeline` is built. Outside such a block, or with ``provider_processes = 0``,
+:mod:`pipeline.steps` is built. Outside such a block, or with ``provider_processes = 0``,
 :func:`run` calls the step in the calling thread, as before.
 
 Workers come from a fork server that imported the steps' modules and the program's
@@ -35,10 +35,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import ParamSpec, TypeVar, cast
 
-from vahti.errors import VahtiError
+from core.errors import VahtiError
 
 #: Imported once by the fork server: what the provider steps need.
-PRELOAD = ("vahti.pipeline", "vahti._warm")
+PRELOAD = ("pipeline.steps", "flows._warm")
 #: The top-level loggers of Vahti's packages (their records travel back from workers).
 LOGGERS = ("vahti", "providers", "models", "notifications", "flows")
 
@@ -69,10 +69,10 @@ class RemoteTracebackError(Exception):
 def processes_for(setting: int | str, tasks: int) -> int:
     """Worker processes for ``tasks`` steps at once; ``"auto"``: one per usable core, plus one.
 
-    A check waits part of its time: for SQLite's writer lock (measured at 100 000 cases
-    over 200 providers on 2 cores: ~10 s of a worker's ~52), for the provider's answer.
-    The extra worker runs meanwhile. Never more than ``tasks``; ``"auto"`` gives none
-    (in-process) on one core or for fewer than 2 tasks.
+    A check waits part of its time, for SQLite's writer lock and for the provider's answer;
+    the extra worker runs meanwhile (bench/HISTORY.md, "figures that were in the code").
+    Never more than ``tasks``; ``"auto"`` gives none (in-process) on one core or for fewer
+    than 2 tasks.
     """
     if setting != "auto":
         return max(0, min(int(setting), tasks))
@@ -147,7 +147,7 @@ def _new_pool(processes: int) -> ProcessPoolExecutor:
     main = sys.modules.get("__main__")
     name = getattr(getattr(main, "__spec__", None), "name", None)
     mains = [name] if name and not name.endswith("__main__") else []
-    context.set_forkserver_preload(["vahti._forkserver", "__main__", *mains, *PRELOAD])
+    context.set_forkserver_preload(["flows._forkserver", "__main__", *mains, *PRELOAD])
     return ProcessPoolExecutor(processes, mp_context=context)
 
 

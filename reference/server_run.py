@@ -19,7 +19,7 @@ from typing import Self
 import uvicorn
 from starlette.types import ASGIApp
 
-from vahti.errors import InputError
+from core.errors import InputError
 
 _START_TIMEOUT = 10.0
 
@@ -31,7 +31,7 @@ class RunningServer:
         self.host = host
         # proto given explicitly: asyncio sets TCP_NODELAY on accepted connections only
         # when the socket says IPPROTO_TCP; without it, headers and body go out as two
-        # segments and the second waits ~40 ms for the client's delayed ACK.
+        # segments and the second waits for the client's delayed ACK.
         self._socket = socket.socket(
             socket.AF_INET6 if ":" in host else socket.AF_INET,
             socket.SOCK_STREAM,

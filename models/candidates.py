@@ -10,6 +10,7 @@ reminder counts.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import date, timedelta
 from functools import cache
 from typing import Any
@@ -18,13 +19,24 @@ from sqlalchemy import Select, bindparam, select, update
 from sqlmodel import Session
 
 from models.alerting import OPEN_ALERT_STATUSES, Alert, DeadlineRecord
-from notifications.deadlines import DEADLINE_COLUMNS, from_columns
-from notifications.policy import ACTIONABLE_STATUSES, ProviderDeadline, Suppression
-from notifications.reminder import BreachedRef
-from rules.deadline import STATUS_OF, Deadline, Status
+from models.deadlines import DEADLINE_COLUMNS, from_columns
+from models.ledger import Suppression
+from rules.deadline import ACTIONABLE_STATUSES, STATUS_OF, Deadline, ProviderDeadline, Status
 
 _CHUNK = 500  # subjects per IN list
 _IDS_CHUNK = 5000  # row ids per UPDATE (SQLite takes 32 766 parameters)
+
+
+@dataclass(frozen=True, slots=True)
+class BreachedRef:
+    """A breached current deadline, as much of it as the reminder needs (no reasons)."""
+
+    provider_id: str
+    subject_kind: str
+    subject: str
+    rule: str
+    office_id: str | None
+    due_on: date | None
 
 
 #: Row id -> current deadline: the rows one notification plan looks at.
@@ -105,7 +117,7 @@ def _queries(one_provider: bool) -> tuple[Select[Any], tuple[Select[Any], ...]]:
     else:
         mine = table.c.provider_id >= ""
     # Not `base`: given the status list, SQLite's planner walks ix_deadline_record_current_due
-    # through every actionable current row (1.1 s at a million rows) instead of the
+    # through every actionable current row (slow at national scale) instead of the
     # partial index of the few unplanned ones, which the provider_id term makes it
     # search. The statuses are checked on the rows found (ACTIONABLE below).
     whole = (*(table.c[name] for name in DEADLINE_COLUMNS), table.c.id)

@@ -16,15 +16,15 @@ from pathlib import Path
 from sqlalchemy import func, or_, select
 from sqlmodel import Session
 
+from core.config import load_settings
+from core.errors import InputError
 from models.alerting import DeadlineRecord, QuietDeadlineSet
 from models.db import read_scope, shared_engine
-from notifications.deadlines import load_current_deadlines
-from notifications.ledger import active_suppressions
+from models.deadlines import load_current_deadlines
+from models.ledger import active_suppressions
+from pipeline.report import AcknowledgedRow, HistoryPoint, build_report, render_html
+from pipeline.rows import ProvisionalRow, provisional_rows
 from rules.deadline import BREACH_STATUSES, Deadline
-from vahti.config import load_settings
-from vahti.errors import InputError
-from vahti.report import AcknowledgedRow, HistoryPoint, build_report, render_html
-from vahti.rows import ProvisionalRow, provisional_rows
 
 log = logging.getLogger("vahti.reports")
 

@@ -18,10 +18,9 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from providers.payloads import AuditPayload, CasePayload, CoachPayload
-from rules._gc import relax_collector
-from rules.deadline import Rejected, RejectedKind
-from rules.hetu import identity_code_paths, withhold
+from contract.hetu import identity_code_paths, withhold
+from contract.payloads import AuditPayload, CasePayload, CoachPayload
+from contract.rejected import Rejected, RejectedKind
 
 M = TypeVar("M", bound=BaseModel)
 #: Dates outside this range are data errors (and would overflow the engine's date arithmetic).
@@ -261,7 +260,6 @@ def _validate(
     model: type[M],
     checks: Callable[[M], list[str]],
 ) -> tuple[list[M], list[Rejected]]:
-    relax_collector()
     return _validate_batch(_as_list(raw_items), kind, ref_field, model, checks)
 
 

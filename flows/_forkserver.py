@@ -1,4 +1,4 @@
-"""Imported first by the fork server of Vahti's worker processes (:mod:`vahti.workers`).
+"""Imported first by the fork server of Vahti's worker processes (:mod:`flows.workers`).
 
 Each worker forked from it runs the program's main module again, as ``__mp_main__``
 (multiprocessing's rule). The fork server has already imported that module by name, so

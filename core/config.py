@@ -20,7 +20,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from vahti.errors import ConfigError
+from core.errors import ConfigError
 
 DEFAULT_CONFIG = Path("vahti.toml")
 _SLUG = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
@@ -130,6 +130,11 @@ class FlowSettings(_Section):
     # usable core plus one, none on one core; 0: in the flow's own process,
     # provider_steps at once)
     provider_processes: Annotated[int, Field(ge=0, le=64)] | Literal["auto"] = "auto"
+    # a provider check that failed on a transient error (down, 429, 5xx, timeouts: after the
+    # client's own retries) is run again after each of these delays (seconds)
+    check_retry_delays: list[Annotated[float, Field(ge=0, le=3600)]] = Field(
+        default_factory=lambda: [30.0, 120.0], max_length=10
+    )
 
 
 class Settings(_Section):

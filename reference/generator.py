@@ -21,9 +21,9 @@ from typing import Any, overload
 
 import orjson  # pinned in uv.lock through prefect
 
-from providers import generator_cases as gc
-from providers.generator_clock import format_timestamp, local_epoch
-from providers.generator_org import audits_for, build_staff, office_ids
+from reference import generator_cases as gc
+from reference.generator_clock import format_timestamp, local_epoch
+from reference.generator_org import audits_for, build_staff, office_ids
 
 #: Sort key of an item: (updated_at epoch seconds, ref, position).
 Key = tuple[int, str, int]
@@ -33,7 +33,7 @@ _LANGUAGES = ("fi", "sv", "en")
 
 
 def dumps(value: Any) -> bytes:
-    """Compact UTF-8 JSON, the way the reference server sends it (orjson: 4x faster)."""
+    """Compact UTF-8 JSON, the way the reference server sends it (orjson: the faster one)."""
     return orjson.dumps(value)
 
 

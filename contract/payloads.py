@@ -44,7 +44,7 @@ class _Wire(BaseModel):
 
 #: A case's pauses, meetings and days are frozen, slotted pydantic dataclasses: a case
 #: holds dozens of them and a national sync validates millions, where each one as a
-#: BaseModel cost 2.5 us against 1.6 us (the whole case: ~125 us against ~75 us).
+#: BaseModel costs more to validate (bench/HISTORY.md, "figures that were in the code").
 _item = pydantic_dataclass(
     frozen=True, slots=True, config=ConfigDict(extra="ignore", str_strip_whitespace=False)
 )

@@ -18,9 +18,10 @@ from sqlalchemy import func, select
 from sqlmodel import Session
 
 from models.alerting import DeadlineRecord
-from notifications.deadlines import DEADLINE_COLUMNS, from_columns, status_counts
+from models.deadlines import DEADLINE_COLUMNS, from_columns, status_counts
+from notifications.counts import AlertPlanSummary
+from pipeline.rows import DeadlineRow, ProvisionalRow, RejectedRow, deadline_row, provisional_rows
 from rules.deadline import BREACH_STATUSES, Deadline, Status
-from vahti.rows import DeadlineRow, ProvisionalRow, RejectedRow, deadline_row, provisional_rows
 
 #: Rows per operator table returned by a step; the counts always cover everything.
 ROW_CAP = 200
@@ -55,17 +56,6 @@ class EvaluationSummary:
     history_rows: int = 0  # new deadline-history rows written
     cases_evaluated: int = 0  # cases the engine ran on (incremental: only what could change)
     complete: bool = True  # every open case evaluated (else only what could have changed)
-
-
-@dataclass(frozen=True, slots=True)
-class AlertPlanSummary:
-    """The alerts one provider's check planned and wrote ahead (the run's notify sends them)."""
-
-    planned: int = 0  # ledger rows written
-    cancelled: int = 0  # undelivered rows no longer justified
-    suppressed: int = 0  # acknowledged or silenced items
-    held: int = 0  # non-urgent items outside the send window (planned by a later run)
-    unroutable: int = 0  # due alerts with no recipient at all
 
 
 @dataclass(frozen=True, slots=True)

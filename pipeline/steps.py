@@ -3,7 +3,7 @@
 Each Prefect task in ``flows/`` wraps exactly one function here. A step opens what it
 needs itself (settings, the process's pooled database engine, HTTP client, Apprise)
 from the configuration path it is given, so tasks stay cacheable, retryable and cheap
-to ship between processes. Results are summaries (:mod:`vahti.summaries`): counts, plus
+to ship between processes. Results are summaries (:mod:`pipeline.summaries`): counts, plus
 at most ``ROW_CAP`` rows for the operator tables, never whole datasets and never
 personal data (case references, rule ids, dates and the engine's reasons only).
 
@@ -12,12 +12,11 @@ Prefect's thread pool starts every submitted task at once, so 200 providers woul
 hold 200 pages in memory and queue 200 writers on one SQLite file; the work is bound
 by one core (the GIL) anyway, and a few at once overlap the providers' network time.
 The scheduled check sends :func:`check_step` to worker processes instead, one per core
-plus one (:mod:`vahti.workers`); a worker takes one provider at a time.
+plus one (:mod:`flows.workers`); a worker takes one provider at a time.
 """
 
 from __future__ import annotations
 
-import html
 import logging
 import os
 import threading
@@ -32,24 +31,30 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
 
 import rules
-from models.db import read_scope, refresh_statistics, session_scope, shared_engine
+from contract.payloads import CoachPayload
+from core.config import Settings, load_settings
+from core.errors import (
+    DeliveryError,
+    InputError,
+    PermanentProviderError,
+    TransientProviderError,
+    VahtiError,
+)
+from core.process import release_memory
+from models.db import read_scope, session_scope, shared_engine
+from models.deadlines import store_deadlines
 from models.reads import list_rejected, load_audits, load_cases, load_coaches
-from notifications.deadlines import store_deadlines
-from notifications.delivery import deliver
-from notifications.messages import Message
-from notifications.routing import targets_of
-from notifications.service import notify, plan_provider
-from providers.payloads import CoachPayload
-from providers.sync import SyncReport, sync_provider
-from rules._gc import release_memory
-from rules.deadline import Deadline
-from vahti.config import Settings, load_settings
-from vahti.errors import DeliveryError, InputError, ProviderError, VahtiError
-from vahti.incremental import ProviderEvaluation, evaluate_and_store
-from vahti.rows import DeadlineRow, RejectedRow, deadline_row
-from vahti.summaries import (
+from models.statistics import refresh_statistics
+from notifications.counts import AlertPlanSummary
+from notifications.dispatch import notify_operations
+from notifications.planning import ALL_PROVIDERS
+from notifications.policy import planned_when_stored
+from notifications.service import notify
+from notifications.write_ahead import plan_provider
+from pipeline.evaluation import ProviderEvaluation, evaluate_and_store
+from pipeline.rows import DeadlineRow, RejectedRow, deadline_row
+from pipeline.summaries import (
     ROW_CAP,
-    AlertPlanSummary,
     CheckSummary,
     EvaluationSummary,
     NotifySummary,
@@ -59,6 +64,8 @@ from vahti.summaries import (
     summarize,
     summarize_stored,
 )
+from providers.sync import SyncReport, sync_provider
+from rules.deadline import Deadline
 
 log = logging.getLogger("vahti.pipeline")
 
@@ -134,7 +141,7 @@ def check_step(
     the most pressing ones of all providers at once: :func:`overview_step`).
 
     With ``notify_at`` (the run's notification clock) the provider's alerts are then
-    planned and written ahead, in this step (:func:`notifications.service.plan_provider`):
+    planned and written ahead, in this step (:func:`notifications.write_ahead.plan_provider`):
     the run's notify only adds the reminder and delivers. When that planning fails the
     check does not: ``alerts`` is None and the notify plans the provider itself.
     ``recipients_checked``: the caller validated the recipients (see ``plan_provider``).
@@ -243,9 +250,11 @@ def sync_step(config_path: str, provider_id: str, *, full: bool = False) -> Sync
 
 
 def _sync_summary(engine: Engine, settings: Settings, report: SyncReport) -> SyncSummary:
-    """The report as a summary; ProviderError when a collection failed."""
-    if report.errors:
-        raise ProviderError(
+    """The report as a summary; a ProviderError when a collection failed, transient (worth
+    running the check again) only when every failure was."""
+    if report.failures:
+        error = TransientProviderError if report.transient else PermanentProviderError
+        raise error(
             "sync failed: " + "; ".join(report.errors),
             provider=report.id,
             url=settings.provider(report.id).base_url,
@@ -329,6 +338,7 @@ def _evaluate_step(
                 deadlines=deadlines,
                 evaluated_on=today,
                 retire_missing=True,
+                planned=planned_when_stored,
             )
         written = result.new + result.changed
     selected: tuple[DeadlineRow, ...] = ()
@@ -363,7 +373,7 @@ def notify_step(
     ``release``: first collect and return to the system what provider checks in this
     process left (their peak and notify's then do not add up). A flow whose checks ran
     in worker processes passes False: its own heap is Prefect's and the imports, and a
-    full collection of it costs ~0.2 s at 200 providers, for nothing.
+    full collection of it costs time for nothing.
     """
     settings = settings_from(config_path)
     now = datetime.fromisoformat(now_at)
@@ -404,35 +414,25 @@ def evaluate_stored(
 # -- operations -------------------------------------------------------------------------
 
 
-def alert_operations_step(config_path: str, title: str, body: str) -> int:
-    """Send one plain message to every operations recipient; return how many accepted it.
+def alert_operations_step(
+    config_path: str, now_at: str, *, rule: str, subject: str, reason: str
+) -> int:
+    """Tell operations through the ledger, like every other alert (once per rule, subject
+    and day); the ledger rows written now (0: already told today, or no recipient).
 
-    Raises DeliveryError when there are operations recipients and none accepted it.
+    Raises DeliveryError when the alert was written and no operations recipient took it.
     """
     settings = settings_from(config_path)
-    targets = [
-        target
-        for index, recipient in enumerate(settings.recipients.operations)
-        for target in targets_of(f"operations:{recipient.name or index}", "operations", recipient)
-    ]
-    if not targets:
-        log.warning("no operations recipients configured: %s", title)
-        return 0
-    delivered = 0
-    errors: list[str] = []
-    for target in targets:
-        message = Message(
-            title=title,
-            markdown=body,
-            html=f"<p>{html.escape(body)}</p>",
-            text=body,
-            language=target.language,
-        )
-        result = deliver(target, message)
-        if result.ok:
-            delivered += 1
-        else:
-            errors.append(result.error or target.label)
-    if delivered == 0:
-        raise DeliveryError("operations alert not delivered: " + "; ".join(errors))
-    return delivered
+    report = notify_operations(
+        settings,
+        now=datetime.fromisoformat(now_at),
+        provider_id=ALL_PROVIDERS,
+        rule=rule,
+        subject=subject,
+        reason=reason,
+    )
+    if report.unroutable:
+        log.warning("no operations recipients configured: %s %s", rule, subject)
+    if report.failed:
+        raise DeliveryError("operations alert not delivered: " + "; ".join(report.errors))
+    return report.planned

@@ -3,7 +3,7 @@
 A quiet deadline (:data:`notifications.policy.QUIET_STATUSES`: ok, waiting, not
 applicable, unconfigured) never alerts, and most never change. A subject's quiet
 deadlines are stored together as a :class:`QuietSet`: one JSON list per deadline, sorted
-by rule, and one fingerprint for the set. :func:`notifications.deadlines.store_deadlines`
+by rule, and one fingerprint for the set. :func:`models.deadlines.store_deadlines`
 compares and writes sets next to the single rows of the other statuses; the readers
 there give back both as deadlines.
 """

@@ -9,6 +9,7 @@ Knobs (``Faults.parse("error_rate=0.2,rate_limit_rate=0.1,latency_ms=50")``):
 - ``malformed_rate``: share answered 200 with a body that is not valid JSON.
 - ``drop_rate``: share whose connection drops mid-response (headers + part of the body).
 - ``empty_body_rate``: share answered 200 with an empty body.
+- ``unavailable_first``: the first N requests answered 503 (a provider down for a while).
 - ``unauthorized``: every request answered 401.
 - ``endless_cursor``: collection pages always carry a ``next_cursor`` (a client must bound it).
 - ``seed``: the draws are deterministic for a given request order.
@@ -28,7 +29,7 @@ from urllib.parse import parse_qs
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from vahti.errors import InputError
+from core.errors import InputError
 
 _RATES = (
     "error_rate",
@@ -53,6 +54,7 @@ class Faults:
     malformed_rate: float = 0.0
     drop_rate: float = 0.0
     empty_body_rate: float = 0.0
+    unavailable_first: int = 0
     unauthorized: bool = False
     endless_cursor: bool = False
     seed: int = 0
@@ -64,7 +66,7 @@ class Faults:
                 raise InputError(f"fault {name}={value!r} is not between 0 and 1")
         if sum(getattr(self, name) for name in _RATES) > 1.0 + 1e-9:
             raise InputError("fault rates add up to more than 1: " + ", ".join(_RATES))
-        for name in ("latency_ms", "slow_seconds", "retry_after_seconds"):
+        for name in ("latency_ms", "slow_seconds", "retry_after_seconds", "unavailable_first"):
             if getattr(self, name) < 0:
                 raise InputError(f"fault {name}={getattr(self, name)!r} is negative")
 
@@ -115,6 +117,7 @@ class FaultMiddleware:
         self.faults = faults
         self.endless_cursor = endless_cursor
         self._rng = random.Random(faults.seed)  # noqa: S311 - synthetic data, not security
+        self._unavailable = faults.unavailable_first  # requests still to answer 503
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if (
@@ -128,6 +131,11 @@ class FaultMiddleware:
         draw, which = self._rng.random(), self._rng.random()
         if faults.latency_ms:
             await asyncio.sleep(faults.latency_ms / 1000)
+        if self._unavailable > 0:
+            self._unavailable -= 1
+            body = _problem(503, "Service Unavailable", "down for a while (fault)")
+            await _send(send, 503, body)
+            return
         if faults.unauthorized:
             headers = [(b"www-authenticate", b'Bearer realm="provider", error="invalid_token"')]
             await _send(send, 401, _problem(401, "Unauthorized", "token refused (fault)"), headers)

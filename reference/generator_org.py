@@ -14,7 +14,7 @@ import random
 from datetime import datetime
 from typing import Any
 
-from providers.generator_clock import format_timestamp, local_epoch
+from reference.generator_clock import format_timestamp, local_epoch
 
 _CITIES = ("HEL", "TRE", "TKU", "OUL", "JKL", "KUO", "LHT", "POR", "VAA", "JNS", "ROV", "SJK")
 

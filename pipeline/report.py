@@ -17,8 +17,8 @@ from typing import Literal
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
+from pipeline.rows import DeadlineRow, ProvisionalRow, deadline_row
 from rules.deadline import BREACH_STATUSES, Deadline, Status
-from vahti.rows import DeadlineRow, ProvisionalRow, deadline_row
 
 ReportKind = Literal["daily", "weekly"]
 
@@ -199,7 +199,7 @@ def chart_bars(history: Sequence[HistoryPoint]) -> tuple[Bar, ...]:
 def render_html(data: ReportData) -> str:
     """The report as one self-contained HTML document."""
     env = Environment(
-        loader=PackageLoader("vahti", "templates"),
+        loader=PackageLoader("pipeline", "templates"),
         autoescape=select_autoescape(["html", "j2"]),
         trim_blocks=True,
         lstrip_blocks=True,

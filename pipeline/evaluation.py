@@ -34,7 +34,15 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 import rules
+from contract.payloads import CasePayload, CoachPayload
+from core.config import Settings
 from models.db import read_scope, session_scope
+from models.deadlines import (
+    PreparedDeadlines,
+    StoreDeadlinesResult,
+    prepare_deadlines,
+    store_deadlines,
+)
 from models.evaluation import (
     cases_seen_at,
     current_case_refs,
@@ -46,14 +54,7 @@ from models.evaluation import (
 )
 from models.reads import load_audits, load_cases, staff_state
 from models.store import is_open
-from notifications.deadlines import (
-    PreparedDeadlines,
-    StoreDeadlinesResult,
-    prepare_deadlines,
-    store_deadlines,
-)
-from providers.payloads import CasePayload, CoachPayload
-from vahti.config import Settings
+from notifications.policy import planned_when_stored
 
 #: Cases read back and evaluated per transaction when the sync did not bring them.
 CHUNK = 1000
@@ -229,7 +230,9 @@ class ProviderEvaluation:
             with session_scope(self.engine) as session:
                 self._write(session, evaluated, set(chunk))
         others = prepare_deadlines(
-            rules.evaluate_others(audits, self._coaches, self._env), self.engine.dialect
+            rules.evaluate_others(audits, self._coaches, self._env),
+            self.engine.dialect,
+            planned=planned_when_stored,
         )
         evaluated = self._evaluate(last_cases)  # evaluated before the writer lock is taken
         with session_scope(self.engine) as session:  # the rest, and the state, at once
@@ -266,7 +269,7 @@ class ProviderEvaluation:
         live = [case for case in cases if is_open(case, self.today)]
         recheck: dict[str, date | None] = {}
         deadlines = rules.evaluate_cases(live, self._coaches, self._env, recheck=recheck)
-        ready = prepare_deadlines(deadlines, self.engine.dialect)
+        ready = prepare_deadlines(deadlines, self.engine.dialect, planned=planned_when_stored)
         return Evaluated(frozenset(case.case_ref for case in cases), ready, recheck)
 
     def _write(self, session: Session, evaluated: Evaluated, refs: set[str]) -> None:

@@ -6,14 +6,14 @@ limit, details, routing context). :func:`store_deadlines` compares fingerprints 
 against the current rows (one query per provider), inserts a new row for a new or changed
 deadline, marks the replaced row not current, and leaves an unchanged one untouched. A
 subject's quiet deadlines (they never alert) are one row, its set
-(:mod:`notifications.quiet`), kept the same way.
+(:mod:`models.quiet`), kept the same way.
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections import Counter
-from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 from functools import cache
@@ -24,21 +24,36 @@ from sqlalchemy import Dialect, bindparam, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col
 
-from models.alerting import Alert, DeadlineCount, DeadlineRecord
-from models.db import bulk_insert, row_binder
-from notifications import quiet
-from notifications.policy import QUIET_STATUSES, ProviderDeadline, dedup_key, planned_when_stored
-from notifications.quiet import QuietSet, Subject, change_data
-from rules.deadline import STATUS_OF, Deadline, Status, SubjectKind
+from models import quiet
+from models.alerting import DeadlineCount, DeadlineRecord
+from models.bulk import bulk_insert, row_binder
+from models.quiet import QuietSet, Subject, change_data
+from rules.deadline import (
+    QUIET_STATUSES,
+    STATUS_OF,
+    Deadline,
+    ProviderDeadline,
+    Status,
+    SubjectKind,
+)
 
 _CHUNK = 500  # refs per IN list when reading a page's current rows
 _IDS_CHUNK = 5000  # row ids per UPDATE (SQLite takes 32 766 parameters)
-_KEYS_CHUNK = 5000  # dedup keys per IN list
 #: Every subject kind but cases (audits, findings, coaches, the provider, offices).
 _OTHER_KINDS = sorted(set(get_args(SubjectKind)) - {"case"})
 #: PostgreSQL advisory lock namespace: one provider's deadlines are stored by one run at a time.
 _DEADLINES_LOCK = 0x7A47_0002
 Identity = tuple[str, str, str]  # subject_kind, subject, rule
+#: The alert policy's answer, passed in by the caller: whether a new row needs no alert
+#: plan of its own, given the deadline and the status of the current row it replaces
+#: (None: a new identity, or one that was quiet). The notifier plans the others.
+Planned = Callable[[Deadline, Status | None], bool]
+
+
+def unplanned(deadline: Deadline, replaced: Status | None) -> bool:
+    """Every new row waits for the notifier's plan (the default: correct, only slower)."""
+    del deadline, replaced
+    return False
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,8 +81,7 @@ def _json_list(values: tuple[str, ...]) -> str:
     return orjson.dumps(values).decode() if values else "[]"
 
 
-def _row(d: Deadline, fp: str) -> tuple[Any, ...]:
-    planned = planned_when_stored(d, breach_alerted=False)  # met rows: see store_deadlines
+def _row(d: Deadline, fp: str, planned: bool) -> tuple[Any, ...]:
     return (
         d.subject_kind, d.subject, d.rule, d.status.value, d.due_on, d.event_on, d.days_left,
         _json_list(d.details), _json_list(d.explanation), d.pack_id, _json_list(d.provisional),
@@ -97,6 +111,7 @@ class PreparedDeadlines:
     dialect: Dialect | None = None  # the rows are bound for this dialect (None: no rows)
     items: Mapping[Identity, _Ready] = field(default_factory=dict)  # one row each
     quiet: Mapping[Subject, QuietSet] = field(default_factory=dict)  # one row a subject
+    planned: Planned = unplanned  # the rows' planned flags, as new identities
 
     def __len__(self) -> int:
         return len(self.items) + sum(len(s.deadlines) for s in self.quiet.values())
@@ -113,7 +128,7 @@ class PreparedDeadlines:
         sets = {key: quiet_set for key, quiet_set in self.quiet.items() if key[1] in subjects}
         if len(kept) == len(self.items) and len(sets) == len(self.quiet):
             return self
-        return PreparedDeadlines(self.dialect, kept, sets)
+        return PreparedDeadlines(self.dialect, kept, sets, self.planned)
 
     def plus(self, other: PreparedDeadlines) -> PreparedDeadlines:
         """Both (``other``'s deadline wins an identity both have)."""
@@ -125,18 +140,23 @@ class PreparedDeadlines:
         if any(key[:2] in subjects for key in self.items) or any(k in subjects for k in self.quiet):
             dialect = self.dialect or other.dialect
             assert dialect is not None
-            return prepare_deadlines([*self.deadlines(), *other.deadlines()], dialect)
+            return prepare_deadlines(
+                [*self.deadlines(), *other.deadlines()], dialect, planned=other.planned
+            )
         dialect = self.dialect or other.dialect
         rebound = other.bound_for(dialect) if dialect is not None else other
         return PreparedDeadlines(
-            dialect, {**self.items, **rebound.items}, {**self.quiet, **other.quiet}
+            dialect,
+            {**self.items, **rebound.items},
+            {**self.quiet, **other.quiet},
+            other.planned,
         )
 
     def bound_for(self, dialect: Dialect) -> PreparedDeadlines:
         """These deadlines with their rows bound for ``dialect`` (sets need no binding)."""
         if not self.items or _same_driver(self.dialect, dialect):
             return self
-        return prepare_deadlines(self.deadlines(), dialect)
+        return prepare_deadlines(self.deadlines(), dialect, planned=self.planned)
 
 
 _TABLE = DeadlineRecord.__table__  # type: ignore[attr-defined]
@@ -148,9 +168,11 @@ def _same_driver(one: Dialect | None, other: Dialect) -> bool:
     )
 
 
-def prepare_deadlines(deadlines: Iterable[Deadline], dialect: Dialect) -> PreparedDeadlines:
+def prepare_deadlines(
+    deadlines: Iterable[Deadline], dialect: Dialect, *, planned: Planned = unplanned
+) -> PreparedDeadlines:
     """Fingerprint the deadlines and bind their rows for ``dialect`` (an engine's; no
-    connection needed); pack the quiet ones per subject."""
+    connection needed); pack the quiet ones per subject. ``planned``: see :data:`Planned`."""
     bind = row_binder(dialect, _TABLE, _ROW_COLUMNS)
     items: dict[Identity, _Ready] = {}
     grouped: dict[Subject, dict[str, Deadline]] = {}
@@ -162,31 +184,10 @@ def prepare_deadlines(deadlines: Iterable[Deadline], dialect: Dialect) -> Prepar
             continue
         grouped.get(key[:2], {}).pop(d.rule, None)
         fp = fingerprint(d)
-        row = bind(_row(d, fp))
+        row = bind(_row(d, fp, planned(d, None)))
         items[key] = _Ready(d, fp, row[3], row)  # row[3]: status
     sets = {key: quiet.pack(*key, found.values()) for key, found in grouped.items() if found}
-    return PreparedDeadlines(dialect, items, sets)
-
-
-def _alerted(session: Session, keys: Iterable[str]) -> set[str]:
-    """Those of these dedup keys that the ledger holds."""
-    chosen = sorted(set(keys))
-    alert = Alert.__table__  # type: ignore[attr-defined]
-    found: set[str] = set()
-    for start in range(0, len(chosen), _KEYS_CHUNK):
-        query = select(alert.c.dedup_key).where(
-            alert.c.dedup_key.in_(chosen[start : start + _KEYS_CHUNK])
-        )
-        found.update(session.scalars(query))
-    return found
-
-
-def _has_alerts(session: Session, provider_id: str) -> bool:
-    """Whether the ledger holds any alert of the provider (on a first check it does not,
-    and its met rows' breach keys need no lookup)."""
-    alert = Alert.__table__  # type: ignore[attr-defined]
-    query = select(alert.c.id).where(alert.c.provider_id == provider_id).limit(1)
-    return session.execute(query).first() is not None
+    return PreparedDeadlines(dialect, items, sets, planned)
 
 
 def _chunks(values: Sequence[Any]) -> Iterator[Sequence[Any]]:
@@ -194,28 +195,21 @@ def _chunks(values: Sequence[Any]) -> Iterator[Sequence[Any]]:
         yield values[start : start + _CHUNK]
 
 
-_MET = frozenset({Status.MET.value, Status.MET_LATE.value})
-
-
-def _inserts(session: Session, provider_id: str, written: Sequence[_Ready]) -> list[list[Any]]:
-    """The rows to insert: a met row is not planned when its breach was alerted (the
-    resolved note is then due), which only the ledger, read in the transaction, says."""
-    inserts = [ready.row for ready in written]
-    breach = {
-        index: dedup_key(provider_id, ready.deadline, "breach")
-        for index, ready in enumerate(written)
-        if ready.status in _MET
-    }
-    alerted = (
-        _alerted(session, breach.values())
-        if breach and _has_alerts(session, provider_id)
-        else set()
-    )
-    if alerted:
-        unplanned = row_binder(session.get_bind().dialect, _TABLE, ("planned",))([False])[0]
-        for index, key in breach.items():
-            if key in alerted:
-                inserts[index] = [*inserts[index][:-1], unplanned]
+def _inserts(
+    dialect: Dialect, written: Sequence[tuple[_Ready, Status | None]], planned: Planned
+) -> list[list[Any]]:
+    """The rows to insert, their planned flags as the policy answers for the row each one
+    replaces (made ready as new identities: only a different answer is bound again)."""
+    inserts = []
+    bind = None
+    for ready, replaced in written:
+        row = ready.row
+        if replaced is not None:
+            flag = planned(ready.deadline, replaced)
+            if flag != planned(ready.deadline, None):
+                bind = bind or row_binder(dialect, _TABLE, ("planned",))
+                row = [*row[:-1], bind([flag])[0]]
+        inserts.append(row)
     return inserts
 
 
@@ -229,10 +223,11 @@ def store_deadlines(
     retire_missing: bool = False,
     cases: Collection[str] | None = None,
     others: bool = True,
+    planned: Planned | None = None,
 ) -> StoreDeadlinesResult:
     """Keep history: new/changed deadlines get a new row, unchanged ones are not rewritten.
 
-    A subject's quiet deadlines are one row, its set (:mod:`notifications.quiet`): a set
+    A subject's quiet deadlines are one row, its set (:mod:`models.quiet`): a set
     with any deadline new or changed is a new row. The counts in the result are of
     deadlines either way. ``deadlines`` may come made ready by :func:`prepare_deadlines`
     (before the caller's write transaction: the fingerprints and rows are then not made
@@ -241,14 +236,18 @@ def store_deadlines(
     complete evaluation of what is in scope). ``cases`` narrows the scope to these case
     refs plus, with ``others``, every subject that is not a case (an incremental
     evaluation): current rows of other cases stay untouched. ``cases=()`` with ``others``
-    is the audit and staff subjects alone.
+    is the audit and staff subjects alone. ``planned`` is the alert policy's answer
+    (:data:`Planned`; default: the one ``deadlines`` were made ready with, else
+    :func:`unplanned`).
     """
     at = recorded_at or datetime.combine(evaluated_on, time(), tzinfo=UTC)
     dialect = session.get_bind().dialect
     if isinstance(deadlines, PreparedDeadlines):
         latest = deadlines.bound_for(dialect)
+        planned = planned or latest.planned
     else:
-        latest = prepare_deadlines(deadlines, dialect)
+        planned = planned or unplanned
+        latest = prepare_deadlines(deadlines, dialect, planned=planned)
     if dialect.name == "postgresql":  # SQLite: BEGIN IMMEDIATE serialises
         # Two runs at once would both insert the same "current" row; the second waits here
         # (until the first commits) and then compares against the first one's rows.
@@ -274,7 +273,7 @@ def store_deadlines(
         latest, sets, leaving, was_quiet, current, change, retire_missing
     )
     _retire_rows(latest, current, change, retire_missing=retire_missing)
-    inserts = _inserts(session, provider_id, written)
+    inserts = _inserts(dialect, written, planned)
     for chunk in _chunks(change.rows):
         session.execute(
             update(_TABLE)
@@ -339,10 +338,10 @@ def _compare_rows(
     current: Mapping[Identity, _Current],
     was_quiet: Mapping[Subject, Mapping[str, Deadline]],
     change: _Change,
-) -> list[_Ready]:
-    """The single rows to write (new or changed); ``change`` counts them and retires the
-    rows they replace."""
-    written: list[_Ready] = []
+) -> list[tuple[_Ready, Status | None]]:
+    """The single rows to write (new or changed), each with the status of the single row it
+    replaces; ``change`` counts them and retires the rows they replace."""
+    written: list[tuple[_Ready, Status | None]] = []
     for identity, ready in latest.items.items():
         existing = current.get(identity)
         if existing is None:
@@ -354,7 +353,7 @@ def _compare_rows(
             change.seen(True)
             change.retire(existing)
         change.counts[ready.status, ready.deadline.pack_id] += 1
-        written.append(ready)
+        written.append((ready, None if existing is None else STATUS_OF[existing.status]))
     return written
 
 
@@ -684,7 +683,7 @@ def deadline_history(
     rows = list(session.scalars(query))
     sets = quiet.history(session, provider_id=provider_id, subject=subject, rule=rule)
     for stored, d in sets:
-        values = dict(zip(_ROW_COLUMNS, _row(d, fingerprint(d)), strict=True))
+        values = dict(zip(_ROW_COLUMNS, _row(d, fingerprint(d), True), strict=True))
         rows.append(DeadlineRecord(provider_id=provider_id, **values, **_held(stored)))
     if sets:
         rows.sort(key=lambda row: (row.created_at, row.evaluated_on))  # stable: by id within
