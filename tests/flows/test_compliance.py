@@ -33,8 +33,6 @@ from reference.server_run import run_in_thread
 from tests.fixtures.database import POSTGRES_ENV, postgres_schema_url
 from tests.flows.conftest import NOW, TODAY, TOKEN, Site
 
-pytestmark = pytest.mark.slow
-
 
 def _count(url: str, table: type) -> int:
     engine = make_engine(url)

@@ -5,14 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-import pytest
-
 from flows.compliance import compliance_check
 from flows.reports import daily_digest, weekly_report
 from flows.watchdog import watchdog
 from tests.flows.conftest import NOW, TODAY, Site
-
-pytestmark = pytest.mark.slow
 
 
 def test_reports_and_watchdog_after_a_check(make_site: Callable[..., Site]) -> None:

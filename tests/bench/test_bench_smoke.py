@@ -16,6 +16,8 @@ from bench.__main__ import main, parse_args
 from bench.memory import TreeMemory
 from bench.plot import table
 
+pytestmark = pytest.mark.slow  # benchmark smoke tests stay outside the fast loop
+
 
 def test_floor_and_engine_parts_run_and_write_results(tmp_path: Path) -> None:
     """`python -m bench` at 40 cases over 2 providers writes a result line and a plot."""
@@ -60,7 +62,6 @@ def test_bad_arguments_are_refused() -> None:
         parse_args(["--size", "5000", "--naive"])
 
 
-@pytest.mark.slow
 def test_full_incremental_and_naive_runs(tmp_path: Path) -> None:
     """The Prefect runs (full, two re-runs, naive side by side) complete at 30 cases, and
     the floor is measured on both sides of the full run."""
@@ -80,7 +81,6 @@ def test_full_incremental_and_naive_runs(tmp_path: Path) -> None:
     assert str(tmp_path / "work") not in results.read_text(encoding="utf-8")  # no machine paths
 
 
-@pytest.mark.slow
 def test_prefect_overhead_entry_point(tmp_path: Path) -> None:
     """`python -m bench.prefect_overhead 3` runs in its own ephemeral Prefect home."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
