@@ -1,1 +1,1 @@
-"""core."""
+"""The ground floor every layer may use: the error hierarchy, the settings, process tuning."""

@@ -1,1 +1,1 @@
-"""notifications."""
+"""Alerts: the pure policy, routing, messages, writing ahead and delivery."""

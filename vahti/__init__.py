@@ -1,1 +1,1 @@
-"""vahti."""
+"""The shell: the ``vahti`` command line and the one-command demo."""
