@@ -15,8 +15,8 @@ from datetime import date
 import orjson
 
 import rules
-from core.process import tune_collector
 from contract import validate
+from core.process import tune_collector
 from reference.generator import generate_dataset
 
 SAMPLE = 20_000
