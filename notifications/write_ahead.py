@@ -38,6 +38,8 @@ ROW_BATCH = 5000  # alerts turned into ledger rows and written at a time
 
 
 def policy_settings(alerts: AlertSettings) -> PolicySettings:
+    """The policy's knobs from the settings' ``[alerts]`` table."""
+
     def clock(text: str) -> time:
         hours, minutes = text.split(":")
         return time(int(hours), int(minutes))
@@ -57,6 +59,7 @@ def _safe_link(link: str | None) -> str | None:
 
 
 def message_item(alert: PlannedAlert) -> MessageItem:
+    """What the ledger keeps of an alert to render it (and render it again on a retry)."""
     d = alert.deadline
     return MessageItem(
         provider_id=alert.provider_id,
@@ -78,6 +81,7 @@ def message_item(alert: PlannedAlert) -> MessageItem:
 def alert_row(
     alert: PlannedAlert, target: Target, item: MessageItem, *, now: datetime, today: date
 ) -> dict[str, Any]:
+    """One ``pending`` ledger row: one stage of one deadline for one target."""
     d = alert.deadline
     return {
         "dedup_key": alert.key,
@@ -103,6 +107,7 @@ def alert_row(
 
 
 def local_today(now: datetime, settings: Settings) -> date:
+    """The alerts' local date of ``now`` (an aware time)."""
     if now.tzinfo is None:
         raise InputError(f"now {now.isoformat()} has no time zone")
     return now.astimezone(ZoneInfo(settings.alerts.timezone)).date()
@@ -117,6 +122,8 @@ def ledger_rows(
     report: NotifyReport,
     unroutable: set[Identity] | None = None,
 ) -> list[dict[str, object]]:
+    """The ledger rows of ``alerts``, one per target; an alert without one is counted
+    unroutable (and, with ``unroutable``, its deadline stays unplanned)."""
     rows: list[dict[str, object]] = []
     for alert in alerts:
         targets = router.route(alert, on=today)
@@ -148,6 +155,7 @@ def _reminder_rows(
 
 
 def staff_of(engine: Engine, provider_ids: set[str]) -> list[CoachPayload]:
+    """These providers' stored staff lists (the router's coaches and substitutes)."""
     with read_scope(engine) as session:
         return load_staff(session=session, provider_ids=provider_ids)
 
@@ -155,6 +163,7 @@ def staff_of(engine: Engine, provider_ids: set[str]) -> list[CoachPayload]:
 def plan(
     engine: Engine, settings: Settings, *, provider_id: str | None, today: date, now: datetime
 ) -> RunPlan:
+    """The policy's plan over the candidates of one provider (or all), from one snapshot."""
     with read_scope(engine) as session:
         return plan_run(
             session=session,
@@ -270,6 +279,7 @@ def plan_and_write(
 
 
 def suppressed_items(run: RunPlan) -> list[dict[str, object]]:
+    """The acknowledged or silenced items of a plan, as the notify report lists them."""
     return [
         {
             "key": s.alert.key,
