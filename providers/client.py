@@ -174,7 +174,7 @@ class RefusedItem:
     refs: dict[str, str]
 
 
-def _refused(item: Any, text: str, error: str) -> RefusedItem:
+def refuse(item: Any, text: str, error: str) -> RefusedItem:
     refs = (
         {k: v for k, v in item.items() if isinstance(v, str) and len(v) <= 200}
         if isinstance(item, dict)
@@ -396,8 +396,10 @@ class ProviderClient:
             outside = _unsafe_in({k: v for k, v in body.items() if k != "items"}, "")
             if outside:
                 raise self._permanent(path, f"page: {outside}", 200)
-        measure = size > limit  # a smaller page cannot hold a larger item
-        if not items or (strict and not measure):
+        # A strict page's items are measured by the sync on the text it makes anyway
+        # (providers.sync.bounded); a smaller page cannot hold a larger item.
+        measure = size > limit and not strict
+        if not items or strict:
             return items, ()
         kept: list[Any] = []
         refused: list[RefusedItem] = []
@@ -405,7 +407,7 @@ class ProviderClient:
             unsafe = None if strict else _unsafe_in(item, "")
             if unsafe is not None:
                 text = _item_text(item, strict)
-                refused.append(_refused(item, text, f"items[{index}]: {unsafe}"))
+                refused.append(refuse(item, text, f"items[{index}]: {unsafe}"))
                 continue
             if measure:
                 text = _item_text(item, strict)
@@ -415,7 +417,7 @@ class ProviderClient:
                         f"items[{index}]: the item is {item_size} bytes as JSON, more than "
                         f"max_item_bytes={limit} (an excerpt is kept)"
                     )
-                    refused.append(_refused(item, text, error))
+                    refused.append(refuse(item, text, error))
                     continue
             kept.append(item)
         return kept, tuple(refused)

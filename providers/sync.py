@@ -62,7 +62,7 @@ from core.errors import (
 from core.redact import Redactor, known_secrets
 from models import store
 from models.db import read_scope, session_scope, shared_engine
-from providers.client import Page, PagedCollection, ProviderClient
+from providers.client import Page, PagedCollection, ProviderClient, refuse
 
 log = logging.getLogger("vahti.providers")
 Clock = Callable[[], datetime]
@@ -162,8 +162,37 @@ _REF_FIELD = {"cases": "case_ref", "audits": "audit_id", "staff": "id"}
 _KIND: dict[str, RejectedKind] = {"cases": "case", "audits": "audit", "staff": "coach"}
 
 
+def _too_large(text: str, limit: int) -> int | None:
+    """The UTF-8 size of ``text`` when it is over ``limit`` bytes, else None (no encoding for
+    a text too short to be over it)."""
+    if len(text) * 4 <= limit:
+        return None
+    size = len(text) if text.isascii() else len(text.encode("utf-8", "surrogatepass"))
+    return size if size > limit else None
+
+
+def bounded(rejected: list[Rejected], limit: int) -> list[Rejected]:
+    """Rejected items with any raw larger than ``limit`` bytes as JSON cut to an excerpt."""
+    kept: list[Rejected] = []
+    for item in rejected:
+        text = store.canonical_json(item.raw)
+        size = _too_large(text, limit)
+        if size is None:
+            kept.append(item)
+            continue
+        error = f"the item is {size} bytes as JSON, more than max_item_bytes={limit}"
+        raw = refuse(item.raw, text, error).raw
+        kept.append(Rejected(item.kind, item.ref, (*item.errors, error), raw))
+    return kept
+
+
 def _pair_with_raw(
-    collection: str, valid: Sequence[BaseModel], raw_items: list[Any], *, strict: bool = False
+    collection: str,
+    valid: Sequence[BaseModel],
+    raw_items: list[Any],
+    *,
+    strict: bool = False,
+    limit: int | None = None,
 ) -> tuple[list[tuple[Any, object]], list[Rejected]]:
     """Each valid payload with the raw item it came from (to store the raw JSON).
 
@@ -189,15 +218,26 @@ def _pair_with_raw(
                 except ValidationError:
                     continue
         text = store.canonical(raw, strict=strict)  # made once here, reused by the store
-        reason = None
-        if store.may_be_unstorable(text):  # rare: the exact checks
-            reason = store.unstorable(payload) or _unreadable(type(payload), text)
+        reason, raw = _unfit(payload, raw, text, limit)
         if reason is None:
             pairs.append((payload, text))
         else:
             ref = store.safe_text(str(getattr(payload, key)))
             refused.append(Rejected(_KIND[collection], ref, (reason,), raw))
     return pairs, refused
+
+
+def _unfit(
+    payload: BaseModel, raw: object, text: str, limit: int | None
+) -> tuple[str | None, object]:
+    """Why a valid item cannot be stored (too large, unstorable text), and the raw to keep."""
+    size = None if limit is None else _too_large(text, limit)
+    if size is not None:
+        reason = f"the item is {size} bytes as JSON, more than max_item_bytes={limit}"
+        return reason, refuse(raw, text, reason).raw
+    if store.may_be_unstorable(text):  # rare: the exact checks
+        return store.unstorable(payload) or _unreadable(type(payload), text), raw
+    return None, raw
 
 
 def _unreadable(model: type[BaseModel], text: str) -> str | None:
@@ -277,8 +317,11 @@ class _Syncer:
         for page in client.iter_pages(collection, updated_since=updated_since):
             valid, rejected = _VALIDATORS[collection](page.items)
             valid, ahead = self._not_ahead(collection, valid, page.items)
-            pairs, refused = _pair_with_raw(collection, valid, page.items, strict=page.strict)
-            rejected = [*rejected, *ahead, *refused, *_refused(collection, page)]
+            limit = self.provider.max_item_bytes
+            pairs, refused = _pair_with_raw(
+                collection, valid, page.items, strict=page.strict, limit=limit
+            )
+            rejected = [*bounded([*rejected, *ahead], limit), *refused, *_refused(collection, page)]
             counts.pages += 1
             counts.fetched += len(page.items) + len(page.refused)
             newest = max((payload.updated_at for payload, _ in pairs), default=None)
@@ -361,8 +404,9 @@ class _Syncer:
         page = client.staff_page()
         items = page.items
         valid, rejected = validate_staff(items)
-        pairs, refused = _pair_with_raw("staff", valid, items)
-        rejected = [*rejected, *refused, *_refused("staff", page)]
+        limit = self.provider.max_item_bytes
+        pairs, refused = _pair_with_raw("staff", valid, items, limit=limit)
+        rejected = [*bounded(rejected, limit), *refused, *_refused("staff", page)]
         listed = [str(item["id"]) for item in items if isinstance(item, dict) and "id" in item]
         now = self.clock()
         with read_scope(self.engine) as session:

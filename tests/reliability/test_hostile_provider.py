@@ -381,7 +381,14 @@ def test_echoed_tokens_are_redacted_everywhere(
                 provider_settings("other", "https://other.example", token_env="VAHTI_OTHER_TOKEN"),
             ],
         )
-        evil, healthy, _ = sync_all(settings, provider_ids=["evil", "good", "other"])
+        tracemalloc.start()
+        started = time.perf_counter()
+        try:
+            evil, healthy, _ = sync_all(settings, provider_ids=["evil", "good", "other"])
+            seconds = time.perf_counter() - started
+            peak = tracemalloc.get_traced_memory()[1] / MIB
+        finally:
+            tracemalloc.stop()
     assert healthy.ok, healthy.errors
     assert any(REDACTED in e and "HTTP 400" in e for e in evil.errors), evil.errors
     outputs = {
@@ -396,7 +403,8 @@ def test_echoed_tokens_are_redacted_everywhere(
     assert _count(sqlite_url, Case, "evil") == len(VALID)
     figures.add("hostile_provider", faults_injected=3, runs=2, records_lost=0)
     figures.row("hostile_provider", "tokens echoed (problem detail, case fields, escaped)",
-                seconds=0.0, peak_mib=0.0, outcome="[redacted] everywhere")  # fmt: skip
+                seconds=round(seconds, 2), peak_mib=round(peak, 1),
+                outcome="[redacted] everywhere")  # fmt: skip
 
 
 def test_unexpected_exception_from_one_provider_is_recorded_not_raised(
