@@ -60,6 +60,14 @@ class ProviderSettings(_Section):
     max_pages: Annotated[int, Field(ge=1)] = 10_000  # a cursor that never ends is bounded
     max_attempts: Annotated[int, Field(ge=1, le=20)] = 5
     verify_tls: bool = True  # switching it off is explicit and logged
+    # Limits on what a provider may send (provider-api.md, "Limits"); docs/sync.md
+    request_timeout_seconds: Annotated[float, Field(gt=0, le=3600)] = 60.0  # whole request
+    max_body_bytes: Annotated[int, Field(ge=1024)] = 16 * 1024 * 1024  # after decompression
+    max_item_bytes: Annotated[int, Field(ge=256)] = 256 * 1024  # one item as JSON
+    max_cursor_chars: Annotated[int, Field(ge=16, le=65536)] = 1024
+    retry_after_max_seconds: Annotated[float, Field(ge=0, le=3600)] = 300.0  # longer: down
+    sync_timeout_seconds: Annotated[float, Field(gt=0, le=86400)] = 900.0  # whole sync
+    clock_skew_seconds: Annotated[float, Field(ge=0, le=86400)] = 300.0  # updated_at ahead
 
     @field_validator("base_url")
     @classmethod
@@ -135,6 +143,16 @@ class FlowSettings(_Section):
     check_retry_delays: list[Annotated[float, Field(ge=0, le=3600)]] = Field(
         default_factory=lambda: [30.0, 120.0], max_length=10
     )
+    # one provider check's time (seconds); past it the check is failed and the others'
+    # alerts go out; None: the longest provider sync_timeout_seconds plus 5 minutes
+    check_timeout_seconds: Annotated[float, Field(gt=0, le=86400)] | None = None
+
+    def check_timeout(self, providers: list[ProviderSettings]) -> float:
+        """``check_timeout_seconds``, or the longest provider sync cap plus 5 minutes."""
+        if self.check_timeout_seconds is not None:
+            return self.check_timeout_seconds
+        longest = max((p.sync_timeout_seconds for p in providers), default=900.0)
+        return longest + 300.0
 
 
 class Settings(_Section):

@@ -14,7 +14,11 @@
 
 One task run per provider plus two: the orchestration cost grows with providers, never
 with cases. A provider that fails (down, 401, bad data) fails its own task with a clear
-message; the others finish. The run ends Failed when any provider failed or any alert
+message; the others finish. A check has ``flows.check_timeout_seconds`` (default: the
+longest provider sync cap plus 5 minutes) per attempt: in a worker it is stopped there,
+and the flow waits for the checks only as long as their attempts and retry delays can
+last; a check still running then is reported failed and notify goes out for the
+providers that finished. The run ends Failed when any provider failed or any alert
 stayed undelivered, Completed only when nothing was lost.
 """
 
@@ -38,6 +42,7 @@ from flows.artifacts import ARTIFACT_ROWS, publish_check
 from flows.logs import vahti_logs
 from flows.outcome import CheckOutcome, ProviderOutcome, error_of
 from flows.tasks import check_task, notify_task, overview_task
+from flows.workers import KILL_GRACE_SECONDS
 from models.db import in_memory
 from notifications.routing import check_recipients
 from pipeline.steps import settings_from, statistics_step
@@ -102,14 +107,17 @@ def _check(
     plan_at = clock_at if _recipients_valid(settings) else None
     delays = settings.flows.check_retry_delays  # a transient failure: the check again
     check = check_task.with_options(retries=len(delays), retry_delay_seconds=delays or 0)
+    limit = settings.flows.check_timeout(settings.providers)
     with workers.provider_pool(processes):  # the workers exit before notify starts
         checks = {
             pid: check.submit(
-                config, pid, today_on, full=full_sync, notify_at=plan_at, recipients_checked=True
+                config, pid, today_on, full=full_sync, notify_at=plan_at, recipients_checked=True,
+                timeout_seconds=limit,
             )
             for pid in provider_ids
-        }
-        providers = tuple(_provider_outcome(pid, checks[pid]) for pid in provider_ids)
+        }  # fmt: skip
+        until = time.monotonic() + check_wait(limit, delays, workers=processes > 0)
+        providers = tuple(_provider_outcome(pid, checks[pid], until) for pid in provider_ids)
     for failed in (p for p in providers if not p.ok):
         logger.error("provider %r failed: %s", failed.provider_id, failed.error)
     refresh_store_statistics(config)
@@ -172,8 +180,23 @@ def provider_processes(settings: Settings, providers: int) -> int:
     return workers.processes_for(settings.flows.provider_processes, providers)
 
 
-def _provider_outcome(provider_id: str, check: PrefectFuture[CheckSummary]) -> ProviderOutcome:
-    check.wait()
+def check_wait(limit: float, delays: list[float], *, workers: bool) -> float:
+    """How long the flow waits for its checks: every attempt at its time limit, the retry
+    delays between them, and (in workers) the grace a stopped worker has to answer."""
+    grace = KILL_GRACE_SECONDS if workers else 0.0
+    return limit * (len(delays) + 1) + sum(delays) + grace
+
+
+def _provider_outcome(
+    provider_id: str, check: PrefectFuture[CheckSummary], until: float
+) -> ProviderOutcome:
+    check.wait(timeout=max(0.0, until - time.monotonic()))
+    if not check.state.is_final():
+        return ProviderOutcome(
+            provider_id=provider_id,
+            error="check did not finish in time (flows.check_timeout_seconds): reported failed, "
+            "the other providers' alerts go out",
+        )
     error = error_of(check)
     if error is not None:
         return ProviderOutcome(provider_id=provider_id, error=f"check {error}")

@@ -47,16 +47,18 @@ def check_task(
     rows: bool = False,
     notify_at: str | None = None,
     recipients_checked: bool = False,
+    timeout_seconds: float | None = None,
 ) -> CheckSummary:
     """Sync one provider and evaluate it, page by page (the scheduled check, one task each);
     with ``notify_at``, plan its alerts too (the run's notify delivers them);
     ``recipients_checked``: the flow validated the recipients before its checks.
 
-    Runs in one of the flow's worker processes while it has them (:mod:`flows.workers`).
+    Runs in one of the flow's worker processes while it has them (:mod:`flows.workers`),
+    stopped there after ``timeout_seconds`` (in the flow's process the flow bounds its wait).
     """
-    return workers.run(
-        pipeline.check_step, config, provider_id, today_on, full=full, rows=rows,
-        notify_at=notify_at, recipients_checked=recipients_checked,
+    return workers.run_within(
+        timeout_seconds, pipeline.check_step, config, provider_id, today_on, full=full,
+        rows=rows, notify_at=notify_at, recipients_checked=recipients_checked,
     )  # fmt: skip
 
 

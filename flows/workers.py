@@ -15,6 +15,11 @@ directory, so a worker sees what the flow sees. The log records a step emits in 
 worker travel back with its result and are re-emitted in the calling thread, where the
 flow's handlers put them in the task run's logs. A worker that dies (killed, out of
 memory) fails the steps it had, with a message that says so; the pool is replaced.
+:func:`run_within` bounds a step's time: in a worker an alarm interrupts the step at its
+time limit (:class:`StepTimeoutError`, raised inside the step so its own clean-up runs),
+and a worker that still does not answer shortly after is killed and the pool replaced
+(the other steps it was running then fail as "died"). In the calling thread a step
+cannot be interrupted: the caller bounds its wait instead (``flows.compliance``).
 When the block ends the workers exit, and their memory goes back to the system before
 the flow's next phase.
 """
@@ -24,11 +29,13 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
+import signal
 import sys
 import threading
 import traceback
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeoutError
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -45,6 +52,9 @@ LOGGERS = ("vahti", "providers", "models", "notifications", "flows")
 P = ParamSpec("P")
 R = TypeVar("R")
 
+#: How long past its time limit a worker may take to answer before it is killed.
+KILL_GRACE_SECONDS = 30.0
+
 _lock = threading.Lock()
 _pool: ProcessPoolExecutor | None = None
 _size = 0
@@ -53,6 +63,10 @@ _users = 0
 
 class WorkerError(VahtiError):
     """A worker process died before it could answer (killed, or out of memory)."""
+
+
+class StepTimeoutError(VahtiError):
+    """A step ran past its time limit and was stopped."""
 
 
 class RemoteTracebackError(Exception):
@@ -111,13 +125,34 @@ def provider_pool(processes: int) -> Iterator[int]:
 
 def run(step: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
     """``step(*args, **kwargs)``: in a worker while a pool is open, else right here."""
+    return _run(None, step, args, kwargs)
+
+
+def run_within(seconds: float | None, step: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
+    """:func:`run`, stopped after ``seconds`` when it runs in a worker (None: no limit)."""
+    return _run(seconds, step, args, kwargs)
+
+
+def _run(
+    seconds: float | None,
+    step: Callable[..., R],
+    args: tuple[object, ...],
+    kwargs: dict[str, object],
+) -> R:
     with _lock:
         pool = _pool
     if pool is None:
         return step(*args, **kwargs)
-    call = _Call(step, args, kwargs, dict(os.environ), str(Path.cwd()))
+    call = _Call(step, args, kwargs, dict(os.environ), str(Path.cwd()), seconds)
+    wait = None if seconds is None else seconds + KILL_GRACE_SECONDS
     try:
-        answer: _Answer = pool.submit(_serve, call).result()
+        answer: _Answer = pool.submit(_serve, call).result(timeout=wait)
+    except FutureTimeoutError:
+        _replace(pool, kill=True)
+        raise StepTimeoutError(
+            f"{_name(step)}: no answer {wait:g} s after it started (time limit {seconds:g} s); "
+            "its worker was stopped; the step's work so far is committed page by page"
+        ) from None
     except BrokenProcessPool as exc:
         _replace(pool)
         raise WorkerError(
@@ -151,12 +186,17 @@ def _new_pool(processes: int) -> ProcessPoolExecutor:
     return ProcessPoolExecutor(processes, mp_context=context)
 
 
-def _replace(broken: ProcessPoolExecutor) -> None:
-    """Swap a broken pool for a new one of the same size (the flow's other steps go on)."""
+def _replace(broken: ProcessPoolExecutor, *, kill: bool = False) -> None:
+    """Swap a broken pool for a new one of the same size (the flow's other steps go on);
+    ``kill``: its workers are stuck, stop them first (nothing else would)."""
     global _pool  # noqa: PLW0603
     with _lock:
         if _pool is broken:
             _pool = _new_pool(_size)
+    if kill:
+        processes = getattr(broken, "_processes", None) or {}  # no public handle on them
+        for process in list(processes.values()):
+            process.kill()
     broken.shutdown(wait=False, cancel_futures=True)
 
 
@@ -174,6 +214,7 @@ class _Call:
     kwargs: dict[str, object]
     environ: dict[str, str]
     cwd: str
+    timeout: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -213,14 +254,29 @@ def _serve(call: _Call) -> _Answer:
         if logger.level == logging.NOTSET:
             logger.setLevel(logging.INFO)
         logger.addHandler(collect)
+    name = _name(call.step)
+    if call.timeout is not None:
+        signal.signal(signal.SIGALRM, _alarm(name, call.timeout))
+        signal.setitimer(signal.ITIMER_REAL, call.timeout)
     try:
         value = call.step(*call.args, **call.kwargs)
     except Exception as exc:  # noqa: BLE001 - sent back and raised in the caller
         return _Answer(None, collect.records, _picklable(exc), traceback.format_exc())
     finally:
+        if call.timeout is not None:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, signal.SIG_DFL)
         for logger in loggers:
             logger.removeHandler(collect)
     return _Answer(value, collect.records)
+
+
+def _alarm(name: str, seconds: float) -> Callable[[int, object], None]:
+    def expired(signum: int, frame: object) -> None:
+        del signum, frame
+        raise StepTimeoutError(f"{name}: stopped at its time limit of {seconds:g} s")
+
+    return expired
 
 
 def _picklable(exc: Exception) -> Exception:

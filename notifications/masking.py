@@ -22,11 +22,12 @@ import threading
 from collections.abc import Iterable
 from urllib.parse import parse_qsl, unquote, urlsplit
 
+from core.redact import PLAIN_QUERY_KEYS, url_secrets
+
 MASK = "****"
 _ENV_REF = re.compile(r"\$\{[A-Z_][A-Z0-9_]*\}")
 #: Query keys whose values are plain settings, not secrets (kept readable).
-_PLAIN_QUERY_KEYS = frozenset({"format", "overflow", "mode", "lang", "rto", "cto", "verify"})
-_MIN_SECRET = 4
+_PLAIN_QUERY_KEYS = PLAIN_QUERY_KEYS
 
 
 def _mask_piece(piece: str) -> str:
@@ -73,24 +74,7 @@ def mask_url(url: str) -> str:
 
 def secrets_of(url: str) -> set[str]:
     """The secret pieces of ``url`` (user, password, path segments, query values)."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return {url}
-    found = {url}
-    host = parts.hostname or ""
-    if not _looks_like_host(host):
-        found.add(host)
-    for raw in (parts.username, parts.password, parts.fragment):
-        if raw:
-            found.update({raw, unquote(raw)})
-    for seg in parts.path.split("/"):
-        if seg:
-            found.update({seg, unquote(seg)})
-    for key, value in parse_qsl(parts.query, keep_blank_values=True):
-        if value and key.lower() not in _PLAIN_QUERY_KEYS:
-            found.add(value)
-    return {s for s in found if len(s) >= _MIN_SECRET}
+    return url_secrets(url)
 
 
 def mask_text(text: str, urls: Iterable[str]) -> str:

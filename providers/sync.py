@@ -13,9 +13,19 @@ watermark (the greatest stored ``updated_at``, sent as the inclusive ``updated_s
 the items re-read at the boundary are unchanged upserts).
 ``full=True`` omits ``updated_since`` and re-reads everything (still idempotent).
 
-Memory stays bounded by one page whatever the provider's size. One collection's failure
-is recorded and the other collections still run; :func:`sync_all` runs every provider
-even when some fail. Every sync is recorded as a ``sync_run`` row.
+Memory stays bounded by one page whatever the provider's size (and a page by
+``max_body_bytes``). One collection's failure is recorded and the other collections still
+run; :func:`sync_all` runs every provider even when some fail. Every sync is recorded as
+a ``sync_run`` row, and ends recorded whatever happened: an unexpected exception from one
+provider's data is that collection's recorded error, never a traceback that stops the
+others or leaves the row ``running``. A whole sync stops at the first request after
+``sync_timeout_seconds`` (a page boundary), keeping what was stored.
+
+An item whose ``updated_at`` is more than ``clock_skew_seconds`` ahead of the sync's clock
+is rejected (its error says so) and never becomes a watermark: one bad clock at a
+provider cannot hide every later change from the incremental checks. Every secret
+Vahti knows is redacted from the provider's text before any of it is parsed
+(:class:`core.redact.Redactor`, built from the settings).
 """
 
 from __future__ import annotations
@@ -26,7 +36,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, Protocol
 
 import httpx
@@ -42,15 +52,17 @@ from contract.validate import validate_audits, validate_cases, validate_staff
 from core.config import ProviderSettings, Settings
 from core.errors import (
     ConfigError,
+    PermanentProviderError,
     ProviderError,
     StoreError,
     TransientProviderError,
     VahtiError,
     first_line,
 )
+from core.redact import Redactor, known_secrets
 from models import store
 from models.db import read_scope, session_scope, shared_engine
-from providers.client import PagedCollection, ProviderClient
+from providers.client import Page, PagedCollection, ProviderClient, refuse
 
 log = logging.getLogger("vahti.providers")
 Clock = Callable[[], datetime]
@@ -150,8 +162,37 @@ _REF_FIELD = {"cases": "case_ref", "audits": "audit_id", "staff": "id"}
 _KIND: dict[str, RejectedKind] = {"cases": "case", "audits": "audit", "staff": "coach"}
 
 
+def _too_large(text: str, limit: int) -> int | None:
+    """The UTF-8 size of ``text`` when it is over ``limit`` bytes, else None (no encoding for
+    a text too short to be over it)."""
+    if len(text) * 4 <= limit:
+        return None
+    size = len(text) if text.isascii() else len(text.encode("utf-8", "surrogatepass"))
+    return size if size > limit else None
+
+
+def bounded(rejected: list[Rejected], limit: int) -> list[Rejected]:
+    """Rejected items with any raw larger than ``limit`` bytes as JSON cut to an excerpt."""
+    kept: list[Rejected] = []
+    for item in rejected:
+        text = store.canonical_json(item.raw)
+        size = _too_large(text, limit)
+        if size is None:
+            kept.append(item)
+            continue
+        error = f"the item is {size} bytes as JSON, more than max_item_bytes={limit}"
+        raw = refuse(item.raw, text, error).raw
+        kept.append(Rejected(item.kind, item.ref, (*item.errors, error), raw))
+    return kept
+
+
 def _pair_with_raw(
-    collection: str, valid: Sequence[BaseModel], raw_items: list[Any], *, strict: bool = False
+    collection: str,
+    valid: Sequence[BaseModel],
+    raw_items: list[Any],
+    *,
+    strict: bool = False,
+    limit: int | None = None,
 ) -> tuple[list[tuple[Any, object]], list[Rejected]]:
     """Each valid payload with the raw item it came from (to store the raw JSON).
 
@@ -177,15 +218,26 @@ def _pair_with_raw(
                 except ValidationError:
                     continue
         text = store.canonical(raw, strict=strict)  # made once here, reused by the store
-        reason = None
-        if store.may_be_unstorable(text):  # rare: the exact checks
-            reason = store.unstorable(payload) or _unreadable(type(payload), text)
+        reason, raw = _unfit(payload, raw, text, limit)
         if reason is None:
             pairs.append((payload, text))
         else:
             ref = store.safe_text(str(getattr(payload, key)))
             refused.append(Rejected(_KIND[collection], ref, (reason,), raw))
     return pairs, refused
+
+
+def _unfit(
+    payload: BaseModel, raw: object, text: str, limit: int | None
+) -> tuple[str | None, object]:
+    """Why a valid item cannot be stored (too large, unstorable text), and the raw to keep."""
+    size = None if limit is None else _too_large(text, limit)
+    if size is not None:
+        reason = f"the item is {size} bytes as JSON, more than max_item_bytes={limit}"
+        return reason, refuse(raw, text, reason).raw
+    if store.may_be_unstorable(text):  # rare: the exact checks
+        return store.unstorable(payload) or _unreadable(type(payload), text), raw
+    return None, raw
 
 
 def _unreadable(model: type[BaseModel], text: str) -> str | None:
@@ -195,6 +247,16 @@ def _unreadable(model: type[BaseModel], text: str) -> str | None:
     except ValidationError:
         return "raw item: contains an invalid code point (a lone surrogate) in some field"
     return None
+
+
+def _refused(collection: str, page: Page) -> list[Rejected]:
+    """The items the client refused (too large, unsafe numbers) as rejected items: their
+    stored raw is a bounded excerpt with the item's size and hash."""
+    key = _REF_FIELD[collection]
+    return [
+        Rejected(_KIND[collection], item.refs.get(key), (item.error,), item.raw)
+        for item in page.refused
+    ]
 
 
 class CasesObserver(Protocol):
@@ -254,10 +316,14 @@ class _Syncer:
         log.debug("provider %r: syncing %s since %s", pid, collection, updated_since or "start")
         for page in client.iter_pages(collection, updated_since=updated_since):
             valid, rejected = _VALIDATORS[collection](page.items)
-            pairs, refused = _pair_with_raw(collection, valid, page.items, strict=page.strict)
-            rejected = [*rejected, *refused]
+            valid, ahead = self._not_ahead(collection, valid, page.items)
+            limit = self.provider.max_item_bytes
+            pairs, refused = _pair_with_raw(
+                collection, valid, page.items, strict=page.strict, limit=limit
+            )
+            rejected = [*bounded([*rejected, *ahead], limit), *refused, *_refused(collection, page)]
             counts.pages += 1
-            counts.fetched += len(page.items)
+            counts.fetched += len(page.items) + len(page.refused)
             newest = max((payload.updated_at for payload, _ in pairs), default=None)
             rows = store.page_rows(collection, pairs)
             changed = self._changed(collection, rows)
@@ -294,6 +360,34 @@ class _Syncer:
             counts.rejected += result.rejected
             tick(len(page.items))
 
+    def _not_ahead(
+        self, collection: str, valid: Sequence[Any], raw_items: list[Any]
+    ) -> tuple[Sequence[Any], list[Rejected]]:
+        """The valid items, without those whose ``updated_at`` is ahead of the clock plus the
+        allowed skew (rejected: such a value must never become the watermark)."""
+        horizon = self.clock() + timedelta(seconds=self.provider.clock_skew_seconds)
+        if all(payload.updated_at <= horizon for payload in valid):
+            return valid, []
+        key = _REF_FIELD[collection]
+        kept: list[Any] = []
+        ahead: list[Rejected] = []
+        for payload in valid:
+            if payload.updated_at <= horizon:
+                kept.append(payload)
+                continue
+            ref = str(getattr(payload, key))
+            raw = next(
+                (i for i in raw_items if isinstance(i, dict) and i.get(key) == ref),
+                payload.model_dump(mode="json"),
+            )
+            error = (
+                f"updated_at {payload.updated_at.isoformat()} is more than "
+                f"{self.provider.clock_skew_seconds:g} s ahead of Vahti's clock "
+                f"({horizon.isoformat()} allowed): not stored, never a watermark"
+            )
+            ahead.append(Rejected(_KIND[collection], store.safe_text(ref), (error,), raw))
+        return kept, ahead
+
     def _changed(self, collection: PagedCollection, rows: Mapping[str, Any]) -> set[str]:
         """The page's items that differ from what is stored, read before its transaction."""
         if not rows:
@@ -307,10 +401,12 @@ class _Syncer:
     def staff(self, client: ProviderClient, counts: CollectionCounts) -> None:
         """The staff list, compared before any write: an unchanged list (most days) takes no
         write transaction; when it was synced is recorded with the run's end (_finish)."""
-        items = client.get_staff()
+        page = client.staff_page()
+        items = page.items
         valid, rejected = validate_staff(items)
-        pairs, refused = _pair_with_raw("staff", valid, items)
-        rejected = [*rejected, *refused]
+        limit = self.provider.max_item_bytes
+        pairs, refused = _pair_with_raw("staff", valid, items, limit=limit)
+        rejected = [*bounded(rejected, limit), *refused, *_refused("staff", page)]
         listed = [str(item["id"]) for item in items if isinstance(item, dict) and "id" in item]
         now = self.clock()
         with read_scope(self.engine) as session:
@@ -337,7 +433,7 @@ class _Syncer:
                 )
         self.staff_synced_at = now
         counts.pages = 1
-        counts.fetched = len(items)
+        counts.fetched = len(items) + len(page.refused)
         counts.stored = result.stored
         counts.unchanged = result.unchanged
         counts.rejected = result.rejected
@@ -380,9 +476,17 @@ def sync_provider(
     cannot be used at all (wrong schema version, unreachable).
     """
     provider = settings.provider(provider_id)
+    redactor = Redactor(known_secrets(settings))
     with _engine_for(settings, engine) as db, _progress(progress) as bar:
         return _run(
-            db, provider, full=full, transport=transport, clock=clock, bar=bar, observer=observer
+            db,
+            provider,
+            full=full,
+            transport=transport,
+            clock=clock,
+            bar=bar,
+            observer=observer,
+            redactor=redactor,
         )
 
 
@@ -395,9 +499,11 @@ def _run(
     clock: Clock,
     bar: Progress | None,
     observer: CasesObserver | None = None,
+    redactor: Redactor | None = None,
 ) -> SyncReport:
     started = time.monotonic()
     report = SyncReport(id=provider.id)
+    redactor = redactor or Redactor()
     try:
         with session_scope(engine) as session:
             marks = store.ensure_provider(
@@ -409,26 +515,44 @@ def _run(
     except SQLAlchemyError as exc:
         raise StoreError(f"provider {provider.id!r}: cannot record the sync run: {exc}") from exc
     syncer = _Syncer(engine, provider, report.run_id, clock, observer=observer, watermarks=marks)
+    finished = False
     try:
-        token = provider.token()
-    except ConfigError as exc:
-        report.failures.append(("", exc))
-    else:
-        with ProviderClient(provider, token=token, transport=transport) as client:
-            _collections(syncer, client, report, full=full, bar=bar)
-    report.duration_seconds = time.monotonic() - started
-    _finish(engine, report, clock, staff_synced_at=syncer.staff_synced_at)
+        try:
+            token = provider.token()
+        except ConfigError as exc:
+            report.failures.append(("", exc))
+        else:
+            redactor = redactor.with_secret(token)
+            deadline = started + provider.sync_timeout_seconds
+            with ProviderClient(
+                provider, token=token, transport=transport, redactor=redactor, deadline=deadline
+            ) as client:
+                _collections(syncer, client, report, full=full, bar=bar, redactor=redactor)
+        report.duration_seconds = time.monotonic() - started
+        _finish(engine, report, clock, staff_synced_at=syncer.staff_synced_at, redactor=redactor)
+        finished = True
+    finally:
+        if not finished:  # interrupted (a timeout, Ctrl-C): the run must not stay `running`
+            _abandon(engine, report, clock, redactor)
     for error in report.errors:
-        log.error("provider %r: %s", provider.id, error)
+        log.error("provider %r: %s", provider.id, redactor.text(error))
     return report
 
 
 def _collections(
-    syncer: _Syncer, client: ProviderClient, report: SyncReport, *, full: bool, bar: Progress | None
+    syncer: _Syncer,
+    client: ProviderClient,
+    report: SyncReport,
+    *,
+    full: bool,
+    bar: Progress | None,
+    redactor: Redactor,
 ) -> None:
     """Staff, audits, cases: each collection's failure is recorded, the next one still runs.
 
     Staff first: evaluating a page of cases as it is stored needs the current staff list.
+    An exception no one expected from one collection's data (a bug the provider's data
+    found) is recorded as that collection's permanent error, with its type.
     """
     collections: tuple[CollectionName, ...] = ("staff", "audits", "cases")
     for collection in collections:
@@ -440,26 +564,57 @@ def _collections(
                 bar.advance(task, n)
 
         try:
-            match collection:
-                case "staff":
-                    syncer.staff(client, counts)
-                    tick(counts.fetched)
-                case "cases" | "audits":
-                    syncer.paged(client, collection, counts, full=full, tick=tick)
+            error = _one(syncer, client, collection, counts, full=full, tick=tick)
         except ProviderError as exc:
             report.failures.append((collection, exc))
             if exc.status in {401, 403}:
                 break  # the same credentials would fail every other collection too
         except SQLAlchemyError as exc:
-            error = StoreError(f"database error: {first_line(exc)}")
+            error = StoreError(f"database error: {redactor.text(first_line(exc))}")
             report.failures.append((collection, error))
+        else:
+            if error is not None:
+                report.failures.append((collection, error))
         finally:
             if bar is not None and task is not None:
                 bar.update(task, total=counts.fetched, completed=counts.fetched)
 
 
+def _one(
+    syncer: _Syncer,
+    client: ProviderClient,
+    collection: CollectionName,
+    counts: CollectionCounts,
+    *,
+    full: bool,
+    tick: Callable[[int], None],
+) -> VahtiError | None:
+    """Sync one collection; an exception no one expected (a bug the provider's data found,
+    never a traceback that stops the others) comes back as a permanent provider error."""
+    try:
+        match collection:
+            case "staff":
+                syncer.staff(client, counts)
+                tick(counts.fetched)
+            case "cases" | "audits":
+                syncer.paged(client, collection, counts, full=full, tick=tick)
+    except (ProviderError, SQLAlchemyError):
+        raise
+    except Exception as exc:  # the provider's boundary: recorded with its type, not raised
+        log.debug("provider %r: %s failed unexpectedly", client.provider_id, collection,
+                  exc_info=True)  # fmt: skip
+        text = client.redact(f"unexpected {type(exc).__name__}: {first_line(exc)}")
+        return PermanentProviderError(text, provider=client.provider_id, url=client.base_url)
+    return None
+
+
 def _finish(
-    engine: Engine, report: SyncReport, clock: Clock, *, staff_synced_at: datetime | None
+    engine: Engine,
+    report: SyncReport,
+    clock: Clock,
+    *,
+    staff_synced_at: datetime | None,
+    redactor: Redactor,
 ) -> None:
     """Record the run's end, and when the provider's staff list was synced (if it was)."""
     totals = store.PageCounts(report.stored, report.unchanged, report.rejected)
@@ -477,8 +632,28 @@ def _finish(
             status="succeeded" if report.ok else "failed",
             fetched=report.fetched,
             counts=totals,
-            error="\n".join(report.errors) or None,
+            error=redactor.text("\n".join(report.errors)) or None,
         )
+
+
+def _abandon(engine: Engine, report: SyncReport, clock: Clock, redactor: Redactor) -> None:
+    """Record an interrupted sync as failed (best effort: the interruption goes on)."""
+    if report.run_id is None:  # pragma: no cover - set by _run before any work
+        return
+    errors = [*report.errors, "interrupted before the sync finished"]
+    try:
+        with session_scope(engine) as session:
+            store.finish_sync_run(
+                session=session,
+                run_id=report.run_id,
+                finished_at=clock(),
+                status="failed",
+                fetched=report.fetched,
+                counts=store.PageCounts(report.stored, report.unchanged, report.rejected),
+                error=redactor.text("\n".join(errors)),
+            )
+    except (SQLAlchemyError, VahtiError):
+        log.exception("provider %r: the interrupted sync run could not be recorded", report.id)
 
 
 def sync_all(
@@ -495,9 +670,18 @@ def sync_all(
     """
     ids = list(provider_ids) if provider_ids else [p.id for p in settings.providers]
     providers = [settings.provider(pid) for pid in ids]  # unknown ids: ConfigError first
+    redactor = Redactor(known_secrets(settings))
     reports: list[SyncReport] = []
     with _engine_for(settings, None) as engine, _progress(progress) as bar:
         for provider in providers:
-            report = _run(engine, provider, full=full, transport=transport, clock=_utc_now, bar=bar)
+            report = _run(
+                engine,
+                provider,
+                full=full,
+                transport=transport,
+                clock=_utc_now,
+                bar=bar,
+                redactor=redactor,
+            )
             reports.append(report)
     return reports

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable
 
 import pytest
@@ -336,3 +337,38 @@ _PLANNER_VIEW = text(
     "JOIN pg_stat_user_tables s ON s.relid = c.oid "
     "WHERE s.schemaname = current_schema() AND s.relname = 'deadline_record'"
 )
+
+
+@pytest.mark.parametrize("processes", [0, 2], ids=["in-process", "workers"])
+def test_a_stuck_provider_is_reported_failed_and_the_others_alerts_go_out(
+    make_site: Callable[..., Site], processes: int
+) -> None:
+    """A provider trickling its cases forever: its check is failed at flows.check_timeout_seconds
+    and notify delivers the other provider's alerts (in the flow's process and in workers)."""
+    from tests.reliability.hostile_server import hostile_server, trickle  # noqa: PLC0415
+
+    site = make_site({"alpha": "FLOW_TEST_TOKEN"}, retry_delays=[])
+    with hostile_server({"/v1/cases": trickle(pause=0.2)}) as (server, _):
+        stuck = [
+            "[[providers]]", 'id = "stuck"', f'base_url = "{server.url}"',
+            'token_env = "FLOW_TEST_TOKEN"', "max_attempts = 1", "request_timeout_seconds = 6",
+        ]  # fmt: skip
+        text = site.config.read_text(encoding="utf-8").replace(
+            "[flows]\n", f"[flows]\ncheck_timeout_seconds = 2\nprovider_processes = {processes}\n"
+        )
+        site.config.write_text(text + "\n" + "\n".join(stuck) + "\n", encoding="utf-8")
+        started = time.monotonic()
+        state = compliance_check(
+            config=str(site.config), today=TODAY.isoformat(), now=NOW, return_state=True
+        )
+        elapsed = time.monotonic() - started
+    assert state.is_failed()
+    assert "provider 'stuck'" in (state.message or "")
+    outcome = state.result(raise_on_failure=False)
+    by_id = {p["id"]: p for p in outcome["providers"]}
+    assert by_id["alpha"]["error"] is None
+    assert by_id["alpha"]["alerts_planned"] > 0
+    expected = "did not finish in time" if processes == 0 else "time limit of 2 s"
+    assert expected in (by_id["stuck"]["error"] or ""), by_id["stuck"]
+    assert outcome["alerts"]["sent"] > 0  # notify went out for alpha
+    assert elapsed < 30

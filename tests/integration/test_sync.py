@@ -209,9 +209,12 @@ def test_a_crashed_sync_resumes_from_the_stored_watermark(
     assert counts(database_url, CaseRevision) == 300
     engine = make_engine(database_url)
     with Session(engine) as session:
-        statuses = session.scalars(select(SyncRun.status).order_by(SyncRun.id)).all()
+        runs = session.scalars(select(SyncRun).order_by(SyncRun.id)).all()
+        statuses = [run.status for run in runs]
+        first_error = runs[0].error or ""
     engine.dispose()
-    assert statuses == ["running", "succeeded"]  # the crashed run is visible as such
+    assert statuses == ["failed", "succeeded"]  # the interrupted run is recorded as such
+    assert "interrupted before the sync finished" in first_error
 
 
 FAULTS = {

@@ -32,7 +32,13 @@ class Figures:
     """Counters per test area, summed over the session."""
 
     areas: dict[str, dict[str, int]] = field(default_factory=dict)
+    rows: dict[str, dict[str, dict[str, object]]] = field(default_factory=dict)  # area: name: row
     _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def row(self, area: str, name: str, **values: object) -> None:
+        """One named row of measured values (a table in RELIABILITY.md), the last run's."""
+        with self._lock:
+            self.rows.setdefault(area, {})[name] = values
 
     def add(self, area: str, **counts: int) -> None:
         with self._lock:
@@ -48,7 +54,7 @@ class Figures:
         return total
 
     def to_json(self) -> dict[str, Any]:
-        return {"areas": self.areas, "totals": self.totals()}
+        return {"areas": self.areas, "totals": self.totals(), "rows": self.rows}
 
 
 _FIGURES = Figures()

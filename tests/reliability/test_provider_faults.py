@@ -132,16 +132,29 @@ def test_fault_ends_in_stored_data_or_a_recorded_readable_error(  # noqa: PLR091
 def test_retry_after_is_honoured_and_capped(
     start_reference_server: StartServer, sqlite_url: str, retries: RetryLog, figures: Figures
 ) -> None:
-    """429 waits exactly Retry-After seconds, and a provider cannot park Vahti beyond the cap."""
+    """429 waits exactly Retry-After seconds up to the cap; beyond it the provider counts as
+    unavailable at once (recorded, never waited for)."""
     server = start_reference_server(
-        cases=10, faults=Faults.parse("rate_limit_rate=0.5,retry_after_seconds=3600,seed=2")
+        cases=10, faults=Faults.parse("rate_limit_rate=0.5,retry_after_seconds=3,seed=2")
     )
-    settings = make_settings(sqlite_url, [provider_settings("p", server.url, max_attempts=10)])
+    settings = make_settings(
+        sqlite_url,
+        [provider_settings("p", server.url, max_attempts=10, retry_after_max_seconds=3)],
+    )
     (report,) = sync_all(settings)
     assert report.ok, report.errors
     assert retries.delays
-    assert set(retries.delays) == {60.0}
-    figures.add("provider_faults", faults_injected=len(retries.delays), runs=1, records_lost=0)
+    assert set(retries.delays) == {3.0}
+    parked = start_reference_server(
+        cases=10, faults=Faults.parse("rate_limit_rate=1.0,retry_after_seconds=3600")
+    )
+    settings = make_settings(sqlite_url, [provider_settings("q", parked.url, max_attempts=10)])
+    waited = len(retries.delays)
+    (report,) = sync_all(settings)
+    assert len(retries.delays) == waited  # nothing slept for
+    assert report.errors
+    assert all("provider unavailable: Retry-After 3600 s" in e for e in report.errors)
+    figures.add("provider_faults", faults_injected=waited + 3, runs=2, records_lost=0)
 
 
 def test_endless_cursor_keeps_what_it_read_and_stops_at_max_pages(

@@ -13,7 +13,7 @@ import pytest
 
 from core.config import ProviderSettings
 from core.errors import PermanentProviderError, TransientProviderError
-from providers.client import MAX_RETRY_AFTER, ProviderClient
+from providers.client import ProviderClient
 
 TOKEN = "s3cr3t-token-value"
 Handler = Callable[[httpx.Request], httpx.Response]
@@ -86,19 +86,31 @@ def test_pages_follow_the_cursor_with_auth_and_user_agent() -> None:
 
 
 def test_429_honours_retry_after_seconds_and_http_date() -> None:
-    """Retry-After in seconds or as an HTTP date sets the delay, capped."""
+    """Retry-After in seconds or as an HTTP date sets the delay, up to the cap itself."""
     when = format_datetime(datetime(2025, 5, 2, 12, 0, 7, tzinfo=UTC), usegmt=True)
     handler, seen = sequence(
         httpx.Response(429, headers={"Retry-After": "3"}),
         httpx.Response(429, headers={"Retry-After": when}),
-        httpx.Response(429, headers={"Retry-After": "86400"}),
+        httpx.Response(429, headers={"Retry-After": "300"}),
         page([]),
     )
     sleep = Recorder()
     with client(handler, sleep) as api:
         assert [p.items for p in api.iter_pages("audits")] == [[]]
-    assert sleep.delays == [3.0, 7.0, MAX_RETRY_AFTER]
+    assert sleep.delays == [3.0, 7.0, 300.0]
     assert len(seen) == 4
+
+
+def test_retry_after_beyond_the_cap_is_provider_unavailable_at_once() -> None:
+    """A Retry-After longer than retry_after_max_seconds is a transient error, never waited."""
+    handler, seen = sequence(httpx.Response(429, headers={"Retry-After": "1000000000"}))
+    sleep = Recorder()
+    with client(handler, sleep) as api, pytest.raises(TransientProviderError) as caught:
+        list(api.iter_pages("cases"))
+    assert "provider unavailable: Retry-After 1000000000 s" in str(caught.value)
+    assert "retry_after_max_seconds=300" in str(caught.value)
+    assert sleep.delays == []
+    assert len(seen) == 1
 
 
 def test_503_and_transport_errors_are_retried_with_jittered_backoff() -> None:
