@@ -3,9 +3,9 @@
 Limits of provider-api.md ("Limits (normative, December 2026)"):
 
 * a reference (``case_ref``, ``audit_id``, ``finding_id``, coach and office ids) is 1-64
-  characters from ``A-Z a-z 0-9 - _ . /`` after Unicode NFKC: a full-width ``ＴＫ-1`` is
-  the case ``TK-1``; a Cyrillic ``ТК-1``, a right-to-left override or a zero-width space
-  is refused, so two look-alike references can never be two cases;
+  characters from ``A-Z a-z 0-9 - _ . /`` after Unicode NFKC: a full-width ``TK-1`` is
+  the case ``TK-1``; Cyrillic look-alike letters, a right-to-left override or a
+  zero-width space are refused, so two look-alike references can never be two cases;
 * a reference or a ``case_url`` holding an e-mail address or a phone number is refused.
 
 Errors name the rule, never the value: a refused value may be personal data, or hold
