@@ -70,6 +70,7 @@ def deliver_ready(
     """Claim, send and record every target that has ledger rows ready."""
     lease = timedelta(minutes=settings.alerts.claim_lease_minutes)
     targets = all_targets(settings)
+    origins = {p.id: p.case_link_origins for p in settings.providers}
     with read_scope(engine) as session:
         keys = ledger.claimable_targets(session=session, now=now, lease=lease)
     for key in keys:
@@ -94,6 +95,7 @@ def deliver_ready(
                 language=target.language,
                 max_items=settings.alerts.digest_max_items,
                 today=today,
+                link_origins=origins,
             )
             result = deliver(target, message, environ=environ)
         if hook:
