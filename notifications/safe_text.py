@@ -34,7 +34,7 @@ _SCHEME = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*):/+")
 _DOMAIN_DOT = re.compile(r"(?<=[A-Za-z0-9])\.(?=[A-Za-z][A-Za-z0-9-]{1,62}(?![A-Za-z0-9-]))")
 _MARKDOWN = re.compile(r"([\\`*_~{}\[\]<>#|])")
 #: Characters kept as they are in a linked URL's path, query and fragment.
-_URL_SAFE = "/:=&%-._+,;!$"
+_URL_SAFE = "/=&%-._+,;!$"
 DEFAULT_LIMIT = 200
 
 
@@ -54,10 +54,13 @@ def defang(text: str) -> str:
     return _DOMAIN_DOT.sub("[.]", text)
 
 
-def plain(text: object, limit: int = DEFAULT_LIMIT) -> str:
-    """Provider text as inert, one-line, bounded text (see the module docstring)."""
+def plain(text: object, limit: int = DEFAULT_LIMIT, *, links: bool = False) -> str:
+    """Provider text as inert, one-line, bounded text (see the module docstring);
+    ``links``: keep web addresses as they are (for plain-text operator views, never for a
+    message or Markdown)."""
     line = " ".join(_visible(str(text)).split()).translate(_MENTION)
-    line = defang(line)
+    if not links:
+        line = defang(line)
     return line if len(line) <= limit else line[: limit - 1] + "\u2026"
 
 
@@ -97,7 +100,7 @@ def case_link(url: str | None, origins: Collection[str]) -> tuple[str | None, st
         safe = urlunsplit(
             (
                 parts.scheme,
-                parts.netloc.lower(),
+                origin.split("://", 1)[1],
                 quote(parts.path, safe=_URL_SAFE),
                 quote(parts.query, safe=_URL_SAFE + "?"),
                 quote(parts.fragment, safe=_URL_SAFE + "?"),
