@@ -254,7 +254,8 @@ def _check_one(
     if codes:
         errors = [withhold(error) for error in errors]
         errors.extend(
-            f"{path} looks like a Finnish personal identity code (value withheld)" for path in codes
+            f"{withhold(path)} looks like a Finnish personal identity code (value withheld)"
+            for path in codes  # a path names keys, and a key may be the code itself
         )
     return payload, errors
 

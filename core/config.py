@@ -35,6 +35,8 @@ class _Section(BaseModel):
 
 class DatabaseSettings(_Section):
     url: str = "sqlite:///vahti.db"
+    # rejected provider payloads are deleted this many days after they were received
+    rejected_retention_days: Annotated[int, Field(ge=1, le=3650)] = 90
 
     @field_validator("url")
     @classmethod
