@@ -16,6 +16,8 @@ from typing import Literal
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from pydantic.dataclasses import dataclass as pydantic_dataclass
 
+from contract.references import Link, Reference
+
 Service = Literal["work_trial", "job_coaching"]
 Language = Literal["fi", "sv", "en"]
 PauseKind = Literal["illness", "sequencing", "employer_delayed_start", "interpreter_unavailable"]
@@ -81,12 +83,12 @@ class DayPayload:
 
 
 class CasePayload(_Wire):
-    case_ref: str = Field(min_length=1, max_length=64)
+    case_ref: Reference
     service: Service
-    office_id: str = Field(min_length=1, max_length=64)
-    coach_id: str = Field(min_length=1, max_length=64)
+    office_id: Reference
+    coach_id: Reference
     language: Language = "fi"
-    case_url: str | None = Field(default=None, max_length=2048)
+    case_url: Link | None = Field(default=None, max_length=2048)
     decision_received_on: date
     first_contact_on: date | None = None
     first_meeting_on: date | None = None
@@ -103,7 +105,7 @@ class CasePayload(_Wire):
 
 
 class FindingPayload(_Wire):
-    finding_id: str = Field(min_length=1, max_length=64)
+    finding_id: Reference
     severity: Severity
     area: QualityArea
     safety_related: bool = False
@@ -112,8 +114,8 @@ class FindingPayload(_Wire):
 
 
 class AuditPayload(_Wire):
-    audit_id: str = Field(min_length=1, max_length=64)
-    office_id: str | None = Field(default=None, max_length=64)
+    audit_id: Reference
+    office_id: Reference | None = None
     visit_on: date
     report_received_on: date | None = None
     response_sent_on: date | None = None
@@ -127,12 +129,12 @@ class AbsencePayload(_Wire):
 
 
 class CoachPayload(_Wire):
-    id: str = Field(min_length=1, max_length=64)
-    office_id: str = Field(min_length=1, max_length=64)
+    id: Reference
+    office_id: Reference
     active: bool = True
     language: Language = "fi"
     first_aid_valid_until: date | None = None
-    substitute_id: str | None = None
+    substitute_id: Reference | None = None
     absent: tuple[AbsencePayload, ...] = ()
 
 

@@ -20,6 +20,7 @@ from pydantic import BaseModel, ValidationError
 
 from contract.hetu import identity_code_paths, withhold
 from contract.payloads import AuditPayload, CasePayload, CoachPayload
+from contract.references import WITHHELD_ERRORS, normal_reference, personal_data
 from contract.rejected import Rejected, RejectedKind
 
 M = TypeVar("M", bound=BaseModel)
@@ -46,6 +47,8 @@ def _pydantic_errors(exc: ValidationError) -> list[str]:
         where = _loc(err["loc"])
         if err["type"] == "missing":
             messages.append(f"{where}: required field missing")
+        elif err["type"] in WITHHELD_ERRORS:
+            messages.append(f"{where}: {err['msg']}")
         else:
             messages.append(f"{where} {_show(err['input'])}: {err['msg']}")
     return messages
@@ -149,10 +152,14 @@ def coach_errors(coach: CoachPayload) -> list[str]:
 
 
 def _ref(item: object, ref_field: str) -> str | None:
+    """The item's reference, NFKC-normalised, when it is a valid one (an invalid one may be
+    personal data or hold control characters: never kept or shown)."""
     if isinstance(item, dict):
         ref = item.get(ref_field)
         if isinstance(ref, str) and ref:
-            return withhold(ref)
+            normal = normal_reference(ref)
+            if normal is not None and personal_data(normal) is None:
+                return withhold(normal)
     return None
 
 
@@ -247,7 +254,8 @@ def _check_one(
     if codes:
         errors = [withhold(error) for error in errors]
         errors.extend(
-            f"{path} looks like a Finnish personal identity code (value withheld)" for path in codes
+            f"{withhold(path)} looks like a Finnish personal identity code (value withheld)"
+            for path in codes  # a path names keys, and a key may be the code itself
         )
     return payload, errors
 

@@ -17,6 +17,7 @@ import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -34,6 +35,8 @@ class _Section(BaseModel):
 
 class DatabaseSettings(_Section):
     url: str = "sqlite:///vahti.db"
+    # rejected provider payloads are deleted this many days after they were received
+    rejected_retention_days: Annotated[int, Field(ge=1, le=3650)] = 90
 
     @field_validator("url")
     @classmethod
@@ -68,6 +71,14 @@ class ProviderSettings(_Section):
     retry_after_max_seconds: Annotated[float, Field(ge=0, le=3600)] = 300.0  # longer: down
     sync_timeout_seconds: Annotated[float, Field(gt=0, le=86400)] = 900.0  # whole sync
     clock_skew_seconds: Annotated[float, Field(ge=0, le=86400)] = 300.0  # updated_at ahead
+    # the only origins a case link may point to (https://host[:port]); other links are
+    # shown as inert text, never clickable
+    case_link_origins: list[str] = Field(default_factory=list, max_length=20)
+
+    @field_validator("case_link_origins")
+    @classmethod
+    def _https_origins(cls, values: list[str]) -> list[str]:
+        return [link_origin(value) for value in values]
 
     @field_validator("base_url")
     @classmethod
@@ -112,10 +123,35 @@ class Recipient(_Section):
 
 
 class RecipientsSettings(_Section):
-    coaches: dict[str, Recipient] = Field(default_factory=dict)  # by coach id
+    # by provider id, then that provider's coach id: a coach id is the provider's own
+    coaches: dict[str, dict[str, Recipient]] = Field(default_factory=dict)
     quality: list[Recipient] = Field(default_factory=list)  # quality staff (laatuvastaava)
     operations: list[Recipient] = Field(default_factory=list)
     file: str | None = None  # optional TOML file holding this section instead
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_flat_coaches(cls, data: object) -> object:
+        """The flat form ``[recipients.coaches."c-001"]`` (before provider scoping) is
+        refused with the exact rewrite: guessing a provider would route one provider's
+        alerts to another's coach."""
+        coaches = data.get("coaches") if isinstance(data, dict) else None
+        if not isinstance(coaches, dict):
+            return data
+        flat = sorted(
+            str(key)
+            for key, value in coaches.items()
+            if isinstance(value, dict) and ("urls" in value or "language" in value)
+        )
+        if flat:
+            shown = ", ".join(repr(key) for key in flat[:5]) + (" ..." if len(flat) > 5 else "")
+            raise ValueError(
+                f"coach recipients are keyed by provider since December 2026: {shown} "
+                'look like coach ids; rewrite each [recipients.coaches."COACH"] as '
+                '[recipients.coaches.PROVIDER_ID."COACH"] (PROVIDER_ID: the id of the '
+                "[[providers]] entry whose staff list holds that coach; see docs/alerts.md)"
+            )
+        return data
 
 
 class AlertSettings(_Section):
@@ -171,6 +207,12 @@ class Settings(_Section):
             if provider.id in seen:
                 raise ValueError(f"provider id {provider.id!r} appears twice")
             seen.add(provider.id)
+        unknown = sorted(set(self.recipients.coaches) - seen)
+        if self.providers and unknown:  # without providers (notify-only tools) not checked
+            raise ValueError(
+                f"recipients.coaches: no provider with id {', '.join(map(repr, unknown))} "
+                f"(configured: {', '.join(sorted(seen))})"
+            )
         return self
 
     def provider(self, provider_id: str) -> ProviderSettings:
@@ -179,6 +221,25 @@ class Settings(_Section):
                 return provider
         known = ", ".join(p.id for p in self.providers) or "none"
         raise ConfigError(f"unknown provider {provider_id!r} (configured: {known})")
+
+
+def link_origin(value: str) -> str:
+    """``https://host[:port]`` in lower case, or ValueError naming the value."""
+    parts = urlsplit(value.strip())
+    try:
+        port = parts.port
+    except ValueError as exc:
+        raise ValueError(f"case link origin {value!r}: {exc}") from None
+    host = parts.hostname or ""
+    loopback = parts.scheme == "http" and re.fullmatch(r"127\.\d+\.\d+\.\d+|localhost", host)
+    if (parts.scheme != "https" and not loopback) or not host:
+        raise ValueError(f"case link origin {value!r} must be https://HOST[:PORT]")
+    if parts.username or parts.password or parts.path not in ("", "/") or parts.query:
+        raise ValueError(f"case link origin {value!r}: only scheme, host and port (an origin)")
+    if parts.fragment:
+        raise ValueError(f"case link origin {value!r}: only scheme, host and port (an origin)")
+    default = {"https": 443, "http": 80}[parts.scheme]
+    return f"{parts.scheme}://{host}" + (f":{port}" if port and port != default else "")
 
 
 def _secret_block(name: str) -> str:

@@ -77,7 +77,8 @@ def known_secrets(settings: Settings, environ: Mapping[str, str] | None = None) 
         if provider.token_env and env.get(provider.token_env):
             found.add(env[provider.token_env])
     recipients = settings.recipients
-    groups = (*recipients.coaches.values(), *recipients.quality, *recipients.operations)
+    coaches = [r for per_provider in recipients.coaches.values() for r in per_provider.values()]
+    groups = (*coaches, *recipients.quality, *recipients.operations)
     for url in (url for recipient in groups for url in recipient.urls):
         names = _ENV_REF.findall(url)
         found.update(env[name] for name in names if env.get(name))

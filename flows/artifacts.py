@@ -2,7 +2,9 @@
 
 Tables hold case references, rule ids, dates, counts and the engine's reasons only:
 no personal data, no tokens, no Apprise URLs. Keys are stable so the UI shows each
-artifact's history across runs.
+artifact's history across runs. Every provider-supplied string (references, office ids,
+reasons, a provider's error text) is made inert and bounded first
+(:mod:`notifications.safe_text`): Markdown-escaped in Markdown, one line everywhere.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from dataclasses import asdict
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
 from flows.outcome import CheckOutcome
+from notifications.safe_text import markdown, plain
 from pipeline.reporting import ReportSummary
 from pipeline.rows import DeadlineRow, ProvisionalRow
 from pipeline.summaries import EvaluationSummary, NotifySummary, Overview
@@ -21,6 +24,8 @@ _DEADLINE_COLUMNS = ("provider_id", "office_id", "subject", "rule", "status", "d
 #: Rows per deadline table in the UI (most overdue / nearest first); totals in the text.
 #: Bounded so a national run publishes small artifacts (Prefect drops events that are too big).
 ARTIFACT_ROWS = 500
+#: Characters of one problem (a provider's error text among them) in the summary's text.
+SUMMARY_PROBLEM_CHARS = 300
 
 
 def _most_pressing(rows: Iterable[DeadlineRow]) -> list[DeadlineRow]:
@@ -35,7 +40,7 @@ def publish_check(outcome: CheckOutcome, *, key_prefix: str = "compliance") -> N
     create_table_artifact(
         key=f"{key_prefix}-summary",
         table=outcome.summary_rows(),
-        description=_summary_markdown(outcome),
+        description=summary_markdown(outcome),
     )
     evaluations = [p.evaluation for p in outcome.providers if p.evaluation is not None]
     publish_deadlines(evaluations, key_prefix=key_prefix, overview=outcome.overview)
@@ -43,8 +48,8 @@ def publish_check(outcome: CheckOutcome, *, key_prefix: str = "compliance") -> N
         {
             "provider_id": p.provider_id,
             "kind": r.kind,
-            "ref": r.ref or "-",
-            "errors": "; ".join(r.errors),
+            "ref": plain(r.ref or "-", 64),
+            "errors": plain("; ".join(r.errors), 500),
         }
         for p in outcome.providers
         if p.sync is not None
@@ -108,17 +113,28 @@ def publish_provisional(rows: Iterable[ProvisionalRow], *, key_prefix: str) -> N
     )
 
 
-def publish_explanations(rows: Sequence[DeadlineRow], *, title: str, key: str) -> None:
-    """A markdown artifact with every deadline and its full explanation (ad-hoc checks)."""
-    lines = [f"# {title}", ""]
+def explanations_markdown(rows: Sequence[DeadlineRow], *, title: str) -> str:
+    """Every deadline and its full explanation as Markdown, provider text escaped."""
+    lines = [f"# {markdown(title)}", ""]
     if not rows:
         lines.append("No deadlines for this selection.")
     for row in rows:
         due = row.due_on or "no due date"
-        lines.append(f"## {row.subject} · {row.rule} · {row.status} · due {due}")
-        lines.extend(f"- {line}" for line in (row.explanation or (row.reason,)) if line)
+        lines.append(
+            f"## {markdown(row.subject, 64)} · {markdown(row.rule, 64)} · {row.status} · due {due}"
+        )
+        lines.extend(
+            f"- {markdown(line, 300)}" for line in (row.explanation or (row.reason,)) if line
+        )
         lines.append("")
-    create_markdown_artifact(key=key, markdown="\n".join(lines), description=title)
+    return "\n".join(lines)
+
+
+def publish_explanations(rows: Sequence[DeadlineRow], *, title: str, key: str) -> None:
+    """A markdown artifact with every deadline and its full explanation (ad-hoc checks)."""
+    create_markdown_artifact(
+        key=key, markdown=explanations_markdown(rows, title=title), description=markdown(title)
+    )
 
 
 def publish_notify(summary: NotifySummary, *, key: str) -> None:
@@ -147,13 +163,18 @@ def _deadline_table(rows: Sequence[DeadlineRow]) -> list[dict[str, object]]:
     table: list[dict[str, object]] = []
     for row in rows:
         item: dict[str, object] = {col: getattr(row, col) for col in _DEADLINE_COLUMNS}
-        item["office_id"] = row.office_id or "-"
+        item["provider_id"] = plain(row.provider_id, 64)
+        item["subject"] = plain(row.subject, 64)
+        item["office_id"] = plain(row.office_id or "-", 64)
         item["due_on"] = row.due_on or "-"
-        item["reason"] = row.reason
+        item["reason"] = plain(row.reason)
         table.append(item)
     return table or [{"subject": "-", "rule": "none"}]
 
 
-def _summary_markdown(outcome: CheckOutcome) -> str:
-    state = "all providers completed" if outcome.ok else "; ".join(outcome.problems())
-    return f"Compliance check for {outcome.today_on}: {state}."
+def summary_markdown(outcome: CheckOutcome) -> str:
+    """The summary table's description: Vahti's words, provider text escaped and bounded."""
+    if outcome.ok:
+        return f"Compliance check for {outcome.today_on}: all providers completed."
+    problems = "; ".join(markdown(line, SUMMARY_PROBLEM_CHARS) for line in outcome.problems())
+    return f"Compliance check for {outcome.today_on}: {problems}."

@@ -15,12 +15,16 @@ from prefect.client.schemas.objects import State
 from prefect.futures import PrefectFuture
 
 from notifications.counts import AlertPlanSummary
+from notifications.safe_text import plain
 from pipeline.summaries import (
     EvaluationSummary,
     NotifySummary,
     Overview,
     SyncSummary,
 )
+
+#: Characters of one failure's text (a provider's own error text may be long) in a problem.
+PROBLEM_CHARS = 300
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,9 +56,13 @@ class CheckOutcome:
 
     def problems(self) -> list[str]:
         """One line per problem: failed providers, then delivery."""
-        lines = [f"provider {p.provider_id!r}: {p.error}" for p in self.providers if not p.ok]
+        lines = [
+            f"provider {p.provider_id!r}: {plain(p.error or 'failed', PROBLEM_CHARS, links=True)}"
+            for p in self.providers
+            if not p.ok
+        ]
         if self.notify_error is not None:
-            lines.append(f"notify: {self.notify_error}")
+            lines.append(f"notify: {plain(self.notify_error, PROBLEM_CHARS, links=True)}")
         elif self.notify is not None and self.notify.failed:
             lines.append(f"notify: {self.notify.failed} alert(s) undelivered (kept pending)")
         return lines
@@ -88,7 +96,7 @@ class CheckOutcome:
                     "due_soon": ev.due_soon_total if ev else 0,
                     "alerts_sent (run)": sent,
                     "alerts_failed (run)": failed,
-                    "error": p.error or "",
+                    "error": plain(p.error or "", PROBLEM_CHARS, links=True),
                 }
             )
         return rows

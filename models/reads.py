@@ -164,6 +164,24 @@ def load_staff(*, session: Session, provider_ids: Iterable[str]) -> list[CoachPa
     return _parse_all(CoachPayload, raws)
 
 
+def load_staff_by_provider(
+    *, session: Session, provider_ids: Iterable[str]
+) -> dict[str, list[CoachPayload]]:
+    """The staff lists of these providers, each under its provider's id (a coach id is the
+    provider's own: ``c-001`` at two providers is two people)."""
+    chosen = sorted(set(provider_ids))
+    found: dict[str, list[CoachPayload]] = {provider_id: [] for provider_id in chosen}
+    order = (col(Coach.provider_id), col(Coach.coach_id))
+    parse = CoachPayload.model_validate_json
+    for start in range(0, len(chosen), _REFS_CHUNK):
+        query = select(col(Coach.provider_id), col(Coach.raw)).where(
+            col(Coach.provider_id).in_(chosen[start : start + _REFS_CHUNK])
+        )
+        for provider_id, raw in session.execute(query.order_by(*order)):
+            found[provider_id].append(parse(raw))
+    return found
+
+
 def list_rejected(
     *, session: Session, provider_id: str | None = None, limit: int = 100
 ) -> list[RejectedPayload]:

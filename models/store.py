@@ -30,6 +30,7 @@ from sqlalchemy import Select, Table, bindparam, delete, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col
 
+from contract.hetu import withhold
 from contract.payloads import AuditPayload, CasePayload, CoachPayload
 from contract.rejected import Rejected
 from models.bulk import insert_dicts
@@ -533,11 +534,12 @@ def store_rejected(
         return 0
     rows = []
     for item in rejected:
-        text = canonical_json(item.raw)
+        text = withhold(canonical_json(item.raw))  # identity codes never kept, even here
         rows.append({
             "provider_id": provider_id, "kind": item.kind,
             "ref": None if item.ref is None else safe_text(str(item.ref))[:200], "raw": text,
-            "content_hash": content_hash(text), "errors": [safe_text(e) for e in item.errors],
+            "content_hash": content_hash(text),
+            "errors": [withhold(safe_text(e)) for e in item.errors],
             "received_at": received_at, "sync_run_id": sync_run_id,
         })  # fmt: skip
     table: Table = RejectedPayload.__table__  # type: ignore[attr-defined]
@@ -546,6 +548,13 @@ def store_rejected(
     )
     session.execute(stmt, rows)
     return len(rejected)
+
+
+def purge_rejected(*, session: Session, before: datetime) -> int:
+    """Delete the rejected payloads received before ``before`` (past their retention)."""
+    table: Table = RejectedPayload.__table__  # type: ignore[attr-defined]
+    result = session.execute(delete(table).where(table.c.received_at < before))
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
 def start_sync_run(*, session: Session, provider_id: str, started_at: datetime, full: bool) -> int:

@@ -18,7 +18,7 @@ from notifications.counts import NotifyReport
 from notifications.delivery import DeliveryResult, deliver
 from notifications.messages import render_stored_digest
 from notifications.policy import PlannedAlert
-from notifications.routing import Router, Target, targets_of
+from notifications.routing import Router, Target, role_entries, targets_of
 from notifications.write_ahead import ledger_rows, local_today
 from rules.deadline import Deadline, Status
 
@@ -27,12 +27,7 @@ Hook = Callable[[str, str], None]
 
 
 def all_targets(settings: Settings) -> dict[str, Target]:
-    r = settings.recipients
-    found = [t for cid, rc in r.coaches.items() for t in targets_of(f"coach:{cid}", "coach", rc)]
-    for i, rc in enumerate(r.quality):
-        found += targets_of(f"quality:{rc.name or i}", "quality", rc)
-    for i, rc in enumerate(r.operations):
-        found += targets_of(f"operations:{rc.name or i}", "operations", rc)
+    found = [t for k, r, rc in role_entries(settings.recipients) for t in targets_of(k, r, rc)]
     return {t.key: t for t in found}
 
 
@@ -75,6 +70,7 @@ def deliver_ready(
     """Claim, send and record every target that has ledger rows ready."""
     lease = timedelta(minutes=settings.alerts.claim_lease_minutes)
     targets = all_targets(settings)
+    origins = {p.id: p.case_link_origins for p in settings.providers}
     with read_scope(engine) as session:
         keys = ledger.claimable_targets(session=session, now=now, lease=lease)
     for key in keys:
@@ -99,6 +95,7 @@ def deliver_ready(
                 language=target.language,
                 max_items=settings.alerts.digest_max_items,
                 today=today,
+                link_origins=origins,
             )
             result = deliver(target, message, environ=environ)
         if hook:

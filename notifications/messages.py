@@ -3,14 +3,18 @@
 Each item carries only the case (or audit/coach) reference, the rule in plain words, the
 due date in Finnish style (``ti 7.4.2026``), days left or overdue, a one-line reason and
 a link: never personal data. Markdown for chat, HTML and plain text for email.
+
+Every provider-supplied string is made inert first (:mod:`notifications.safe_text`): one
+line, no control or direction characters, no mentions, escaped for the format; a case
+link is clickable only on its provider's ``case_link_origins`` (other links are shown
+defanged, as text, in every format).
 """
 
 from __future__ import annotations
 
-import re
 from collections import Counter
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Collection, Iterable, Mapping
+from dataclasses import dataclass, replace
 from datetime import date
 from typing import Any, Literal
 
@@ -21,6 +25,7 @@ from notifications.items import MessageItem
 from notifications.reasons import localized_reason
 from notifications.reminder import Reminder
 from notifications.rule_titles import Language, rule_title
+from notifications.safe_text import case_link, escape_markdown, plain
 
 Format = Literal["markdown", "html", "text"]
 LANGUAGES: tuple[Language, ...] = ("fi", "sv", "en")
@@ -63,12 +68,8 @@ def _environment() -> Environment:
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
-    env.filters["md"] = _markdown_escape
+    env.filters["md"] = lambda value: escape_markdown(str(value))
     return env
-
-
-def _markdown_escape(value: object) -> str:
-    return re.sub(r"([\\`*_{}\[\]<>#|])", r"\\\1", str(value))
 
 
 _ENV = _environment()
@@ -101,14 +102,14 @@ def _reminder_context(
             {"title": rule_title(rule, language), "count": n} for rule, n in reminder.by_rule
         ],
         "top_offices": [
-            {"provider": provider, "office": office, "count": n}
+            {"provider": plain(provider, 64), "office": plain(office, 64), "count": n}
             for provider, office, n in reminder.by_office
         ],
         "oldest": [
             {
                 "kind": ref.subject_kind,
-                "subject": ref.subject,
-                "provider": ref.provider_id,
+                "subject": plain(ref.subject, 64),
+                "provider": plain(ref.provider_id, 64),
                 "title": rule_title(ref.rule, language),
                 "due": format_date(ref.due_on, language) if ref.due_on else None,
                 "overdue": overdue(ref.due_on),
@@ -124,6 +125,7 @@ def render_digest(
     language: Language,
     max_items: int = DIGEST_MAX_ITEMS,
     today: date | None = None,
+    link_origins: Mapping[str, Collection[str]] | None = None,
 ) -> Message:
     """One digest in ``language``: the most urgent ``max_items`` listed, the rest counted.
 
@@ -143,6 +145,7 @@ def render_digest(
         newest=max(reminders, key=lambda item: item.stage, default=None),
         language=language,
         today=today,
+        link_origins=link_origins or {},
     )
 
 
@@ -152,6 +155,7 @@ def render_stored_digest(
     language: Language,
     max_items: int = DIGEST_MAX_ITEMS,
     today: date | None = None,
+    link_origins: Mapping[str, Collection[str]] | None = None,
 ) -> Message:
     """:func:`render_digest` of ledger items as stored (:meth:`MessageItem.to_json`).
 
@@ -179,7 +183,27 @@ def render_stored_digest(
         newest=max(reminders, key=lambda item: item.stage, default=None),
         language=language,
         today=today,
+        link_origins=link_origins or {},
     )
+
+
+def _row(item: MessageItem, language: Language, origins: Collection[str]) -> dict[str, object]:
+    """One listed item: provider text made inert, the link only on the provider's origins."""
+    link, link_text = case_link(item.link, origins)
+    inert = replace(
+        item,
+        subject=plain(item.subject, 64),
+        provider_id=plain(item.provider_id, 64),
+        reason=plain(item.reason),
+    )
+    return {
+        "item": inert,
+        "title": rule_title(item.rule, language),
+        "due": format_date(item.due_on, language) if item.due_on else None,
+        "reason": plain(localized_reason(inert, language)),
+        "link": link,
+        "link_text": link_text,
+    }
 
 
 def _render(
@@ -191,16 +215,9 @@ def _render(
     newest: MessageItem | None,
     language: Language,
     today: date | None,
+    link_origins: Mapping[str, Collection[str]],
 ) -> Message:
-    rows = [
-        {
-            "item": item,
-            "title": rule_title(item.rule, language),
-            "due": format_date(item.due_on, language) if item.due_on else None,
-            "reason": localized_reason(item, language),
-        }
-        for item in shown
-    ]
+    rows = [_row(item, language, link_origins.get(item.provider_id, ())) for item in shown]
     context = {
         "rows": rows,
         "urgent": [row for row, item in zip(rows, shown, strict=True) if item.urgent],

@@ -4,6 +4,9 @@ Routing (issue 4):
 
 * case rules → the case's coach; while the coach is absent on that day, the coach's
   substitute; quality staff when there is no substitute or no recipient configured;
+  coaches, substitutes and coach recipients are looked up only within the alert's own
+  provider (a coach id is the provider's own: ``c-001`` at two providers is two people,
+  ``coach:PROVIDER/COACH`` in the ledger);
 * breaches (the "quality" audience of the policy), escalations, audit and staff rules →
   quality staff;
 * delivery and sync failures (``OPERATIONS_RULES``) → operations.
@@ -18,7 +21,7 @@ import hashlib
 import logging
 import os
 import re
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Literal
@@ -45,7 +48,7 @@ log = logging.getLogger("vahti.notifications")
 class Target:
     """One Apprise URL of one recipient: the unit the ledger deduplicates on."""
 
-    recipient_key: str  # coach:ID, quality:NAME, operations:NAME
+    recipient_key: str  # coach:PROVIDER/COACH, quality:NAME, operations:NAME
     role: Role
     language: Literal["fi", "sv", "en"]
     url: str  # as configured, ``${ENV}`` references unexpanded
@@ -75,9 +78,17 @@ def expand_env(url: str, environ: Mapping[str, str] | None = None, *, where: str
     return expanded
 
 
-def _role_entries(recipients: RecipientsSettings) -> list[tuple[str, Role, Recipient]]:
+def coach_key(provider_id: str, coach_id: str) -> str:
+    """A coach's recipient key: the provider's id, then its own coach id."""
+    return f"coach:{provider_id}/{coach_id}"
+
+
+def role_entries(recipients: RecipientsSettings) -> list[tuple[str, Role, Recipient]]:
+    """Every configured recipient with its key and role."""
     entries: list[tuple[str, Role, Recipient]] = [
-        (f"coach:{coach_id}", "coach", r) for coach_id, r in recipients.coaches.items()
+        (coach_key(provider_id, coach_id), "coach", r)
+        for provider_id, coaches in recipients.coaches.items()
+        for coach_id, r in coaches.items()
     ]
     for role, group in (("quality", recipients.quality), ("operations", recipients.operations)):
         for index, r in enumerate(group):
@@ -92,18 +103,22 @@ def targets_of(key: str, role: Role, recipient: Recipient) -> list[Target]:
 def validate_recipients(
     recipients: RecipientsSettings,
     *,
-    known_coach_ids: Collection[str] | None = None,
+    known_coach_ids: Mapping[str, Collection[str]] | None = None,
     environ: Mapping[str, str] | None = None,
 ) -> None:
-    """Refuse unknown coach ids, unloadable URLs, empty recipients and catch-all tags."""
-    if known_coach_ids is not None:
-        unknown = sorted(set(recipients.coaches) - set(known_coach_ids))
+    """Refuse unknown coach ids, unloadable URLs, empty recipients and catch-all tags.
+
+    ``known_coach_ids``: each provider's coach ids; a provider without a stored staff
+    list (never synced) is not checked."""
+    for provider_id, coaches in sorted(recipients.coaches.items()):
+        known = (known_coach_ids or {}).get(provider_id)
+        unknown = sorted(set(coaches) - set(known)) if known else []
         if unknown:
             raise ConfigError(
-                f"recipients.coaches: unknown coach id(s) {', '.join(map(repr, unknown))} "
-                "(not in any provider's coach list)"
+                f"recipients.coaches.{provider_id}: unknown coach id(s) "
+                f"{', '.join(map(repr, unknown))} (not in provider {provider_id!r}'s coach list)"
             )
-    for key, _role, recipient in _role_entries(recipients):
+    for key, _role, recipient in role_entries(recipients):
         for url in recipient.urls:
             where = f"recipients {key} url {mask_url(url)}"
             tags = {
@@ -134,14 +149,18 @@ _checked: set[str] = set()  # recipients found valid (as JSON, with environment 
 def check_recipients(
     recipients: RecipientsSettings,
     *,
-    coaches: Collection[CoachPayload] | None = None,
+    coaches: Mapping[str, Sequence[CoachPayload]] | None = None,
     environ: Mapping[str, str] | None = None,
 ) -> None:
     """:func:`validate_recipients`, done once per process for the same recipients,
-    environment and coach ids (``coaches``: the providers' staff; None or empty: coach ids
-    are not checked). Every path that plans or sends alerts calls this one."""
+    environment and coach ids (``coaches``: each provider's staff; None or empty: coach
+    ids are not checked). Every path that plans or sends alerts calls this one."""
     env = os.environ if environ is None else environ
-    known = sorted({coach.id for coach in coaches}) if coaches else None
+    known = (
+        {pid: sorted({c.id for c in staff}) for pid, staff in sorted(coaches.items()) if staff}
+        if coaches
+        else None
+    )
     key = orjson.dumps(
         [recipients.model_dump(mode="json"), sorted(env.items()), known], default=str
     ).decode()
@@ -168,11 +187,14 @@ class Router:
     """Maps a planned alert to the targets that should receive it."""
 
     def __init__(
-        self, recipients: RecipientsSettings, coaches: Iterable[CoachPayload] = ()
+        self,
+        recipients: RecipientsSettings,
+        staff: Mapping[str, Iterable[CoachPayload]] | None = None,
     ) -> None:
+        """``staff``: each provider's coaches, by provider id."""
         self._recipients = recipients
-        self._coaches = {c.id: c for c in coaches}
-        entries = _role_entries(recipients)
+        self._staff = {pid: {c.id: c for c in coaches} for pid, coaches in (staff or {}).items()}
+        entries = role_entries(recipients)
         self._quality = [t for k, r, rc in entries if r == "quality" for t in targets_of(k, r, rc)]
         self._ops = [t for k, r, rc in entries if r == "operations" for t in targets_of(k, r, rc)]
 
@@ -185,21 +207,24 @@ class Router:
         """Quality staff, or operations when no quality staff is configured."""
         return list(self._quality or self._ops)
 
-    def _coach_targets(self, coach_id: str) -> list[Target]:
-        recipient = self._recipients.coaches.get(coach_id)
-        return targets_of(f"coach:{coach_id}", "coach", recipient) if recipient else []
+    def _coach_targets(self, provider_id: str, coach_id: str) -> list[Target]:
+        recipient = self._recipients.coaches.get(provider_id, {}).get(coach_id)
+        key = coach_key(provider_id, coach_id)
+        return targets_of(key, "coach", recipient) if recipient else []
 
-    def owner(self, coach_id: str | None, *, on: date) -> list[Target]:
-        """The coach, the substitute while the coach is absent, else quality staff."""
+    def owner(self, provider_id: str, coach_id: str | None, *, on: date) -> list[Target]:
+        """The provider's coach, the same provider's substitute while the coach is absent,
+        else quality staff."""
         if coach_id is None:
             return self.quality
-        coach = self._coaches.get(coach_id)
+        coaches = self._staff.get(provider_id, {})
+        coach = coaches.get(coach_id)
         if coach is not None and _absent(coach, on):
-            substitute = self._coaches.get(coach.substitute_id or "")
+            substitute = coaches.get(coach.substitute_id or "")
             if substitute is None or _absent(substitute, on):
                 return self.quality
-            return self._coach_targets(substitute.id) or self.quality
-        return self._coach_targets(coach_id) or self.quality
+            return self._coach_targets(provider_id, substitute.id) or self.quality
+        return self._coach_targets(provider_id, coach_id) or self.quality
 
     def route(self, alert: PlannedAlert, *, on: date) -> list[Target]:
         """Every target for ``alert``, without duplicates, in a stable order."""
@@ -208,7 +233,11 @@ class Router:
             return self.operations
         found: list[Target] = []
         if "owner" in alert.audience:
-            found += self.owner(d.coach_id, on=on) if d.subject_kind == "case" else self.quality
+            found += (
+                self.owner(alert.provider_id, d.coach_id, on=on)
+                if d.subject_kind == "case"
+                else self.quality
+            )
         if "quality" in alert.audience:
             found += self.quality
         unique = {t.key: t for t in found}

@@ -2,16 +2,24 @@
 
 Plans the run's alerts and writes them ahead (:mod:`notifications.write_ahead`), then
 delivers (:mod:`notifications.dispatch`). ``dry_run`` plans and writes nothing.
+
+A real run also deletes the rejected provider payloads past their retention
+(``database.rejected_retention_days``): notify is the step every schedule runs (the
+compliance check's last step, and ``vahti notify``).
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
+
+from sqlalchemy import Engine
 
 from core.config import Settings
 from models import ledger
-from models.db import read_scope, shared_engine
+from models.db import read_scope, session_scope, shared_engine
+from models.store import purge_rejected
 from notifications.counts import AlertPlanSummary, NotifyReport
 from notifications.dispatch import Hook, deliver_run
 from notifications.planning import plan_reminder
@@ -27,6 +35,8 @@ from notifications.write_ahead import (
     write_ahead,
 )
 from rules.calendar import FinnishCalendar
+
+log = logging.getLogger("vahti.notifications")
 
 
 def notify(
@@ -76,7 +86,18 @@ def notify(
     deliver_run(
         settings, engine=engine, now=now, today=today, report=report, environ=environ, hook=hook
     )
+    purge_expired_rejected(engine, settings, now=now)
     return report
+
+
+def purge_expired_rejected(engine: Engine, settings: Settings, *, now: datetime) -> int:
+    """Delete rejected payloads older than ``database.rejected_retention_days``."""
+    before = now - timedelta(days=settings.database.rejected_retention_days)
+    with session_scope(engine) as session:
+        purged = purge_rejected(session=session, before=before)
+    if purged:
+        log.info("deleted %d rejected payload(s) received before %s", purged, before.isoformat())
+    return purged
 
 
 def _notify_rest(
@@ -114,4 +135,5 @@ def _notify_rest(
     deliver_run(
         settings, engine=engine, now=now, today=today, report=report, environ=environ, hook=hook
     )
+    purge_expired_rejected(engine, settings, now=now)
     return report

@@ -26,7 +26,7 @@ from core.errors import InputError
 from models import ledger
 from models.candidates import mark_planned
 from models.db import read_scope, session_scope, shared_engine
-from models.reads import load_staff
+from models.reads import load_staff_by_provider
 from notifications.counts import NotifyReport
 from notifications.items import MessageItem, reason_fields
 from notifications.planning import Identity, RunPlan, identity, plan_run
@@ -154,10 +154,10 @@ def _reminder_rows(
     return [alert_row(alert, t, item, now=now, today=today) for t in targets]
 
 
-def staff_of(engine: Engine, provider_ids: set[str]) -> list[CoachPayload]:
-    """These providers' stored staff lists (the router's coaches and substitutes)."""
+def staff_of(engine: Engine, provider_ids: set[str]) -> dict[str, list[CoachPayload]]:
+    """Each provider's stored staff list, by provider id."""
     with read_scope(engine) as session:
-        return load_staff(session=session, provider_ids=provider_ids)
+        return load_staff_by_provider(session=session, provider_ids=provider_ids)
 
 
 def plan(
@@ -273,7 +273,7 @@ def plan_and_write(
     report.suppressed += len(run.result.suppressed)
     report.held += len(run.result.held)
     report.suppressed_items += suppressed_items(run)
-    staff = staff_of(engine, {provider_id}) if coaches is None else list(coaches)
+    staff = staff_of(engine, {provider_id}) if coaches is None else {provider_id: list(coaches)}
     router = Router(settings.recipients, staff)
     write_ahead(engine, run, router, now=now, today=today, report=report)
 

@@ -20,6 +20,8 @@ WORK_TRIAL = 0
 JOB_COACHING = 1
 SERVICES = ("work_trial", "job_coaching")
 PREFIXES = ("TK", "TV")
+#: Where the reference provider's case links point (its `case_link_origins` in vahti.toml).
+CASE_LINK_ORIGIN = "https://crm.example.fi"
 
 WAIT_CONTACT, WAIT_MEETING, PLANNING, WORKPLACE, ENDED = range(5)
 PHASE_NAMES = ("waiting_contact", "waiting_meeting", "planning", "workplace", "ended")
@@ -88,7 +90,7 @@ def build_case(spec: CaseSeed) -> dict[str, Any]:
         "office_id": spec.office_id,
         "coach_id": spec.coach_id,
         "language": spec.language,
-        "case_url": f"https://crm.example.fi/cases/{spec.case_ref}",
+        "case_url": f"{CASE_LINK_ORIGIN}/cases/{spec.case_ref}",
         "decision_received_on": _iso(decision),
         "first_contact_on": None,
         "first_meeting_on": None,

@@ -41,6 +41,7 @@ from sqlalchemy import func, select
 from core.errors import VahtiError
 from models.provider_data import RejectedPayload
 from reference.generator import Dataset, generate_dataset
+from reference.generator_cases import CASE_LINK_ORIGIN
 from reference.mail import MaildirSink
 from reference.server import create_app
 from reference.server_run import run_in_thread
@@ -122,6 +123,7 @@ def write_config(workdir: Path, dataset: Dataset, base_url: str) -> Path:
         'name = "Demo provider (synthetic data)"',
         f'base_url = "{base_url}"',
         f'token_env = "{TOKEN_ENV}"',
+        f'case_link_origins = ["{CASE_LINK_ORIGIN}"]  # the only origin case links may use',
         "",
         "[alerts]",
         'send_window_start = "00:00"  # the demo widens the window (see vahti/demo.py)',
@@ -147,7 +149,7 @@ def write_config(workdir: Path, dataset: Dataset, base_url: str) -> Path:
         coach_id = str(coach["id"])
         language = str(coach.get("language") or _LANGUAGES[index % 3])
         lines += [
-            f'[recipients.coaches."{coach_id}"]',
+            f'[recipients.coaches.{PROVIDER_ID}."{coach_id}"]',
             f'language = "{language}"',
             f'urls = ["{_mail_url("coach-" + coach_id.lower())}"]',
             "",

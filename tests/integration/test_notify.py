@@ -37,8 +37,10 @@ def settings_for(url: str, smtp_sink, webhook, **alerts: object) -> Settings:
             "database": {"url": url},
             "recipients": {
                 "coaches": {
-                    "c1": {"urls": [smtp_sink.url("c1@example.org")], "language": "fi"},
-                    "c2": {"urls": [webhook.url("coach/${HOOK_TOKEN}")], "language": "sv"},
+                    "p1": {
+                        "c1": {"urls": [smtp_sink.url("c1@example.org")], "language": "fi"},
+                        "c2": {"urls": [webhook.url("coach/${HOOK_TOKEN}")], "language": "sv"},
+                    }
                 },
                 "quality": [
                     {"urls": [smtp_sink.url("quality@example.org")], "language": "en", "name": "lv"}
@@ -402,10 +404,10 @@ def test_cli_notify_ack_silence_and_list(sqlite_url, smtp_sink, webhook, env, tm
         f"""
 [database]
 url = "{sqlite_url}"
-[recipients.coaches.c1]
+[recipients.coaches.p1.c1]
 urls = ["{smtp_sink.url("c1@example.org")}"]
 language = "fi"
-[recipients.coaches.c2]
+[recipients.coaches.p1.c2]
 urls = ["{webhook.url("coach/${{HOOK_TOKEN}}")}"]
 language = "sv"
 [[recipients.quality]]
@@ -510,7 +512,7 @@ def test_removed_recipient_and_unroutable_alerts_are_reported(sqlite_url, smtp_s
     without_c2 = settings.model_copy(
         update={
             "recipients": settings.recipients.model_copy(
-                update={"coaches": {"c1": settings.recipients.coaches["c1"]}}
+                update={"coaches": {"p1": {"c1": settings.recipients.coaches["p1"]["c1"]}}}
             )
         }
     )

@@ -41,7 +41,9 @@ def settings_for(url: str, smtp_sink, **alerts: object) -> Settings:
         {
             "database": {"url": url},
             "recipients": {
-                "coaches": {"c1": {"urls": [smtp_sink.url("c1@example.org")], "language": "fi"}},
+                "coaches": {
+                    "p1": {"c1": {"urls": [smtp_sink.url("c1@example.org")], "language": "fi"}}
+                },
                 "quality": [
                     {"urls": [smtp_sink.url("quality@example.org")], "language": "en", "name": "lv"}
                 ],

@@ -126,7 +126,7 @@ def test_upgrading_keeps_stored_items_unchanged(database_url: str) -> None:
     keeps its old text."""
     engine = make_engine(database_url)
     upgrade(engine, "0004")
-    old_form = [case_raw("TK-1", office_id="Äänekoski"), case_raw("TK-2")]
+    old_form = [case_raw("TK-1", office_name="Äänekoski"), case_raw("TK-2")]  # ids are ASCII
     quirky = case_raw("TK-3", score=float("nan"))
     _old_case_rows(engine, [*old_form, quirky])
     upgrade(engine)

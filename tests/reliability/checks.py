@@ -48,7 +48,7 @@ def alert_settings(
             "database": {"url": url},
             "providers": [p.model_dump() for p in providers_],
             "recipients": {
-                "coaches": coaches,
+                "coaches": {p.id: coaches for p in providers_},
                 "quality": [{"urls": [sink.url("quality@example.org")], "name": "lv"}],
                 "operations": [
                     {"urls": [sink.url("ops@example.org")], "name": "ops", "language": "en"}

@@ -82,7 +82,7 @@ def _settings(url: str, coach_url: str, ops_url: str) -> Settings:
         {
             "database": {"url": url},
             "recipients": {
-                "coaches": {"c1": {"urls": [coach_url], "language": "fi"}},
+                "coaches": {"p1": {"c1": {"urls": [coach_url], "language": "fi"}}},
                 "quality": [{"urls": [ops_url], "name": "lv", "language": "en"}],
                 "operations": [{"urls": [ops_url], "name": "ops", "language": "en"}],
             },

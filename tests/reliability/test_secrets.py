@@ -98,7 +98,7 @@ def test_full_run_leaks_no_secret_and_no_identity_code(  # noqa: PLR0917
             "providers": [provider_settings("demo", server.url).model_dump()],
             "reports_dir": str(tmp_path / "reports"),
             "recipients": {
-                "coaches": coaches,
+                "coaches": {"demo": coaches},
                 "quality": [{"urls": [webhook.url("q/${HOOK_TOKEN}")], "name": "lv"}],
                 "operations": [{"urls": [webhook.url("ops/${HOOK_TOKEN}")], "name": "ops"}],
             },

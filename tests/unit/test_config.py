@@ -121,3 +121,99 @@ def test_duplicate_provider_ids_are_refused(tmp_path: Path) -> None:
     text = GOOD.replace('id = "north"', 'id = "demo"')
     with pytest.raises(ConfigError, match="provider id 'demo' appears twice"):
         load_settings(write(tmp_path, text), environ={})
+
+
+PROVIDERS = """
+[[providers]]
+id = "good"
+base_url = "https://good.example.fi"
+token_env = "VAHTI_TOKEN_GOOD"
+case_link_origins = ["https://CRM.good.example.fi:443", "https://crm2.good.example.fi:8443"]
+
+[[providers]]
+id = "evil"
+base_url = "https://evil.example.fi"
+token_env = "VAHTI_TOKEN_EVIL"
+"""
+
+
+def test_coach_recipients_are_keyed_by_provider(tmp_path: Path) -> None:
+    """[recipients.coaches.PROVIDER."COACH"] loads; origins are normalised."""
+    text = (
+        PROVIDERS
+        + """
+[recipients.coaches.good."c-001"]
+urls = ["mailto://a.example.fi?to=c1@example.fi"]
+[recipients.coaches.evil."c-001"]
+urls = ["mailto://a.example.fi?to=other@example.fi"]
+"""
+    )
+    settings = load_settings(write(tmp_path, text), environ={})
+    assert sorted(settings.recipients.coaches) == ["evil", "good"]
+    assert settings.recipients.coaches["good"]["c-001"].urls != (
+        settings.recipients.coaches["evil"]["c-001"].urls
+    )
+    assert settings.provider("good").case_link_origins == [
+        "https://crm.good.example.fi",
+        "https://crm2.good.example.fi:8443",
+    ]
+    assert settings.provider("evil").case_link_origins == []
+
+
+def test_the_flat_coach_form_is_refused_with_its_rewrite(tmp_path: Path) -> None:
+    """The old [recipients.coaches."c-001"] names the coach and the new form to write."""
+    text = (
+        PROVIDERS
+        + """
+[recipients.coaches."c-001"]
+urls = ["mailto://a.example.fi?to=c1@example.fi"]
+"""
+    )
+    with pytest.raises(ConfigError) as caught:
+        load_settings(write(tmp_path, text), environ={})
+    message = str(caught.value)
+    assert "recipients: " in message
+    assert "'c-001'" in message
+    assert '[recipients.coaches.PROVIDER_ID."COACH"]' in message
+
+
+def test_coach_recipients_of_an_unknown_provider_are_refused(tmp_path: Path) -> None:
+    """A provider id under recipients.coaches must be a configured provider."""
+    text = (
+        PROVIDERS
+        + """
+[recipients.coaches.gdoo."c-001"]
+urls = ["mailto://a.example.fi?to=c1@example.fi"]
+"""
+    )
+    with pytest.raises(ConfigError, match="no provider with id 'gdoo'"):
+        load_settings(write(tmp_path, text), environ={})
+
+
+@pytest.mark.parametrize(
+    "origin",
+    [
+        "http://crm.example.fi",
+        "https://crm.example.fi/cases",
+        "https://user@crm.example.fi",
+        "https://crm.example.fi?x=1",
+        "javascript:alert(1)",
+        "https://",
+    ],
+)
+def test_case_link_origins_must_be_https_origins(tmp_path: Path, origin: str) -> None:
+    """A case link origin is https://HOST[:PORT] and nothing else."""
+    text = PROVIDERS.replace(
+        'case_link_origins = ["https://CRM', f'case_link_origins = ["{origin}", "https://CRM'
+    )
+    with pytest.raises(ConfigError, match="case_link_origins"):
+        load_settings(write(tmp_path, text), environ={})
+
+
+def test_rejected_payload_retention_is_a_setting(tmp_path: Path) -> None:
+    """Rejected payloads are kept 90 days unless the database section says otherwise."""
+    assert load_settings(write(tmp_path, ""), environ={}).database.rejected_retention_days == 90
+    text = "[database]\nrejected_retention_days = 30\n"
+    assert load_settings(write(tmp_path, text), environ={}).database.rejected_retention_days == 30
+    with pytest.raises(ConfigError, match="rejected_retention_days"):
+        load_settings(write(tmp_path, "[database]\nrejected_retention_days = 0\n"), environ={})

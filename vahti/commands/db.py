@@ -53,9 +53,12 @@ def rejected(
     try:
         settings = load_settings(config)
         engine = make_engine(settings.database.url)
-        check_schema(engine)
-        with session_scope(engine) as session:
-            rows = reads.list_rejected(session=session, provider_id=provider, limit=limit)
+        try:
+            check_schema(engine)
+            with session_scope(engine) as session:
+                rows = reads.list_rejected(session=session, provider_id=provider, limit=limit)
+        finally:
+            engine.dispose()  # its pooled connections closed now, not by the collector
     except ConfigError as exc:
         typer.echo(f"vahti db rejected: {exc}", err=True)
         raise typer.Exit(2) from None

@@ -63,8 +63,10 @@ def test_expand_env_at_send_time_and_missing_variable_is_named():
 def _recipients(**kw: object) -> RecipientsSettings:
     base: dict[str, object] = {
         "coaches": {
-            "c1": Recipient(urls=["json://127.0.0.1:9/c1"], language="fi"),
-            "c2": Recipient(urls=["json://127.0.0.1:9/c2"], language="sv"),
+            "p1": {
+                "c1": Recipient(urls=["json://127.0.0.1:9/c1"], language="fi"),
+                "c2": Recipient(urls=["json://127.0.0.1:9/c2"], language="sv"),
+            }
         },
         "quality": [Recipient(urls=["json://127.0.0.1:9/q"], language="en", name="lv")],
         "operations": [Recipient(urls=["json://127.0.0.1:9/ops"], language="en", name="ops")],
@@ -75,14 +77,14 @@ def _recipients(**kw: object) -> RecipientsSettings:
 
 def test_valid_recipients_pass():
     """Loadable URLs and known coach ids validate."""
-    validate_recipients(_recipients(), known_coach_ids={"c1", "c2", "c3"})
+    validate_recipients(_recipients(), known_coach_ids={"p1": {"c1", "c2", "c3"}})
 
 
 @pytest.mark.parametrize(
     ("recipients", "message"),
     [
         (
-            _recipients(coaches={"ghost": Recipient(urls=["json://127.0.0.1:9/x"])}),
+            _recipients(coaches={"p1": {"ghost": Recipient(urls=["json://127.0.0.1:9/x"])}}),
             "unknown coach id",
         ),
         (
@@ -99,7 +101,7 @@ def test_valid_recipients_pass():
 def test_invalid_recipients_are_refused_with_a_masked_name(recipients, message):
     """Each problem is a ConfigError naming the recipient, never showing the secret."""
     with pytest.raises(ConfigError, match=message) as caught:
-        validate_recipients(recipients, known_coach_ids={"c1", "c2"}, environ={})
+        validate_recipients(recipients, known_coach_ids={"p1": {"c1", "c2"}}, environ={})
     assert SECRET not in str(caught.value)
 
 
@@ -125,14 +127,14 @@ def _coach(cid: str, absent=(), substitute=None) -> CoachPayload:
 @pytest.mark.parametrize(
     ("coaches", "alert", "expected"),
     [
-        ([_coach("c1")], _alert(), ["coach:c1"]),
-        ([_coach("c1", AWAY, "c2"), _coach("c2")], _alert(), ["coach:c2"]),
+        ([_coach("c1")], _alert(), ["coach:p1/c1"]),
+        ([_coach("c1", AWAY, "c2"), _coach("c2")], _alert(), ["coach:p1/c2"]),
         ([_coach("c1", AWAY)], _alert(), ["quality:lv"]),
         ([_coach("c1", AWAY, "c2"), _coach("c2", AWAY)], _alert(), ["quality:lv"]),
         ([_coach("c1", AWAY, "c9"), _coach("c9")], _alert(), ["quality:lv"]),
         ([], _alert(coach="c7"), ["quality:lv"]),
         ([], _alert(coach=None), ["quality:lv"]),
-        ([_coach("c1")], _alert(audience=("owner", "quality")), ["coach:c1", "quality:lv"]),
+        ([_coach("c1")], _alert(audience=("owner", "quality")), ["coach:p1/c1", "quality:lv"]),
         ([_coach("c1")], _alert(audience=("quality",)), ["quality:lv"]),
         ([], _alert(kind="audit", rule="AUDIT-RESPONSE-4W"), ["quality:lv"]),
         ([], _alert(kind="coach", rule="FIRST-AID-VALID"), ["quality:lv"]),
@@ -141,7 +143,7 @@ def _coach(cid: str, absent=(), substitute=None) -> CoachPayload:
 )
 def test_routing(coaches, alert, expected):
     """Case rules go to the coach or substitute, else quality; ops rules to operations."""
-    router = Router(_recipients(), coaches)
+    router = Router(_recipients(), {"p1": coaches})
     assert [t.recipient_key for t in router.route(alert, on=ON)] == expected
 
 

@@ -264,3 +264,77 @@ def test_staff() -> None:
         "absent[0].end_on 2025-07-01 is before absent[0].start_on 2025-07-02",
         "substitute_id 'c-2' is the coach itself",
     ]
+
+
+@pytest.mark.parametrize(
+    ("value", "problem"),
+    [
+        ("\u0422\u041a-2025-0001", "must be 1-64 characters"),  # Cyrillic look-alike letters
+        ("TK-\u202e1000-KT", "must be 1-64 characters"),  # right-to-left override
+        ("TK\u200b-1", "must be 1-64 characters"),  # zero-width space
+        ("TK-1\n## x", "must be 1-64 characters"),
+        ("TK 1", "must be 1-64 characters"),
+        ("T" * 65, "must be 1-64 characters"),
+        ("", "must be 1-64 characters"),
+        ("0401234567", "looks like a phone number"),
+        ("358-40-123-4567", "looks like a phone number"),
+        ("matti.meikalainen@example.fi", "looks like an e-mail address"),
+    ],
+)
+@pytest.mark.parametrize("field", ["case_ref", "office_id", "coach_id"])
+def test_references_outside_the_character_set_are_refused_naming_the_field(
+    field: str, value: str, problem: str
+) -> None:
+    """Look-alikes, direction and zero-width characters, phones and e-mails: refused with an
+    error naming the field, never echoing the value."""
+    (error,) = errors_of(raw_case(**{field: value}))
+    assert error.startswith(f"{field}: ")
+    assert problem in error
+    assert "value withheld" in error
+    if value:
+        assert value not in error
+    assert not any(ch in error for ch in "\u202e\u200b\n")
+
+
+def test_full_width_references_are_the_ascii_case_after_nfkc() -> None:
+    """NFKC makes a full-width reference the same case as its ASCII form (never two)."""
+    full_width = "\uff34\uff2b-1"  # TK-1 in full-width letters
+    valid, rejected = validate_cases([raw_case(case_ref=full_width)])
+    assert [c.case_ref for c in valid] == ["TK-1"]
+    assert rejected == []
+    _, both = validate_cases(
+        [raw_case(case_ref="TK-1"), raw_case(case_ref=full_width, coach_id="x")]
+    )
+    assert [r.ref for r in both] == ["TK-1", "TK-1"]  # one reference, conflicting content
+
+
+@pytest.mark.parametrize(
+    ("url", "problem"),
+    [
+        ("https://crm.example.fi/c/1?email=matti%40example.fi", "looks like an e-mail address"),
+        ("https://matti@example.fi/c/1", "looks like an e-mail address"),
+        ("https://crm.example.fi/call/+358401234567", "looks like a phone number"),
+        ("https://crm.example.fi/c/1\n[x](https://evil.example)", "control, direction or space"),
+        ("https://crm.example.fi/c/\u202e1", "control, direction or space"),
+    ],
+)
+def test_case_urls_with_personal_data_or_control_characters_are_refused(
+    url: str, problem: str
+) -> None:
+    """A case link holding an e-mail, a phone number or control characters is refused."""
+    (error,) = errors_of(raw_case(case_url=url))
+    assert error.startswith("case_url: ")
+    assert problem in error
+    assert "example.fi" not in error
+
+
+def test_audit_finding_and_staff_ids_follow_the_reference_rules() -> None:
+    """audit_id, finding_id, coach and substitute ids are references too."""
+    audit = {"audit_id": "A\u200b1", "visit_on": "2025-05-06", "updated_at": UPDATED}
+    finding = {"finding_id": "040-1234567", "severity": "minor", "area": "staff"}
+    _, rejected = validate_audits([audit, {**audit, "audit_id": "A2", "findings": [finding]}])
+    assert [r.ref for r in rejected] == [None, "A2"]
+    assert rejected[0].errors[0].startswith("audit_id: must be 1-64 characters")
+    assert rejected[1].errors[0].startswith("findings[0].finding_id: looks like a phone number")
+    _, staff = validate_staff([{"id": "c-1", "office_id": "HEL-1", "substitute_id": "c@x.fi"}])
+    assert staff[0].errors[0].startswith("substitute_id: looks like an e-mail address")
