@@ -19,7 +19,7 @@ import unicodedata
 from typing import Annotated
 from urllib.parse import unquote
 
-from pydantic import AfterValidator
+from pydantic import AfterValidator, WithJsonSchema
 from pydantic_core import PydanticCustomError
 
 #: The pydantic error types raised here; their input is never echoed.
@@ -87,5 +87,13 @@ def check_link(value: str) -> str:
     return value
 
 
-Reference = Annotated[str, AfterValidator(check_reference)]
+#: What the OpenAPI document publishes of a reference (the set as it is after NFKC).
+_REFERENCE_SCHEMA = {
+    "type": "string",
+    "minLength": 1,
+    "maxLength": MAX_REFERENCE,
+    "pattern": "^[A-Za-z0-9._/-]{1,64}$",
+    "description": "1-64 characters from A-Z a-z 0-9 - _ . / after Unicode NFKC; no personal data",
+}
+Reference = Annotated[str, AfterValidator(check_reference), WithJsonSchema(_REFERENCE_SCHEMA)]
 Link = Annotated[str, AfterValidator(check_link)]

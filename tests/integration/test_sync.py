@@ -381,11 +381,12 @@ def test_hostile_items_are_rejected_and_the_rest_is_stored(database_url: str) ->
         "office_id": "HEL-1",
         "coach_id": "c-1",
         "decision_received_on": "2025-03-03",
-        "case_url": "https://crm.example.fi/\u0007bell",
+        "case_url": "https://crm.example.fi/cases/TK-1",
         "updated_at": "2025-04-14T15:02:11+03:00",
     }
     hostile: list[object] = [
         good,
+        {**good, "case_ref": "TK-6", "case_url": "https://crm.example.fi/\u0007bell"},
         {**good, "case_ref": "TK-2", "office_id": "HEL\x00-1"},
         {**good, "case_ref": "TK-3", "case_url": "https://x.example/\ud800"},
         {**good, "case_ref": "TK-4\x00"},
@@ -398,7 +399,7 @@ def test_hostile_items_are_rejected_and_the_rest_is_stored(database_url: str) ->
     report = sync_provider(settings, "demo", transport=hostile_provider(hostile))
     assert report.ok, report.errors
     cases = report.collections["cases"]
-    assert (cases.fetched, cases.stored, cases.rejected) == (8, 1, 7)
+    assert (cases.fetched, cases.stored, cases.rejected) == (9, 1, 8)
     engine = make_engine(database_url)
     with Session(engine) as session:
         loaded = reads.load_cases(session=session, provider_id="demo", only_open=False)
@@ -406,8 +407,9 @@ def test_hostile_items_are_rejected_and_the_rest_is_stored(database_url: str) ->
     engine.dispose()
     assert [c.case_ref for c in loaded] == ["TK-1"]
     assert loaded[0].case_url == good["case_url"]
-    assert len(rejected) == 7
+    assert len(rejected) == 8
     assert all(row.errors for row in rejected)
     nul = next(row for row in rejected if row.ref == "TK-2")
-    assert "office_id: contains a NUL character" in nul.errors[0]
+    assert nul.errors[0].startswith("office_id: must be 1-64 characters")
+    assert "\x00" not in nul.errors[0]
     assert "\\u0000" in nul.raw

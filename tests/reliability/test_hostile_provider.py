@@ -378,7 +378,7 @@ def test_echoed_tokens_are_redacted_everywhere(
             [
                 provider_settings("evil", server.url, **HOSTILE),
                 provider_settings("good", good.url),
-                provider_settings("other", "https://other.example", token_env="VAHTI_OTHER_TOKEN"),
+                provider_settings("other", "https://127.0.0.1:9", token_env="VAHTI_OTHER_TOKEN"),
             ],
         )
         tracemalloc.start()
@@ -400,7 +400,8 @@ def test_echoed_tokens_are_redacted_everywhere(
     for where, text in outputs.items():
         for secret in (TOKEN, other, escaped):
             assert secret not in text, f"{secret[:6]}... in {where}"
-    assert _count(sqlite_url, Case, "evil") == len(VALID)
+    # the case whose office_id was the token is rejected: "[redacted]" is no office id
+    assert _count(sqlite_url, Case, "evil") == len(VALID) - 1
     figures.add("hostile_provider", faults_injected=3, runs=2, records_lost=0)
     figures.row("hostile_provider", "tokens echoed (problem detail, case fields, escaped)",
                 seconds=round(seconds, 2), peak_mib=round(peak, 1),
