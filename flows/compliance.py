@@ -27,7 +27,6 @@ from zoneinfo import ZoneInfo
 from prefect import flow, get_run_logger
 from prefect.client.schemas.objects import State
 from prefect.futures import PrefectFuture
-from prefect.states import Completed, Failed
 from sqlalchemy.exc import SQLAlchemyError
 
 from core.config import Settings
@@ -36,7 +35,7 @@ from core.process import tune_collector
 from flows import workers
 from flows.artifacts import ARTIFACT_ROWS, publish_check
 from flows.logs import vahti_logs
-from flows.outcome import CheckOutcome, ProviderOutcome, error_of
+from flows.outcome import CheckOutcome, ProviderOutcome, ended, error_of
 from flows.tasks import check_task, notify_task, overview_task
 from models.db import in_memory
 from notifications.routing import check_recipients
@@ -185,7 +184,5 @@ def _provider_outcome(provider_id: str, check: PrefectFuture[CheckSummary]) -> P
 
 def finish(outcome: CheckOutcome) -> State[dict[str, object]]:
     """Completed with the outcome, or Failed naming every problem (outcome kept as data)."""
-    data = outcome.to_json()
-    if outcome.ok:
-        return Completed(data=data, message="all providers checked, all alerts delivered")
-    return Failed(data=data, message="; ".join(outcome.problems()))
+    done = "all providers checked, all alerts delivered"
+    return ended(outcome.to_json(), outcome.problems(), done=done)

@@ -13,7 +13,9 @@ from typing import Any
 
 from prefect.client.schemas.objects import State
 from prefect.futures import PrefectFuture
+from prefect.states import Completed, Failed
 
+from core.errors import IncompleteRunError
 from notifications.counts import AlertPlanSummary
 from pipeline.summaries import (
     EvaluationSummary,
@@ -128,3 +130,21 @@ def error_of(future: PrefectFuture[Any]) -> str | None:
     if isinstance(result, BaseException):
         return f"{type(result).__name__}: {result}"
     return state.message or state.name or "failed"
+
+
+def ended(data: dict[str, object], problems: list[str], *, done: str) -> State[dict[str, object]]:
+    """Completed with ``data``, or Failed naming every problem: its data a
+    :class:`IncompleteRunError` carrying ``data`` (Prefect resolves a Failed state's data into
+    an exception; a dict there ends the run with a TypeError instead)."""
+    if not problems:
+        return Completed(data=data, message=done)
+    message = "; ".join(problems)
+    return Failed(data=IncompleteRunError(message, data=data), message=message)
+
+
+def run_data(state: State[Any]) -> dict[str, object] | None:
+    """What a finished run returned, Completed or Failed (None: it crashed or raised)."""
+    result = state.result(raise_on_failure=False)
+    if isinstance(result, IncompleteRunError):
+        return result.data
+    return result if isinstance(result, dict) else None

@@ -177,6 +177,7 @@ def run_demo(
 ) -> DemoResult:
     """Run the demo end to end; ``prepare_environment(workdir)`` must have run first."""
     from flows.compliance import compliance_check  # noqa: PLC0415 (after prepare_environment)
+    from flows.outcome import run_data  # noqa: PLC0415
     from flows.reports import weekly_report  # noqa: PLC0415
 
     workdir = workdir.resolve()
@@ -195,8 +196,8 @@ def run_demo(
         state = compliance_check(
             config=str(config), today=today.isoformat(), now=now.isoformat(), return_state=True
         )
-        outcome: Any = state.result(raise_on_failure=False)
-        if not isinstance(outcome, dict):
+        outcome: Any = run_data(state)
+        if outcome is None:
             raise VahtiError(f"compliance-check ended {state.name}: {state.message}")
         step("writing the weekly report")
         report: Any = weekly_report(config=str(config), today=today.isoformat())

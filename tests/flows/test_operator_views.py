@@ -1,0 +1,59 @@
+"""What operators see of a run: its final state, its logs, its artifacts, its alerts to
+operations (the Prefect test harness, the reference provider, SQLite and SMTP)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
+from prefect.flow_engine import run_flow
+from prefect.logging.handlers import APILogWorker
+from prefect.logging.loggers import flow_run_logger
+
+from core.errors import IncompleteRunError
+from flows.compliance import compliance_check
+from tests.flows.conftest import NOW, TODAY, Site
+
+pytestmark = pytest.mark.slow
+
+
+def _log_lines(flow_run_id: object) -> list[str]:
+    APILogWorker.drain_all(timeout=10)
+    with get_client(sync_client=True) as client:
+        logs = client.read_logs(
+            log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=[flow_run_id]))
+        )
+    return [log.message for log in logs]
+
+
+def _as_deployed(flow: Any, parameters: dict[str, object]) -> tuple[object, BaseException | None]:
+    """Run ``flow`` the way a deployment's process does (the engine logs how the run
+    ended into the run's logs); the flow run id and what the engine raised."""
+    with get_client(sync_client=True) as client:
+        flow_run = client.create_flow_run(flow, parameters=parameters)
+    try:
+        run_flow(flow, flow_run=flow_run, error_logger=flow_run_logger(flow_run=flow_run))
+    except Exception as error:
+        return flow_run.id, error
+    return flow_run.id, None
+
+
+def test_an_expected_failure_ends_failed_without_a_traceback(
+    make_site: Callable[..., Site],
+) -> None:
+    """A provider answering 401: Failed, its message names the provider, no traceback or
+    TypeError anywhere in the run's logs, the counts kept on the raised error."""
+    site = make_site({"alpha": "FLOW_TEST_TOKEN", "beta": "FLOW_TEST_BAD_TOKEN"})
+    params = {"config": str(site.config), "today": TODAY.isoformat(), "now": NOW}
+    flow_run_id, raised = _as_deployed(compliance_check, params)
+    assert isinstance(raised, IncompleteRunError)
+    assert "provider 'beta'" in str(raised)
+    assert raised.data["ok"] is False
+    lines = _log_lines(flow_run_id)
+    assert lines
+    assert not [line for line in lines if "Traceback" in line or "TypeError" in line]
+    assert any(line.startswith("run ended Failed: provider 'beta'") for line in lines)
+    assert any("HTTP 401" in line for line in lines)  # the task's own failure, one line
