@@ -58,7 +58,11 @@ class CheckOutcome:
         if self.notify_error is not None:
             lines.append(f"notify: {self.notify_error}")
         elif self.notify is not None and self.notify.failed:
-            lines.append(f"notify: {self.notify.failed} alert(s) undelivered (kept pending)")
+            n = self.notify
+            lines.append(
+                f"notify: {n.failed} alert item(s) in {n.messages_failed} message(s) "
+                "undelivered (kept pending)"
+            )
         return lines
 
     def deadlines_by_status(self) -> dict[str, int]:
@@ -69,30 +73,36 @@ class CheckOutcome:
         return dict(sorted(total.items()))
 
     def summary_rows(self) -> list[dict[str, object]]:
-        """The per-provider summary table (plus the run's alert counts on each row)."""
-        sent = self.notify.sent if self.notify else 0
-        failed = self.notify.failed if self.notify else 0
+        """The per-provider summary: narrow columns an operator reads at a glance (the
+        status breakdown is :meth:`status_rows`)."""
+        sent_by = self.notify.by_provider if self.notify else {}
         rows: list[dict[str, object]] = []
         for p in self.providers:
             sync, ev = p.sync, p.evaluation
+            sent, failed = sent_by.get(p.provider_id, (0, 0))
             rows.append(
                 {
                     "provider": p.provider_id,
                     "state": "ok" if p.ok else "FAILED",
                     "fetched": sync.fetched if sync else 0,
-                    "stored": sync.stored if sync else 0,
-                    "unchanged": sync.unchanged if sync else 0,
                     "rejected": sync.rejected if sync else 0,
-                    "deadlines": ", ".join(f"{k} {v}" for k, v in ev.by_status.items())
-                    if ev
-                    else "-",
                     "breached": ev.breached_total if ev else 0,
-                    "due_soon": ev.due_soon_total if ev else 0,
-                    "alerts_sent (run)": sent,
-                    "alerts_failed (run)": failed,
+                    "due soon": ev.due_soon_total if ev else 0,
+                    "items sent/failed": f"{sent}/{failed}",
                     "error": p.error or "",
                 }
             )
+        return rows
+
+    def status_rows(self) -> list[dict[str, object]]:
+        """Deadlines per provider and status (one column a status that occurs)."""
+        statuses = sorted(
+            {s for p in self.providers if p.evaluation for s in p.evaluation.by_status}
+        )
+        rows: list[dict[str, object]] = []
+        for p in self.providers:
+            counts = p.evaluation.by_status if p.evaluation else {}
+            rows.append({"provider": p.provider_id, **{s: counts.get(s, 0) for s in statuses}})
         return rows
 
     def to_json(self) -> dict[str, object]:
@@ -107,6 +117,8 @@ class CheckOutcome:
                     "stored": p.sync.stored if p.sync else 0,
                     "rejected": p.sync.rejected if p.sync else 0,
                     "deadlines": dict(p.evaluation.by_status) if p.evaluation else {},
+                    "breached": p.evaluation.breached_total if p.evaluation else 0,
+                    "met_late": p.evaluation.met_late_total if p.evaluation else 0,
                     "alerts_planned": p.alerts.planned if p.alerts else None,  # None: by notify
                     "error": p.error,
                 }

@@ -50,7 +50,10 @@ def daily_digest(config: str = "vahti.toml", today: str | None = None) -> State[
         publish_notify(notified, key="daily-alerts")
         problems = [f"provider {pid!r}: evaluate {e}" for pid, e in errors.items() if e]
         if notified.failed:
-            problems.append(f"notify: {notified.failed} alert(s) undelivered (kept pending)")
+            problems.append(
+                f"notify: {notified.failed} alert item(s) in {notified.messages_failed} "
+                "message(s) undelivered (kept pending)"
+            )
         data: dict[str, object] = {
             "report": summary.path,
             "totals": summary.totals,

@@ -5,9 +5,11 @@ failures reach operations (once per recipient and day, through the ledger too).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping
 from datetime import date, datetime, timedelta
 
+import orjson
 from sqlalchemy import Engine
 
 from core.config import Settings
@@ -21,6 +23,8 @@ from notifications.policy import PlannedAlert
 from notifications.routing import Router, Target, targets_of
 from notifications.write_ahead import ledger_rows, local_today
 from rules.deadline import Deadline, Status
+
+log = logging.getLogger("notifications.dispatch")
 
 #: A test hook: called with ("claimed" | "delivered" | "recorded", target key).
 Hook = Callable[[str, str], None]
@@ -115,15 +119,32 @@ def deliver_ready(
                 retry_base_minutes=settings.alerts.retry_base_minutes,
             )
         report.digests += 1
+        lang = target.language if target else "-"
+        report.count_items([_provider_of(a.item) for a in claimed.alerts], ok=result.ok)
         if result.ok:
             report.sent += len(claimed.alerts)
-            lang = target.language if target else "fi"
+            report.messages_sent += 1
             report.by_language[lang] = report.by_language.get(lang, 0) + len(claimed.alerts)
         else:
             report.failed += len(claimed.alerts)
+            report.messages_failed += 1
             report.errors.append(result.error or f"{key}: delivery failed")
+        log.info(
+            "%s (%s, %s): %s %d item(s) in one message%s",
+            target.label if target else key,
+            target.role if target else "unknown",
+            lang,
+            "sent" if result.ok else "FAILED",
+            len(claimed.alerts),
+            "" if result.ok else f": {result.error}",
+        )
         if hook:
             hook("recorded", key)
+
+
+def _provider_of(item: str) -> str:
+    """The provider of a stored message item (its JSON)."""
+    return str(orjson.loads(item).get("provider_id", "-"))
 
 
 def _operations_alert(

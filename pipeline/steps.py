@@ -387,6 +387,9 @@ def notify_step(
         pending=report.pending,
         by_language=dict(report.by_language),
         dry_run=dry_run,
+        messages=report.messages_sent,
+        messages_failed=report.messages_failed,
+        by_provider={k: (v[0], v[1]) for k, v in report.by_provider.items()},
     )
 
 

@@ -3,12 +3,18 @@ operations (the Prefect test harness, the reference provider, SQLite and SMTP)."
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 from prefect.client.orchestration import get_client
-from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
+from prefect.client.schemas.filters import (
+    ArtifactFilter,
+    ArtifactFilterFlowRunId,
+    LogFilter,
+    LogFilterFlowRunId,
+)
 from prefect.flow_engine import run_flow
 from prefect.logging.handlers import APILogWorker
 from prefect.logging.loggers import flow_run_logger
@@ -57,3 +63,55 @@ def test_an_expected_failure_ends_failed_without_a_traceback(
     assert not [line for line in lines if "Traceback" in line or "TypeError" in line]
     assert any(line.startswith("run ended Failed: provider 'beta'") for line in lines)
     assert any("HTTP 401" in line for line in lines)  # the task's own failure, one line
+
+
+def _artifacts(flow_run_id: object) -> dict[str, Any]:
+    with get_client(sync_client=True) as client:
+        found = client.read_artifacts(
+            artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[flow_run_id]))
+        )
+    return {a.key: a for a in found if a.key}
+
+
+def _table(artifact: Any) -> list[dict[str, Any]]:
+    data = artifact.data
+    return list(json.loads(data) if isinstance(data, str) else data)
+
+
+def test_artifacts_show_what_is_breached_now_newest_first(make_site: Callable[..., Site]) -> None:
+    """Breached holds breached deadlines only, the most recent first, with the true total;
+    met-late has its own table; the summary is narrow; the run's logs say what was sent."""
+    site = make_site({"alpha": "FLOW_TEST_TOKEN", "beta": "FLOW_TEST_TOKEN"})
+    state = compliance_check(
+        config=str(site.config), today=TODAY.isoformat(), now=NOW, return_state=True
+    )
+    assert state.is_completed(), state.message
+    outcome = state.result()
+    found = _artifacts(state.state_details.flow_run_id)
+    assert {"compliance-statuses", "compliance-met-late"} <= set(found)
+    breached = _table(found["compliance-breached"])
+    dues = [row["due"] for row in breached if row["due"] != "-"]
+    assert len(dues) > 10
+    assert dues == sorted(dues, reverse=True)
+    assert breached[0]["due"] != "-"  # undated rows (recorded violations) come last
+    assert all(row["days"] < 0 for row in breached if row["due"] != "-")
+    total = sum(p["breached"] for p in outcome["providers"])
+    assert f"{total} in all" in (found["compliance-breached"].description or "")
+    met_late = _table(found["compliance-met-late"])
+    assert met_late
+    assert met_late[0]["subject"] != "none"
+    assert not {(r["provider"], r["subject"], r["rule"]) for r in met_late} & {
+        (r["provider"], r["subject"], r["rule"]) for r in breached
+    }
+    summary = _table(found["compliance-summary"])
+    assert list(summary[0]) == [
+        "provider", "state", "fetched", "rejected", "breached", "due soon",
+        "items sent/failed", "error",
+    ]  # fmt: skip
+    statuses = _table(found["compliance-statuses"])
+    assert {row["provider"] for row in statuses} == {"alpha", "beta"}
+    lines = _log_lines(state.state_details.flow_run_id)
+    sent = [line for line in lines if "item(s) in one message" in line]
+    assert any(line.startswith("quality:quality mailto://") and "sent" in line for line in sent)
+    assert not any("example.invalid" in line for line in sent)  # the address is masked
+    assert sum(1 for line in lines if line.startswith("provider 'alpha': ")) == 1
