@@ -21,6 +21,7 @@ stayed undelivered, Completed only when nothing was lost.
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -36,7 +37,7 @@ from flows import workers
 from flows.artifacts import ARTIFACT_ROWS, publish_check
 from flows.logs import vahti_logs
 from flows.outcome import CheckOutcome, ProviderOutcome, ended, error_of
-from flows.tasks import check_task, notify_task, overview_task
+from flows.tasks import check_task, notify_task, outages_task, overview_task
 from models.db import in_memory
 from notifications.routing import check_recipients
 from pipeline.steps import settings_from, statistics_step
@@ -126,8 +127,22 @@ def _check(
         notify_error=notify_error,
         overview=pressing.result() if error_of(pressing) is None else None,
     )
+    outcome = tell_operations(config, clock_at, outcome)
     publish_check(outcome)
     return finish(outcome)
+
+
+def tell_operations(config: str, clock_at: str, outcome: CheckOutcome) -> CheckOutcome:
+    """Operations told of failed providers and of those answering again (a failure to tell
+    them is one more problem of the run)."""
+    failed = {p.provider_id: p.error or "failed" for p in outcome.providers if not p.ok}
+    answering = [p.provider_id for p in outcome.providers if p.ok]
+    told = outages_task.submit(config, clock_at, failed, answering)
+    told.wait()
+    error = error_of(told)
+    if error is None:
+        return replace(outcome, extra={**outcome.extra, "operations_told": told.result()})
+    return replace(outcome, operations_error=error)
 
 
 def refresh_store_statistics(config: str) -> None:

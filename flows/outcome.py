@@ -45,12 +45,16 @@ class CheckOutcome:
     notify: NotifySummary | None = None
     notify_error: str | None = None
     overview: Overview | None = None  # the most pressing rows across providers
+    operations_error: str | None = None  # operations could not be told of an outage
     extra: dict[str, object] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
         delivered = self.notify is not None and self.notify.failed == 0
-        return delivered and self.notify_error is None and all(p.ok for p in self.providers)
+        told = self.operations_error is None
+        return (
+            delivered and told and self.notify_error is None and all(p.ok for p in self.providers)
+        )
 
     def problems(self) -> list[str]:
         """One line per problem: failed providers, then delivery."""
@@ -63,6 +67,8 @@ class CheckOutcome:
                 f"notify: {n.failed} alert item(s) in {n.messages_failed} message(s) "
                 "undelivered (kept pending)"
             )
+        if self.operations_error is not None:
+            lines.append(f"operations not told of an outage: {self.operations_error}")
         return lines
 
     def deadlines_by_status(self) -> dict[str, int]:

@@ -104,7 +104,9 @@ def deliver_ready(
                 max_items=settings.alerts.digest_max_items,
                 today=today,
             )
-            result = deliver(target, message, environ=environ)
+            result = deliver(
+                target, message, environ=environ, notify_type=_notify_type(target, claimed)
+            )
         if hook:
             hook("delivered", key)
         with session_scope(engine) as session:
@@ -142,14 +144,27 @@ def deliver_ready(
             hook("recorded", key)
 
 
+def _notify_type(target: Target, claimed: ledger.Claimed) -> str:
+    """Apprise's notify type: operations alerts are failures (a resolved note alone is a
+    success); every other digest is information."""
+    if target.role != "operations":
+        return "info"
+    resolved = all(
+        orjson.loads(a.item).get("rule") == ledger.OUTAGE_RESOLVED_RULE for a in claimed.alerts
+    )
+    return "success" if resolved else "failure"
+
+
 def _provider_of(item: str) -> str:
     """The provider of a stored message item (its JSON)."""
     return str(orjson.loads(item).get("provider_id", "-"))
 
 
-def _operations_alert(
-    *, provider_id: str, rule: str, subject: str, reason: str, today: date
+def operations_alert(
+    *, provider_id: str, rule: str, subject: str, reason: str, today: date, stage: str = ""
 ) -> PlannedAlert:
+    """An alert to operations; ``stage`` (default: the rule and the day) is its dedup part."""
+    stage = stage or f"{rule.lower()}-{today.isoformat()}"
     deadline = Deadline(
         subject_kind="provider",
         subject=subject,
@@ -157,12 +172,12 @@ def _operations_alert(
         status=Status.BREACHED,
         explanation=(reason,),
     )
-    key = f"{provider_id}|provider|{subject}|{rule}|-|{rule.lower()}-{today.isoformat()}"
+    key = f"{provider_id}|provider|{subject}|{rule}|-|{stage}"
     return PlannedAlert(
         key=key,
         provider_id=provider_id,
         deadline=deadline,
-        stage=f"{rule.lower()}-{today.isoformat()}",
+        stage=stage,
         audience=frozenset({"owner"}),
         urgent=True,
         days_left=None,
@@ -186,7 +201,7 @@ def _tell_operations(
                 f"{len(failed)} alert(s) to {recipient_key} undelivered after "
                 f"{max(r.attempts for r in failed)} attempts; last error: {failed[-1].last_error}"
             )
-            alert = _operations_alert(
+            alert = operations_alert(
                 provider_id=failed[0].provider_id,
                 rule="DELIVERY-FAILED",
                 subject=recipient_key,
@@ -216,7 +231,7 @@ def notify_operations(
     today = local_today(now, settings)
     report = NotifyReport()
     engine = shared_engine(settings.database.url)
-    alert = _operations_alert(
+    alert = operations_alert(
         provider_id=provider_id, rule=rule, subject=subject, reason=reason, today=today
     )
     rows = ledger_rows([alert], Router(settings.recipients), now=now, today=today, report=report)

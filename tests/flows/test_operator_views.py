@@ -63,6 +63,15 @@ def test_an_expected_failure_ends_failed_without_a_traceback(
     assert not [line for line in lines if "Traceback" in line or "TypeError" in line]
     assert any(line.startswith("run ended Failed: provider 'beta'") for line in lines)
     assert any("HTTP 401" in line for line in lines)  # the task's own failure, one line
+    to_ops = [m for m in site.messages() if "ops@example.invalid" in str(m["To"])]
+    assert len(to_ops) == 1  # operations told at the first failed check
+    body = "".join(
+        str(part.get_payload(decode=True), "utf-8")
+        for part in to_ops[0].walk()
+        if part.get_content_type() == "text/plain"
+    )
+    assert "provider 'beta' failing since" in body
+    assert "PermanentProviderError" in body
 
 
 def _artifacts(flow_run_id: object) -> dict[str, Any]:
