@@ -59,14 +59,15 @@ class DemoResult:
     cases: int
     rejected: int
     deadlines: dict[str, int]
-    sent: int
-    failed: int
+    sent: int  # alert items delivered
+    failed: int  # alert items not delivered
     pending: int
     mailbox: str
     report: str
     messages_in_mailbox: int
     problems: tuple[str, ...]
     prefect_home: str
+    messages_sent: int = 0  # messages (one email per recipient) carrying the items
 
     def to_json(self) -> dict[str, object]:
         """The contract of ``vahti demo --format json``."""
@@ -74,7 +75,11 @@ class DemoResult:
             "cases": self.cases,
             "rejected": self.rejected,
             "deadlines": self.deadlines,
-            "alerts": {"sent": self.sent, "failed": self.failed},
+            "alerts": {
+                "items_sent": self.sent,
+                "items_failed": self.failed,
+                "messages_sent": self.messages_sent,
+            },
             "mailbox": self.mailbox,
             "report": self.report,
         }
@@ -209,6 +214,7 @@ def run_demo(
         sent=int(alerts.get("sent", 0)),
         failed=int(alerts.get("failed", 0)),
         pending=int(alerts.get("pending", 0)),
+        messages_sent=int(alerts.get("messages_sent", 0)),
         mailbox=str(maildir),
         report=str(report["report"]),
         messages_in_mailbox=len(mailbox.Maildir(str(maildir), create=True)),

@@ -21,6 +21,7 @@ from prefect.logging.loggers import flow_run_logger
 
 from core.errors import IncompleteRunError
 from flows.compliance import compliance_check
+from flows.reports import weekly_report
 from tests.flows.conftest import NOW, TODAY, Site
 
 pytestmark = pytest.mark.slow
@@ -124,3 +125,17 @@ def test_artifacts_show_what_is_breached_now_newest_first(make_site: Callable[..
     assert any(line.startswith("quality:quality mailto://") and "sent" in line for line in sent)
     assert not any("example.invalid" in line for line in sent)  # the address is masked
     assert sum(1 for line in lines if line.startswith("provider 'alpha': ")) == 1
+
+
+def test_the_report_counts_what_the_run_summary_counts(make_site: Callable[..., Site]) -> None:
+    """Breached now and met late, the same numbers in the weekly report and the run."""
+    site = make_site({"alpha": "FLOW_TEST_TOKEN", "beta": "FLOW_TEST_TOKEN"})
+    state = compliance_check(
+        config=str(site.config), today=TODAY.isoformat(), now=NOW, return_state=True
+    )
+    assert state.is_completed(), state.message
+    providers = state.result()["providers"]
+    report = weekly_report(config=str(site.config), today=TODAY.isoformat())
+    totals = report["totals"]
+    assert totals["breached"] == sum(p["breached"] for p in providers) > 0
+    assert totals["met_late"] == sum(p["met_late"] for p in providers) > 0
