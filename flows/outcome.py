@@ -7,6 +7,7 @@ synced and was evaluated and no alert failed: the flow ends Failed otherwise, wi
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
@@ -95,7 +96,7 @@ class CheckOutcome:
                     "breached": ev.breached_total if ev else 0,
                     "due soon": ev.due_soon_total if ev else 0,
                     "items sent/failed": f"{sent}/{failed}",
-                    "error": p.error or "",
+                    "error": short_error(p.error),
                 }
             )
         return rows
@@ -135,6 +136,17 @@ class CheckOutcome:
             "problems": self.problems(),
             **self.extra,
         }
+
+
+def short_error(error: str | None, limit: int = 48) -> str:
+    """An error as a table cell: its class and HTTP status (the whole line is in the
+    artifact's description and the run's logs)."""
+    if not error:
+        return ""
+    kind = re.search(r"\b(\w+Error)\b", error)
+    status = re.search(r"HTTP \d{3}", error)
+    short = ", ".join(m.group(0) for m in (kind, status) if m) or error
+    return short if len(short) <= limit else short[: limit - 1] + "…"
 
 
 def error_of(future: PrefectFuture[Any]) -> str | None:

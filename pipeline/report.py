@@ -200,7 +200,7 @@ def chart_bars(history: Sequence[HistoryPoint]) -> tuple[Bar, ...]:
     inner_w = CHART_WIDTH - 2 * _PAD
     inner_h = CHART_HEIGHT - 2 * _PAD
     slot = inner_w / len(history)
-    width = max(slot * 0.7, 1.0)
+    width = min(max(slot * 0.7, 1.0), 36.0)  # one week of history is a bar, not a wall
     bars = []
     for index, point in enumerate(history):
         height = inner_h * point.breached / top
