@@ -214,7 +214,7 @@ def run_demo(
         sent=int(alerts.get("sent", 0)),
         failed=int(alerts.get("failed", 0)),
         pending=int(alerts.get("pending", 0)),
-        messages_sent=int(alerts.get("messages_sent", 0)),
+        messages_sent=int(alerts.get("messages", 0)),
         mailbox=str(maildir),
         report=str(report["report"]),
         messages_in_mailbox=len(mailbox.Maildir(str(maildir), create=True)),
