@@ -104,6 +104,7 @@ def run(mode: str, config: str, today: str, now: str) -> dict[str, Any]:
             state: Any = flow(config=config, today=today, now=now, return_state=True)
         finished = time.perf_counter()
         outcome = state.result(raise_on_failure=False)
+        outcome = getattr(outcome, "data", outcome)  # a Failed run's IncompleteRunError keeps it
         flow_run_id = state.state_details.flow_run_id
     task_runs, run_seconds, phases = asyncio.run(_count_task_runs(flow_run_id))
     summary: dict[str, Any] = outcome if isinstance(outcome, dict) else {"error": str(outcome)}

@@ -7,7 +7,8 @@
     │   ├── TransientProviderError   retried: transport errors, 408, 429, 5xx
     │   └── PermanentProviderError   not retried: 401, 403, other 4xx, contract violations
     ├── StoreError           the database refused or is at the wrong schema version
-    └── DeliveryError        an alert could not be delivered (kept pending, retried later)
+    ├── DeliveryError        an alert could not be delivered (kept pending, retried later)
+    └── IncompleteRunError   a flow run ended Failed for the named reasons (its data kept)
 
 Messages say which value was wrong and where, e.g.
 ``case 'TK-17': first_meeting_on 2025-02-01 is before decision_received_on 2025-03-03``.
@@ -84,6 +85,15 @@ class StoreError(VahtiError):
 
 class DeliveryError(VahtiError):
     """An alert was not (fully) delivered."""
+
+
+class IncompleteRunError(VahtiError):
+    """A flow run ended Failed for expected, named reasons (a provider down, an alert
+    undelivered): the message names each one, ``data`` keeps the run's counts."""
+
+    def __init__(self, message: str, *, data: dict[str, object] | None = None) -> None:
+        self.data = data or {}
+        super().__init__(message)
 
 
 def first_line(exc: BaseException, limit: int = 500) -> str:

@@ -9,8 +9,8 @@ reasons, a provider's error text) is made inert and bounded first
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict
 
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
@@ -20,27 +20,34 @@ from pipeline.reporting import ReportSummary
 from pipeline.rows import DeadlineRow, ProvisionalRow
 from pipeline.summaries import EvaluationSummary, NotifySummary, Overview
 
-_DEADLINE_COLUMNS = ("provider_id", "office_id", "subject", "rule", "status", "due_on", "days_left")
-#: Rows per deadline table in the UI (most overdue / nearest first); totals in the text.
-#: Bounded so a national run publishes small artifacts (Prefect drops events that are too big).
-ARTIFACT_ROWS = 500
+#: Rows per provider in each deadline table (the most recent breaches, the nearest due
+#: dates); the true totals are in the description. Bounded so a national run publishes
+#: small artifacts (Prefect drops events that are too big).
+ARTIFACT_ROWS = 25
+#: Rows per deadline table in all (providers with the most recent rows first).
+ARTIFACT_TOTAL_ROWS = 1000
+#: The longest provider-supplied text shown in a cell.
+CELL_CHARS = 120
 #: Characters of one problem (a provider's error text among them) in the summary's text.
 SUMMARY_PROBLEM_CHARS = 300
 
 
-def _most_pressing(rows: Iterable[DeadlineRow]) -> list[DeadlineRow]:
-    """The ARTIFACT_ROWS rows with the fewest days left (rows without a date last)."""
-    far = 1 << 30
-    ordered = sorted(rows, key=lambda r: (far if r.days_left is None else r.days_left, r.subject))
-    return ordered[:ARTIFACT_ROWS]
+def _cell(value: object) -> str:
+    """A provider-supplied value as table text: one line, inert, bounded (the one place)."""
+    return "-" if value is None else plain(value, CELL_CHARS)
 
 
 def publish_check(outcome: CheckOutcome, *, key_prefix: str = "compliance") -> None:
-    """The summary, breached, due-soon, rejected and provisional tables of one check."""
+    """The summary, statuses, breached, met-late, due-soon, rejected and provisional tables."""
     create_table_artifact(
         key=f"{key_prefix}-summary",
         table=outcome.summary_rows(),
         description=summary_markdown(outcome),
+    )
+    create_table_artifact(
+        key=f"{key_prefix}-statuses",
+        table=outcome.status_rows(),
+        description=f"Deadlines per provider and status on {outcome.today_on}.",
     )
     evaluations = [p.evaluation for p in outcome.providers if p.evaluation is not None]
     publish_deadlines(evaluations, key_prefix=key_prefix, overview=outcome.overview)
@@ -48,8 +55,8 @@ def publish_check(outcome: CheckOutcome, *, key_prefix: str = "compliance") -> N
         {
             "provider_id": p.provider_id,
             "kind": r.kind,
-            "ref": plain(r.ref or "-", 64),
-            "errors": plain("; ".join(r.errors), 500),
+            "ref": _cell(r.ref),
+            "errors": _cell("; ".join(r.errors)),
         }
         for p in outcome.providers
         if p.sync is not None
@@ -67,28 +74,53 @@ def publish_check(outcome: CheckOutcome, *, key_prefix: str = "compliance") -> N
 def publish_deadlines(
     evaluations: Sequence[EvaluationSummary], *, key_prefix: str, overview: Overview | None = None
 ) -> None:
-    """Breached and due-soon deadline tables (capped; totals in the text).
+    """Breached (now), met-late and due-soon tables: capped per provider, totals in the text.
 
-    The rows come from the run's overview (one query across providers) when there is
-    one, else from the evaluations' own rows (ad-hoc checks of one provider).
+    The rows come from the run's overview (one query each across providers) when there
+    is one, else from the evaluations' own rows (ad-hoc checks of one provider).
     """
-    breached = _most_pressing(
-        overview.breached if overview else (row for e in evaluations for row in e.breached)
+    breached = overview.breached if overview else [r for e in evaluations for r in e.breached]
+    due_soon = overview.due_soon if overview else [r for e in evaluations for r in e.due_soon]
+    met_late = overview.met_late if overview else ()
+    totals = {
+        "breached": {e.provider_id: e.breached_total for e in evaluations},
+        "due_soon": {e.provider_id: e.due_soon_total for e in evaluations},
+        "met_late": {e.provider_id: e.met_late_total for e in evaluations},
+    }
+    on = evaluations[0].evaluated_on if evaluations else ""
+    tables = (
+        ("breached", breached, "Breached now, the most recent first", totals["breached"]),
+        ("due-soon", due_soon, "Due soon or at risk, the nearest first", totals["due_soon"]),
+        ("met-late", met_late, "Met after the due date, the most recent first", totals["met_late"]),
     )
-    due_soon = _most_pressing(
-        overview.due_soon if overview else (row for e in evaluations for row in e.due_soon)
-    )
-    breached_total = sum(e.breached_total for e in evaluations)
-    due_soon_total = sum(e.due_soon_total for e in evaluations)
-    create_table_artifact(
-        key=f"{key_prefix}-breached",
-        table=_deadline_table(breached),
-        description=f"Breached deadlines: {breached_total} (showing {len(breached)}).",
-    )
-    create_table_artifact(
-        key=f"{key_prefix}-due-soon",
-        table=_deadline_table(due_soon),
-        description=f"Deadlines due soon or at risk: {due_soon_total} (showing {len(due_soon)}).",
+    for name, rows, title, by_provider in tables:
+        if name == "met-late" and overview is None:
+            continue  # an ad-hoc check lists its deadlines in its own artifact
+        shown = _capped(rows)
+        create_table_artifact(
+            key=f"{key_prefix}-{name}",
+            table=_deadline_table(shown),
+            description=_deadlines_description(title, on, by_provider, len(shown)),
+        )
+
+
+def _capped(rows: Sequence[DeadlineRow]) -> list[DeadlineRow]:
+    """At most ARTIFACT_ROWS rows per provider and ARTIFACT_TOTAL_ROWS in all, in order."""
+    seen: Counter[str] = Counter()
+    kept: list[DeadlineRow] = []
+    for row in rows:
+        seen[row.provider_id] += 1
+        if seen[row.provider_id] <= ARTIFACT_ROWS:
+            kept.append(row)
+    return kept[:ARTIFACT_TOTAL_ROWS]
+
+
+def _deadlines_description(title: str, on: str, by_provider: dict[str, int], shown: int) -> str:
+    total = sum(by_provider.values())
+    counts = ", ".join(f"{pid} {n}" for pid, n in sorted(by_provider.items()) if n)
+    return (
+        f"{title} ({on}): {total} in all{f' ({counts})' if counts else ''}; "
+        f"showing {shown}, at most {ARTIFACT_ROWS} per provider."
     )
 
 
@@ -138,10 +170,25 @@ def publish_explanations(rows: Sequence[DeadlineRow], *, title: str, key: str) -
 
 
 def publish_notify(summary: NotifySummary, *, key: str) -> None:
-    """One row: what a notification run sent, failed, suppressed, held."""
-    row = asdict(summary)
-    row["by_language"] = ", ".join(f"{k}: {v}" for k, v in sorted(summary.by_language.items()))
-    create_table_artifact(key=key, table=[row], description="Alert delivery for this run.")
+    """One row: the messages and alert items a notification run sent, failed, held."""
+    row = {
+        "messages sent": summary.messages,
+        "messages failed": summary.messages_failed,
+        "items sent": summary.sent,
+        "items failed": summary.failed,
+        "items suppressed": summary.suppressed,
+        "items pending": summary.pending,
+        "items sent by language": ", ".join(
+            f"{k}: {v}" for k, v in sorted(summary.by_language.items())
+        ),
+        "dry run": summary.dry_run,
+    }
+    create_table_artifact(
+        key=key,
+        table=[row],
+        description="Alert delivery for this run: a message (one email or chat post) carries "
+        "one recipient's alert items.",
+    )
 
 
 def publish_report(summary: ReportSummary, *, key: str) -> None:
@@ -160,21 +207,34 @@ def publish_report(summary: ReportSummary, *, key: str) -> None:
 
 
 def _deadline_table(rows: Sequence[DeadlineRow]) -> list[dict[str, object]]:
-    table: list[dict[str, object]] = []
-    for row in rows:
-        item: dict[str, object] = {col: getattr(row, col) for col in _DEADLINE_COLUMNS}
-        item["provider_id"] = plain(row.provider_id, 64)
-        item["subject"] = plain(row.subject, 64)
-        item["office_id"] = plain(row.office_id or "-", 64)
-        item["due_on"] = row.due_on or "-"
-        item["reason"] = plain(row.reason)
-        table.append(item)
-    return table or [{"subject": "-", "rule": "none"}]
+    table: list[dict[str, object]] = [
+        {
+            "provider": row.provider_id,
+            "office": _cell(row.office_id),
+            "subject": _cell(row.subject),
+            "rule": row.rule,
+            "due": row.due_on or "-",
+            "days": "-" if row.days_left is None else row.days_left,
+            "reason": _cell(row.reason),
+        }
+        for row in rows
+    ]
+    return table or [{"provider": "-", "subject": "none"}]
 
 
 def summary_markdown(outcome: CheckOutcome) -> str:
     """The summary table's description: Vahti's words, provider text escaped and bounded."""
-    if outcome.ok:
-        return f"Compliance check for {outcome.today_on}: all providers completed."
-    problems = "; ".join(markdown(line, SUMMARY_PROBLEM_CHARS) for line in outcome.problems())
-    return f"Compliance check for {outcome.today_on}: {problems}."
+    state = (
+        "all providers completed"
+        if outcome.ok
+        else "; ".join(markdown(line, SUMMARY_PROBLEM_CHARS) for line in outcome.problems())
+    )
+    n = outcome.notify
+    sent = (
+        f" Alerts: {n.sent} item(s) sent in {n.messages} message(s), {n.failed} item(s) "
+        f"failed in {n.messages_failed} message(s); run-wide items (reminder, operations) "
+        f"counted under '*'."
+        if n
+        else ""
+    )
+    return f"Compliance check for {outcome.today_on}: {state}.{sent}"

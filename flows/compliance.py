@@ -25,13 +25,13 @@ stayed undelivered, Completed only when nothing was lost.
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from prefect import flow, get_run_logger
 from prefect.client.schemas.objects import State
 from prefect.futures import PrefectFuture
-from prefect.states import Completed, Failed
 from sqlalchemy.exc import SQLAlchemyError
 
 from core.config import Settings
@@ -40,8 +40,8 @@ from core.process import tune_collector
 from flows import workers
 from flows.artifacts import ARTIFACT_ROWS, publish_check
 from flows.logs import vahti_logs
-from flows.outcome import CheckOutcome, ProviderOutcome, error_of
-from flows.tasks import check_task, notify_task, overview_task
+from flows.outcome import CheckOutcome, ProviderOutcome, ended, error_of
+from flows.tasks import check_task, notify_task, outages_task, overview_task
 from flows.workers import KILL_GRACE_SECONDS
 from models.db import in_memory
 from notifications.routing import check_recipients
@@ -135,8 +135,22 @@ def _check(
         notify_error=notify_error,
         overview=pressing.result() if error_of(pressing) is None else None,
     )
+    outcome = tell_operations(config, clock_at, outcome)
     publish_check(outcome)
     return finish(outcome)
+
+
+def tell_operations(config: str, clock_at: str, outcome: CheckOutcome) -> CheckOutcome:
+    """Operations told of failed providers and of those answering again (a failure to tell
+    them is one more problem of the run)."""
+    failed = {p.provider_id: p.error or "failed" for p in outcome.providers if not p.ok}
+    answering = [p.provider_id for p in outcome.providers if p.ok]
+    told = outages_task.submit(config, clock_at, failed, answering)
+    told.wait()
+    error = error_of(told)
+    if error is None:
+        return replace(outcome, extra={**outcome.extra, "operations_told": told.result()})
+    return replace(outcome, operations_error=error)
 
 
 def refresh_store_statistics(config: str) -> None:
@@ -208,7 +222,5 @@ def _provider_outcome(
 
 def finish(outcome: CheckOutcome) -> State[dict[str, object]]:
     """Completed with the outcome, or Failed naming every problem (outcome kept as data)."""
-    data = outcome.to_json()
-    if outcome.ok:
-        return Completed(data=data, message="all providers checked, all alerts delivered")
-    return Failed(data=data, message="; ".join(outcome.problems()))
+    done = "all providers checked, all alerts delivered"
+    return ended(outcome.to_json(), outcome.problems(), done=done)

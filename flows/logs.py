@@ -8,6 +8,12 @@ for workers (see docs/operations.md), but a flow must not depend on its environm
 so :func:`vahti_logs` attaches the handlers of Prefect's ``prefect.extra`` logger for
 the duration of the run and detaches them afterwards (no warnings about logs sent
 outside a run from the CLI or other code in the same process).
+
+Expected failures log no traceback: Prefect logs a failed task or flow run with the
+exception's traceback, which for Vahti's own errors (a provider answering 401, a run that
+ended Failed for named reasons) says nothing the one-line message does not; the filter
+:class:`ExpectedFailures` keeps the message and drops the traceback for those, and keeps
+it for everything else (a bug still shows where it happened).
 """
 
 from __future__ import annotations
@@ -16,6 +22,11 @@ import logging
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+
+from core.errors import IncompleteRunError, VahtiError
+
+#: Prefect's run loggers, where failed task and flow runs are logged with a traceback.
+PREFECT_RUN_LOGGERS = ("prefect.flow_runs", "prefect.task_runs")
 
 #: The top-level loggers of Vahti's packages.
 VAHTI_LOGGERS = ("vahti", "providers", "models", "notifications", "flows")
@@ -26,10 +37,38 @@ _added: list[tuple[logging.Logger, logging.Handler]] = []
 _levels: list[tuple[logging.Logger, int]] = []
 
 
+class ExpectedFailures(logging.Filter):
+    """Log Vahti's own errors as one line, without their traceback."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        if not isinstance(error, VahtiError):
+            return True
+        if isinstance(error, IncompleteRunError):  # the engine's "unexpected exception" line
+            record.msg, record.args = "run ended Failed: %s", (str(error),)
+        elif str(error) not in record.getMessage():
+            record.msg, record.args = "%s: %s", (record.getMessage(), str(error))
+        record.exc_info, record.exc_text = None, None
+        return True
+
+
+_expected = ExpectedFailures()
+
+
+def quiet_expected_failures() -> None:
+    """Attach :class:`ExpectedFailures` to Prefect's run loggers (once per process; it stays:
+    the engine logs a run's end after the flow function returned)."""
+    for name in PREFECT_RUN_LOGGERS:
+        logger = logging.getLogger(name)
+        if _expected not in logger.filters:
+            logger.addFilter(_expected)
+
+
 @contextmanager
 def vahti_logs(level: int = logging.INFO) -> Iterator[None]:
     """Send Vahti's log records to the current flow run's logs (re-entrant)."""
     global _depth  # noqa: PLW0603 (one process-wide routing, reference counted)
+    quiet_expected_failures()
     with _lock:
         if _depth == 0:
             handlers = logging.getLogger("prefect.extra").handlers

@@ -11,13 +11,12 @@ from __future__ import annotations
 
 from prefect import flow, get_run_logger
 from prefect.client.schemas.objects import State
-from prefect.states import Completed, Failed
 
 from core.process import tune_collector
 from flows.artifacts import publish_deadlines, publish_notify, publish_report
 from flows.compliance import helsinki_now
 from flows.logs import vahti_logs
-from flows.outcome import error_of
+from flows.outcome import ended, error_of
 from flows.tasks import evaluate_task, notify_task, report_task
 from pipeline.steps import settings_from
 
@@ -51,12 +50,18 @@ def daily_digest(config: str = "vahti.toml", today: str | None = None) -> State[
         publish_notify(notified, key="daily-alerts")
         problems = [f"provider {pid!r}: evaluate {e}" for pid, e in errors.items() if e]
         if notified.failed:
-            problems.append(f"notify: {notified.failed} alert(s) undelivered (kept pending)")
-        data = {"report": summary.path, "totals": summary.totals, "alerts": notified.to_json()}
+            problems.append(
+                f"notify: {notified.failed} alert item(s) in {notified.messages_failed} "
+                "message(s) undelivered (kept pending)"
+            )
+        data: dict[str, object] = {
+            "report": summary.path,
+            "totals": summary.totals,
+            "alerts": notified.to_json(),
+        }
         if problems:
             logger.error("daily digest incomplete: %s", "; ".join(problems))
-            return Failed(data=data, message="; ".join(problems))
-        return Completed(data=data, message=f"daily report {summary.path}")
+        return ended(data, problems, done=f"daily report {summary.path}")
 
 
 @flow(name="weekly-report", persist_result=False)

@@ -107,3 +107,9 @@ def notify_task(
 def report_task(config: str, today_on: str, kind: str) -> reporting.ReportSummary:
     """Build the compliance report from stored deadlines and write its HTML file."""
     return reporting.report_step(config, today_on, kind=kind)
+
+
+@task(name="tell-operations", persist_result=False)
+def outages_task(config: str, now_at: str, failed: dict[str, str], answering: list[str]) -> int:
+    """Tell operations of provider outages: started, still on (daily), resolved."""
+    return pipeline.outages_step(config, now_at, failed=failed, answering=answering)

@@ -26,10 +26,11 @@ from prefect.client.schemas.filters import (
 )
 from prefect.client.schemas.objects import State, StateType
 from prefect.client.schemas.sorting import FlowRunSort
-from prefect.states import Completed, Failed
+from prefect.states import Completed
 
 from flows.compliance import helsinki_now
 from flows.logs import vahti_logs
+from flows.outcome import ended
 from pipeline.steps import alert_operations_step
 
 WATCHED_FLOW = "compliance-check"
@@ -96,5 +97,5 @@ def watchdog(config: str = "vahti.toml", max_age_minutes: int = 90) -> State[dic
             return Completed(data={"ok": True, "last_completed_at": last_at, "alerted": 0})
         logger.warning("watchdog: %s", problem)
         delivered = alert_operations_task(config, now.isoformat(), problem)
-        data = {"ok": False, "last_completed_at": last_at, "alerted": delivered}
-        return Failed(data=data, message=f"{problem}; operations alerted ({delivered})")
+        data: dict[str, object] = {"ok": False, "last_completed_at": last_at, "alerted": delivered}
+        return ended(data, [f"{problem}; operations alerted ({delivered})"], done="")

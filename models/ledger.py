@@ -35,7 +35,10 @@ MAX_BACKOFF = timedelta(hours=24)
 #: The ledger's rows that are no deadline's: the daily breach reminder (one per quality
 #: recipient and day) and the alerts to operations.
 REMINDER_RULE = "BREACH-REMINDER"
-OPERATIONS_RULES = frozenset({"DELIVERY-FAILED", "SYNC-FAILED", "CHECK-OVERDUE"})
+OPERATIONS_RULES = frozenset({"DELIVERY-FAILED", "SYNC-FAILED", "SYNC-RESOLVED", "CHECK-OVERDUE"})
+#: A provider's outage in the ledger: SYNC-FAILED rows (one a day while it lasts), ended
+#: by one SYNC-RESOLVED row.
+OUTAGE_RULE, OUTAGE_RESOLVED_RULE = "SYNC-FAILED", "SYNC-RESOLVED"
 SuppressionKind = Literal["ack", "silence"]
 _KEYS_CHUNK = 5000  # dedup keys or row ids per IN list (SQLite takes 32 766 parameters)
 
@@ -334,6 +337,23 @@ def mark_operations_notified(*, session: Session, ids: Sequence[int]) -> None:
     session.execute(
         update(Alert).where(col(Alert.id).in_(list(ids))).values(operations_notified=True)
     )
+
+
+def outage_since(*, session: Session, provider_id: str) -> datetime | None:
+    """When the provider's current outage was first told to operations (None: none open):
+    its first SYNC-FAILED row after its last SYNC-RESOLVED row."""
+    resolved = session.scalar(
+        select(func.max(col(Alert.created_at))).where(
+            col(Alert.rule) == OUTAGE_RESOLVED_RULE, col(Alert.subject) == provider_id
+        )
+    )
+    query = select(func.min(col(Alert.created_at))).where(
+        col(Alert.rule) == OUTAGE_RULE, col(Alert.subject) == provider_id
+    )
+    if resolved is not None:
+        query = query.where(col(Alert.created_at) > resolved)
+    found: datetime | None = session.scalar(query)
+    return found
 
 
 def count_open(*, session: Session) -> int:

@@ -45,9 +45,14 @@ def body_for(url: str, message: Message) -> tuple[str, apprise.NotifyFormat]:
 
 
 def deliver(
-    target: Target, message: Message, *, environ: Mapping[str, str] | None = None
+    target: Target,
+    message: Message,
+    *,
+    environ: Mapping[str, str] | None = None,
+    notify_type: str = "info",
 ) -> DeliveryResult:
-    """Send ``message`` to ``target``; never raises for a delivery problem."""
+    """Send ``message`` to ``target``; never raises for a delivery problem. ``notify_type``:
+    Apprise's ``info``, ``success``, ``warning`` or ``failure`` (webhooks carry it)."""
     masked = mask_url(target.url)
     try:
         url = expand_env(target.url, environ, where=f"recipients {target.recipient_key}")
@@ -63,7 +68,9 @@ def deliver(
             ok=False, error=f"{target.recipient_key} {masked}: Apprise cannot load this URL"
         )
     with apprise.LogCapture(level=logging.INFO) as captured:  # type: ignore[no-untyped-call]
-        outcome = sender.notify(title=message.title, body=body, body_format=body_format)
+        outcome = sender.notify(
+            title=message.title, body=body, body_format=body_format, notify_type=notify_type
+        )
     lines = mask_text(str(captured.getvalue()), [url, target.url])
     services: list[dict[str, object]] = [
         {"service": str(r.name), "ok": bool(r), "status": r.status.name} for r in outcome.results

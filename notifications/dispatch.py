@@ -5,9 +5,11 @@ failures reach operations (once per recipient and day, through the ledger too).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping
 from datetime import date, datetime, timedelta
 
+import orjson
 from sqlalchemy import Engine
 
 from core.config import Settings
@@ -21,6 +23,8 @@ from notifications.policy import PlannedAlert
 from notifications.routing import Router, Target, role_entries, targets_of
 from notifications.write_ahead import ledger_rows, local_today
 from rules.deadline import Deadline, Status
+
+log = logging.getLogger("notifications.dispatch")
 
 #: A test hook: called with ("claimed" | "delivered" | "recorded", target key).
 Hook = Callable[[str, str], None]
@@ -97,7 +101,9 @@ def deliver_ready(
                 today=today,
                 link_origins=origins,
             )
-            result = deliver(target, message, environ=environ)
+            result = deliver(
+                target, message, environ=environ, notify_type=_notify_type(target, claimed)
+            )
         if hook:
             hook("delivered", key)
         with session_scope(engine) as session:
@@ -112,20 +118,50 @@ def deliver_ready(
                 retry_base_minutes=settings.alerts.retry_base_minutes,
             )
         report.digests += 1
+        lang = target.language if target else "-"
+        report.count_items([_provider_of(a.item) for a in claimed.alerts], ok=result.ok)
         if result.ok:
             report.sent += len(claimed.alerts)
-            lang = target.language if target else "fi"
+            report.messages_sent += 1
             report.by_language[lang] = report.by_language.get(lang, 0) + len(claimed.alerts)
         else:
             report.failed += len(claimed.alerts)
+            report.messages_failed += 1
             report.errors.append(result.error or f"{key}: delivery failed")
+        log.info(
+            "%s (%s, %s): %s %d item(s) in one message%s",
+            target.label if target else key,
+            target.role if target else "unknown",
+            lang,
+            "sent" if result.ok else "FAILED",
+            len(claimed.alerts),
+            "" if result.ok else f": {result.error}",
+        )
         if hook:
             hook("recorded", key)
 
 
-def _operations_alert(
-    *, provider_id: str, rule: str, subject: str, reason: str, today: date
+def _notify_type(target: Target, claimed: ledger.Claimed) -> str:
+    """Apprise's notify type: operations alerts are failures (a resolved note alone is a
+    success); every other digest is information."""
+    if target.role != "operations":
+        return "info"
+    resolved = all(
+        orjson.loads(a.item).get("rule") == ledger.OUTAGE_RESOLVED_RULE for a in claimed.alerts
+    )
+    return "success" if resolved else "failure"
+
+
+def _provider_of(item: str) -> str:
+    """The provider of a stored message item (its JSON)."""
+    return str(orjson.loads(item).get("provider_id", "-"))
+
+
+def operations_alert(
+    *, provider_id: str, rule: str, subject: str, reason: str, today: date, stage: str = ""
 ) -> PlannedAlert:
+    """An alert to operations; ``stage`` (default: the rule and the day) is its dedup part."""
+    stage = stage or f"{rule.lower()}-{today.isoformat()}"
     deadline = Deadline(
         subject_kind="provider",
         subject=subject,
@@ -133,12 +169,12 @@ def _operations_alert(
         status=Status.BREACHED,
         explanation=(reason,),
     )
-    key = f"{provider_id}|provider|{subject}|{rule}|-|{rule.lower()}-{today.isoformat()}"
+    key = f"{provider_id}|provider|{subject}|{rule}|-|{stage}"
     return PlannedAlert(
         key=key,
         provider_id=provider_id,
         deadline=deadline,
-        stage=f"{rule.lower()}-{today.isoformat()}",
+        stage=stage,
         audience=frozenset({"owner"}),
         urgent=True,
         days_left=None,
@@ -162,7 +198,7 @@ def _tell_operations(
                 f"{len(failed)} alert(s) to {recipient_key} undelivered after "
                 f"{max(r.attempts for r in failed)} attempts; last error: {failed[-1].last_error}"
             )
-            alert = _operations_alert(
+            alert = operations_alert(
                 provider_id=failed[0].provider_id,
                 rule="DELIVERY-FAILED",
                 subject=recipient_key,
@@ -192,7 +228,7 @@ def notify_operations(
     today = local_today(now, settings)
     report = NotifyReport()
     engine = shared_engine(settings.database.url)
-    alert = _operations_alert(
+    alert = operations_alert(
         provider_id=provider_id, rule=rule, subject=subject, reason=reason, today=today
     )
     rows = ledger_rows([alert], Router(settings.recipients), now=now, today=today, report=report)

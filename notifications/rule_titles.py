@@ -151,6 +151,11 @@ RULE_TITLES: dict[str, dict[Language, str]] = {
         "sv": "Hämtningen av serviceproducentens uppgifter misslyckades",
         "en": "Fetching the provider's data failed",
     },
+    "SYNC-RESOLVED": {
+        "fi": "Palveluntuottajan tietojen haku toimii taas",
+        "sv": "Hämtningen av serviceproducentens uppgifter fungerar igen",
+        "en": "Fetching the provider's data works again",
+    },
     "CHECK-OVERDUE": {
         "fi": "Vaatimustenmukaisuuden tarkistus on myöhässä",
         "sv": "Efterlevnadskontrollen är försenad",

@@ -17,8 +17,9 @@ from typing import Literal
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
+from notifications.rule_titles import Language, rule_title
 from pipeline.rows import DeadlineRow, ProvisionalRow, deadline_row
-from rules.deadline import BREACH_STATUSES, Deadline, Status
+from rules.deadline import Deadline, Status
 
 ReportKind = Literal["daily", "weekly"]
 
@@ -30,13 +31,15 @@ AT_RISK = frozenset({Status.DUE_SOON, Status.AT_RISK})
 class RuleCounts:
     rule: str
     met: int = 0
-    breached: int = 0
+    breached: int = 0  # breached now
+    met_late: int = 0  # met after the due date (history, not a current breach)
     at_risk: int = 0
     other: int = 0
+    title: str = ""  # the rule in the reader's language
 
     @property
     def total(self) -> int:
-        return self.met + self.breached + self.at_risk + self.other
+        return self.met + self.breached + self.met_late + self.at_risk + self.other
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +56,10 @@ class OfficeSection:
     @property
     def at_risk(self) -> int:
         return sum(r.at_risk for r in self.rules)
+
+    @property
+    def met_late(self) -> int:
+        return sum(r.met_late for r in self.rules)
 
     @property
     def met(self) -> int:
@@ -86,12 +93,15 @@ class ReportData:
     provisional: tuple[ProvisionalRow, ...]
     history: tuple[HistoryPoint, ...]
     providers: tuple[str, ...]
+    language: Language = "en"
 
     @property
     def totals(self) -> dict[str, int]:
+        """Breached (now) and met late apart, as the run summary counts them."""
         return {
             "met": sum(o.met for o in self.offices),
             "breached": sum(o.breached for o in self.offices),
+            "met_late": sum(o.met_late for o in self.offices),
             "at_risk": sum(o.at_risk for o in self.offices),
         }
 
@@ -104,10 +114,13 @@ def build_report(
     acknowledged: Sequence[AcknowledgedRow] = (),
     provisional: Sequence[ProvisionalRow] = (),
     history: Sequence[HistoryPoint] = (),
+    language: Language = "en",
 ) -> ReportData:
-    """Group ``(provider_id, deadline)`` pairs per office and rule."""
+    """Group ``(provider_id, deadline)`` pairs per office and rule (titles in ``language``)."""
     counts: dict[tuple[str, str], dict[str, dict[str, int]]] = defaultdict(
-        lambda: defaultdict(lambda: {"met": 0, "breached": 0, "at_risk": 0, "other": 0})
+        lambda: defaultdict(
+            lambda: {"met": 0, "breached": 0, "met_late": 0, "at_risk": 0, "other": 0}
+        )
     )
     breaches: dict[tuple[str, str], list[DeadlineRow]] = defaultdict(list)
     providers: set[str] = set()
@@ -115,14 +128,19 @@ def build_report(
         providers.add(provider_id)
         office = (provider_id, deadline.office_id or "(provider)")
         counts[office][deadline.rule][_bucket(deadline.status)] += 1
-        if deadline.status in BREACH_STATUSES:
+        if deadline.status is Status.BREACHED:
             breaches[office].append(deadline_row(provider_id, deadline))
     offices = tuple(
         OfficeSection(
             provider_id=office[0],
             office_id=office[1],
-            rules=tuple(RuleCounts(rule=rule, **c) for rule, c in sorted(by_rule.items())),
-            breaches=tuple(sorted(breaches[office], key=lambda r: (r.due_on or "", r.subject))),
+            rules=tuple(
+                RuleCounts(rule=rule, title=rule_title(rule, language), **c)
+                for rule, c in sorted(by_rule.items())
+            ),
+            breaches=tuple(
+                sorted(breaches[office], key=lambda r: (r.due_on or "", r.subject), reverse=True)
+            ),
         )
         for office, by_rule in sorted(counts.items())
     )
@@ -134,14 +152,17 @@ def build_report(
         provisional=_unique(provisional),
         history=tuple(sorted(history, key=lambda p: p.on)),
         providers=tuple(sorted(providers)),
+        language=language,
     )
 
 
 def _bucket(status: Status) -> str:
     if status in MET:
         return "met"
-    if status in BREACH_STATUSES:
+    if status is Status.BREACHED:
         return "breached"
+    if status is Status.MET_LATE:
+        return "met_late"
     if status in AT_RISK:
         return "at_risk"
     return "other"
@@ -179,7 +200,7 @@ def chart_bars(history: Sequence[HistoryPoint]) -> tuple[Bar, ...]:
     inner_w = CHART_WIDTH - 2 * _PAD
     inner_h = CHART_HEIGHT - 2 * _PAD
     slot = inner_w / len(history)
-    width = max(slot * 0.7, 1.0)
+    width = min(max(slot * 0.7, 1.0), 36.0)  # one week of history is a bar, not a wall
     bars = []
     for index, point in enumerate(history):
         height = inner_h * point.breached / top

@@ -24,7 +24,7 @@ from models.deadlines import load_current_deadlines
 from models.ledger import active_suppressions
 from pipeline.report import AcknowledgedRow, HistoryPoint, build_report, render_html
 from pipeline.rows import ProvisionalRow, provisional_rows
-from rules.deadline import BREACH_STATUSES, Deadline
+from rules.deadline import Deadline, Status
 
 log = logging.getLogger("vahti.reports")
 
@@ -64,7 +64,7 @@ def breach_history(
     """
     start = today - timedelta(days=days - 1)
     table = DeadlineRecord.__table__  # type: ignore[attr-defined]
-    breached = [s.value for s in BREACH_STATUSES]
+    breached = [Status.BREACHED.value]  # breached then; met late is not a breach that day
     spans = session.execute(
         select(table.c.evaluated_on, table.c.superseded_on).where(
             table.c.provider_id.in_(list(provider_ids)),
@@ -106,8 +106,19 @@ class ReportSummary:
     provisional: int
 
 
-#: Days of breach history in the chart, per report kind.
-HISTORY_DAYS = {"daily": 14, "weekly": 56}
+#: Days of breach history in the chart, per report kind (the weekly one: 12 weeks, a bar
+#: a week).
+HISTORY_DAYS = {"daily": 14, "weekly": 84}
+
+
+def per_week(points: Sequence[HistoryPoint]) -> list[HistoryPoint]:
+    """One point an ISO week: its last known day's count, labelled with the week."""
+    weeks: dict[str, HistoryPoint] = {}
+    for point in sorted(points, key=lambda p: p.on):
+        year, week, _ = date.fromisoformat(point.on).isocalendar()
+        label = f"{year}-W{week:02d}"
+        weeks[label] = HistoryPoint(on=label, breached=point.breached)
+    return list(weeks.values())
 
 
 def report_step(config_path: str, today_on: str, *, kind: str = "weekly") -> ReportSummary:
@@ -128,6 +139,10 @@ def report_step(config_path: str, today_on: str, *, kind: str = "weekly") -> Rep
         acknowledged = acknowledged_rows(session=session, provider_ids=ids, today=today)
         days = HISTORY_DAYS[kind]
         history = breach_history(session=session, provider_ids=ids, today=today, days=days)
+    if kind == "weekly":
+        history = per_week(history)
+    quality = settings.recipients.quality
+    language = quality[0].language if quality else "en"
     data = build_report(
         "weekly" if kind == "weekly" else "daily",
         today,
@@ -135,6 +150,7 @@ def report_step(config_path: str, today_on: str, *, kind: str = "weekly") -> Rep
         acknowledged=acknowledged,
         provisional=provisional,
         history=history,
+        language=language,
     )
     target = Path(settings.reports_dir) / f"vahti-{kind}-{today.isoformat()}.html"
     target.parent.mkdir(parents=True, exist_ok=True)

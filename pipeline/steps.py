@@ -47,6 +47,7 @@ from models.reads import list_rejected, load_audits, load_cases, load_coaches
 from models.statistics import refresh_statistics
 from notifications.counts import AlertPlanSummary
 from notifications.dispatch import notify_operations
+from notifications.outages import tell_outages
 from notifications.planning import ALL_PROVIDERS
 from notifications.policy import planned_when_stored
 from notifications.service import notify
@@ -387,6 +388,9 @@ def notify_step(
         pending=report.pending,
         by_language=dict(report.by_language),
         dry_run=dry_run,
+        messages=report.messages_sent,
+        messages_failed=report.messages_failed,
+        by_provider={k: (v[0], v[1]) for k, v in report.by_provider.items()},
     )
 
 
@@ -435,4 +439,25 @@ def alert_operations_step(
         log.warning("no operations recipients configured: %s %s", rule, subject)
     if report.failed:
         raise DeliveryError("operations alert not delivered: " + "; ".join(report.errors))
+    return report.planned
+
+
+def outages_step(
+    config_path: str, now_at: str, *, failed: Mapping[str, str], answering: Sequence[str]
+) -> int:
+    """Tell operations of the providers whose check failed (once per outage and day) and of
+    those answering again after an outage; the ledger rows written now.
+
+    Raises DeliveryError when an alert was written and no operations recipient took it.
+    """
+    settings = settings_from(config_path)
+    report = tell_outages(
+        settings, now=datetime.fromisoformat(now_at), failed=failed, answering=answering
+    )
+    if report.unroutable:
+        log.warning("no operations recipients configured: provider outages not told")
+    if report.failed:
+        raise DeliveryError("outage alert not delivered: " + "; ".join(report.errors))
+    if report.planned:
+        log.info("operations told of %d provider outage change(s)", report.planned)
     return report.planned

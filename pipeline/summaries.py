@@ -21,11 +21,14 @@ from models.alerting import DeadlineRecord
 from models.deadlines import DEADLINE_COLUMNS, from_columns, status_counts
 from notifications.counts import AlertPlanSummary
 from pipeline.rows import DeadlineRow, ProvisionalRow, RejectedRow, deadline_row, provisional_rows
-from rules.deadline import BREACH_STATUSES, Deadline, Status
+from rules.deadline import Deadline, Status
 
 #: Rows per operator table returned by a step; the counts always cover everything.
 ROW_CAP = 200
 _DUE_SOON = frozenset({Status.DUE_SOON, Status.AT_RISK})
+#: Breached means breached now; a deadline met after its due date is ``met_late``, kept apart.
+_BREACHED = frozenset({Status.BREACHED})
+_MET_LATE = frozenset({Status.MET_LATE})
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,10 +50,11 @@ class EvaluationSummary:
     provider_id: str
     evaluated_on: str
     by_status: dict[str, int]
-    breached_total: int
+    breached_total: int  # breached now (met late not included)
     due_soon_total: int
-    breached: tuple[DeadlineRow, ...] = ()
-    due_soon: tuple[DeadlineRow, ...] = ()
+    breached: tuple[DeadlineRow, ...] = ()  # the most recently breached first
+    due_soon: tuple[DeadlineRow, ...] = ()  # the nearest first
+    met_late_total: int = 0
     provisional: tuple[ProvisionalRow, ...] = ()
     selected: tuple[DeadlineRow, ...] = ()  # every deadline of the asked case (ad-hoc)
     history_rows: int = 0  # new deadline-history rows written
@@ -72,12 +76,15 @@ class CheckSummary:
 class NotifySummary:
     """What a notification run delivered."""
 
-    sent: int = 0
-    failed: int = 0
+    sent: int = 0  # alert items delivered
+    failed: int = 0  # alert items whose delivery failed
     suppressed: int = 0
     pending: int = 0
-    by_language: dict[str, int] = field(default_factory=dict)
+    by_language: dict[str, int] = field(default_factory=dict)  # items sent per language
     dry_run: bool = False
+    messages: int = 0  # messages (digests) delivered: what a mailbox counts
+    messages_failed: int = 0
+    by_provider: dict[str, tuple[int, int]] = field(default_factory=dict)  # items sent, failed
 
     def to_json(self) -> dict[str, object]:
         return asdict(self)
@@ -89,18 +96,37 @@ def _top(
     statuses: frozenset[Status],
     today: date,
     limit: int,
+    *,
+    newest: bool = False,
 ) -> list[tuple[str, Deadline]]:
-    """The first ``limit`` current rows in ``statuses`` by due date, with days left."""
+    """At most ``limit`` current rows in ``statuses`` per provider, with days left: the
+    nearest due date first, or with ``newest`` the latest first (the freshest breaches;
+    rows without a date last)."""
     table = DeadlineRecord.__table__  # type: ignore[attr-defined]
-    query = (
-        select(*(table.c[name] for name in DEADLINE_COLUMNS))
+    undated = date.min if newest else today
+    due = func.coalesce(table.c.due_on, undated)
+    order = (due.desc() if newest else due, table.c.subject, table.c.rule)
+    rank = func.row_number().over(partition_by=table.c.provider_id, order_by=order)
+    ranked = (
+        select(*(table.c[name] for name in DEADLINE_COLUMNS), rank.label("rank"))
         .where(
             table.c.is_current,
             table.c.status.in_(sorted(s.value for s in statuses)),
             table.c.provider_id.in_(sorted(provider_ids)),
         )
-        .order_by(func.coalesce(table.c.due_on, today), table.c.subject, table.c.rule)
-        .limit(limit)
+        .subquery()
+    )
+    columns = [ranked.c[name] for name in DEADLINE_COLUMNS]
+    ranked_due = func.coalesce(ranked.c.due_on, undated)
+    query = (
+        select(*columns)
+        .where(ranked.c.rank <= limit)
+        .order_by(
+            ranked_due.desc() if newest else ranked_due,
+            ranked.c.provider_id,
+            ranked.c.subject,
+            ranked.c.rule,
+        )
     )
     found = [from_columns(row) for row in session.execute(query).all()]
     return [(item.provider_id, _as_of(item.deadline, today)) for item in found]
@@ -138,14 +164,15 @@ def summarize_stored(
     breached: list[tuple[str, Deadline]] = []
     due_soon: list[tuple[str, Deadline]] = []
     if rows:
-        breached = _top(session, [provider_id], BREACH_STATUSES, today, ROW_CAP)
+        breached = _top(session, [provider_id], _BREACHED, today, ROW_CAP, newest=True)
         due_soon = _top(session, [provider_id], _DUE_SOON, today, ROW_CAP)
     return EvaluationSummary(
         provider_id=provider_id,
         evaluated_on=today.isoformat(),
         by_status=dict(sorted(by_status.items())),
-        breached_total=sum(by_status[s.value] for s in BREACH_STATUSES),
+        breached_total=by_status[Status.BREACHED.value],
         due_soon_total=sum(by_status[s.value] for s in _DUE_SOON),
+        met_late_total=by_status[Status.MET_LATE.value],
         breached=tuple(deadline_row(pid, d) for pid, d in breached),
         due_soon=tuple(deadline_row(pid, d) for pid, d in due_soon),
         provisional=provisional_rows(packs, overrides or {}, provider_id),
@@ -160,21 +187,26 @@ class Overview:
     """The most pressing stored deadlines of a run's providers, found in one query each."""
 
     evaluated_on: str
-    breached: tuple[DeadlineRow, ...] = ()  # the most overdue first
+    breached: tuple[DeadlineRow, ...] = ()  # breached now, the most recent first
     due_soon: tuple[DeadlineRow, ...] = ()  # the nearest first
+    met_late: tuple[DeadlineRow, ...] = ()  # met after the due date, the most recent first
+    per_provider: int = 0  # the cap each list had per provider
 
 
 def overview(*, session: Session, provider_ids: Sequence[str], today: date, limit: int) -> Overview:
-    """The ``limit`` most overdue breaches and nearest due-soon deadlines across providers."""
+    """Per provider, at most ``limit`` rows of each list: the most recent breaches, the
+    nearest due-soon deadlines, the most recent met-late ones (one query each)."""
+
+    def rows(statuses: frozenset[Status], *, newest: bool) -> tuple[DeadlineRow, ...]:
+        found = _top(session, provider_ids, statuses, today, limit, newest=newest)
+        return tuple(deadline_row(pid, d) for pid, d in found)
+
     return Overview(
         evaluated_on=today.isoformat(),
-        breached=tuple(
-            deadline_row(pid, d)
-            for pid, d in _top(session, provider_ids, BREACH_STATUSES, today, limit)
-        ),
-        due_soon=tuple(
-            deadline_row(pid, d) for pid, d in _top(session, provider_ids, _DUE_SOON, today, limit)
-        ),
+        breached=rows(_BREACHED, newest=True),
+        due_soon=rows(_DUE_SOON, newest=False),
+        met_late=rows(_MET_LATE, newest=True),
+        per_provider=limit,
     )
 
 
@@ -189,9 +221,9 @@ def summarize(
 ) -> EvaluationSummary:
     """Counts by status, the breached and due-soon rows (capped) and provisional params."""
     by_status = Counter(d.status.value for d in deadlines)
-    breached = [d for d in deadlines if d.status in BREACH_STATUSES]
+    breached = [d for d in deadlines if d.status in _BREACHED]
     due_soon = [d for d in deadlines if d.status in _DUE_SOON]
-    breached.sort(key=lambda d: (d.due_on or today, d.subject, d.rule))
+    breached.sort(key=lambda d: (-(d.due_on or date.min).toordinal(), d.subject, d.rule))
     due_soon.sort(key=lambda d: (d.due_on or today, d.subject, d.rule))
     return EvaluationSummary(
         provider_id=provider_id,
@@ -199,6 +231,7 @@ def summarize(
         by_status=dict(sorted(by_status.items())),
         breached_total=len(breached),
         due_soon_total=len(due_soon),
+        met_late_total=by_status[Status.MET_LATE.value],
         breached=tuple(deadline_row(provider_id, d, explain=explain) for d in breached[:ROW_CAP]),
         due_soon=tuple(deadline_row(provider_id, d, explain=explain) for d in due_soon[:ROW_CAP]),
         provisional=provisional_rows(

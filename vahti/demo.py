@@ -60,14 +60,15 @@ class DemoResult:
     cases: int
     rejected: int
     deadlines: dict[str, int]
-    sent: int
-    failed: int
+    sent: int  # alert items delivered
+    failed: int  # alert items not delivered
     pending: int
     mailbox: str
     report: str
     messages_in_mailbox: int
     problems: tuple[str, ...]
     prefect_home: str
+    messages_sent: int = 0  # messages (one email per recipient) carrying the items
 
     def to_json(self) -> dict[str, object]:
         """The contract of ``vahti demo --format json``."""
@@ -75,7 +76,11 @@ class DemoResult:
             "cases": self.cases,
             "rejected": self.rejected,
             "deadlines": self.deadlines,
-            "alerts": {"sent": self.sent, "failed": self.failed},
+            "alerts": {
+                "items_sent": self.sent,
+                "items_failed": self.failed,
+                "messages_sent": self.messages_sent,
+            },
             "mailbox": self.mailbox,
             "report": self.report,
         }
@@ -179,6 +184,7 @@ def run_demo(
 ) -> DemoResult:
     """Run the demo end to end; ``prepare_environment(workdir)`` must have run first."""
     from flows.compliance import compliance_check  # noqa: PLC0415 (after prepare_environment)
+    from flows.outcome import run_data  # noqa: PLC0415
     from flows.reports import weekly_report  # noqa: PLC0415
 
     workdir = workdir.resolve()
@@ -197,8 +203,8 @@ def run_demo(
         state = compliance_check(
             config=str(config), today=today.isoformat(), now=now.isoformat(), return_state=True
         )
-        outcome: Any = state.result(raise_on_failure=False)
-        if not isinstance(outcome, dict):
+        outcome: Any = run_data(state)
+        if outcome is None:
             raise VahtiError(f"compliance-check ended {state.name}: {state.message}")
         step("writing the weekly report")
         report: Any = weekly_report(config=str(config), today=today.isoformat())
@@ -210,6 +216,7 @@ def run_demo(
         sent=int(alerts.get("sent", 0)),
         failed=int(alerts.get("failed", 0)),
         pending=int(alerts.get("pending", 0)),
+        messages_sent=int(alerts.get("messages", 0)),
         mailbox=str(maildir),
         report=str(report["report"]),
         messages_in_mailbox=len(mailbox.Maildir(str(maildir), create=True)),

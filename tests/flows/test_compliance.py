@@ -24,6 +24,7 @@ from core.errors import StoreError
 from flows import compliance, workers
 from flows.adhoc import adhoc_check
 from flows.compliance import compliance_check
+from flows.outcome import run_data
 from models.alerting import Alert, DeadlineRecord
 from models.db import make_engine
 from pipeline import steps as pipeline
@@ -99,7 +100,8 @@ def test_one_provider_failing_fails_the_run_but_not_the_others(
     assert "provider 'beta'" in (state.message or "")
     assert "401" in (state.message or "")
     assert "alpha" not in (state.message or "")
-    outcome = state.result(raise_on_failure=False)
+    outcome = run_data(state)
+    assert outcome is not None
     by_id = {p["id"]: p for p in outcome["providers"]}
     assert by_id["alpha"]["error"] is None
     assert by_id["alpha"]["deadlines"]
@@ -166,7 +168,8 @@ def test_a_recipient_that_cannot_load_fails_notify_not_the_checks(
         config=str(site.config), today=TODAY.isoformat(), now=NOW, return_state=True
     )
     assert state.is_failed()
-    outcome = state.result(raise_on_failure=False)
+    outcome = run_data(state)
+    assert outcome is not None
     (alpha,) = outcome["providers"]
     assert alpha["error"] is None
     assert alpha["deadlines"]

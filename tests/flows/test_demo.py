@@ -43,13 +43,15 @@ def test_demo_delivers_once_and_reports(tmp_path: Path) -> None:
     assert sum(first["deadlines"].values()) > 0
     alerts = first["alerts"]
     assert isinstance(alerts, dict)
-    assert alerts["failed"] == 0
+    assert alerts["items_failed"] == 0
     delivered = len(mailbox.Maildir(str(first["mailbox"]), create=False))
     assert delivered > 0
+    assert alerts["messages_sent"] == delivered  # messages are what the mailbox holds
+    assert alerts["items_sent"] >= delivered
     report = Path(str(first["report"]))
     assert "Per office and rule" in report.read_text(encoding="utf-8")
     assert (workdir / ".prefect" / "prefect.db").exists()  # Prefect's own database
 
     second = _demo(workdir)
-    assert second["alerts"] == {"sent": 0, "failed": 0}
+    assert second["alerts"] == {"items_sent": 0, "items_failed": 0, "messages_sent": 0}
     assert len(mailbox.Maildir(str(first["mailbox"]), create=False)) == delivered

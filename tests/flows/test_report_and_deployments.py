@@ -11,6 +11,7 @@ import yaml
 from deployments.schedules import DEPLOYMENTS, TIMEZONE
 from deployments.serve import build
 from flows.watchdog import staleness
+from notifications.rule_titles import rule_title
 from pipeline.report import AcknowledgedRow, HistoryPoint, build_report, chart_bars, render_html
 from pipeline.rows import ProvisionalRow
 from rules.deadline import Deadline, Status
@@ -37,7 +38,8 @@ def _deadline(subject: str, rule: str, status: Status, office: str = "o-1") -> D
 
 
 def test_report_has_every_section_and_no_scripts() -> None:
-    """Per-office counts by rule, breaches with reasons, acks, provisional values, a chart."""
+    """Per-office counts by rule (breached now and met late apart, titles in the reader's
+    language with the id), breaches with reasons, acks, provisional values, a chart, A4."""
     deadlines = [
         ("demo", _deadline("TK-1", "START-2W", Status.BREACHED)),
         ("demo", _deadline("TK-2", "START-2W", Status.MET)),
@@ -53,11 +55,15 @@ def test_report_has_every_section_and_no_scripts() -> None:
             ProvisionalRow("kela-tk-tv-2025", "START-2W.days", 14, True, False, "14 (SEED, low)")
         ],
         history=[HistoryPoint("2026-03-09", 1), HistoryPoint("2026-03-10", 2)],
+        language="fi",
     )
-    assert data.totals == {"met": 1, "breached": 2, "at_risk": 1}
+    assert data.totals == {"met": 1, "breached": 1, "met_late": 1, "at_risk": 1}
     office = data.offices[0]
-    assert (office.office_id, office.breached, office.met) == ("o-1", 2, 1)
+    assert (office.office_id, office.breached, office.met_late, office.met) == ("o-1", 1, 1, 1)
     html = render_html(data)
+    assert '<html lang="fi">' in html
+    assert f'{rule_title("START-2W", "fi")}<span class="id">START-2W</span>' in html
+    assert "@page { size: A4;" in html
     for section in ('id="summary"', 'id="history"', 'id="offices"', 'id="acknowledged"'):
         assert section in html
     assert 'id="provisional"' in html

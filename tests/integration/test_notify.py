@@ -469,7 +469,7 @@ name = "lv"
     assert bad.exit_code == 2
     text = runner.invoke(app, ["notify", "--config", str(config), "--today", "2026-04-07"])
     assert text.exit_code == 0
-    assert "sent 0 alert(s)" in text.stdout
+    assert "sent 0 message(s) carrying 0 alert item(s)" in text.stdout
 
 
 def test_maildir_sink_files_messages_a_mail_client_can_open(tmp_path):

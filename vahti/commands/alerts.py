@@ -70,11 +70,16 @@ def notify_command(
     if output == "json":
         typer.echo(json.dumps(data, ensure_ascii=False))
     else:
-        verb = "would write" if dry_run else "sent"
+        if dry_run:
+            done = f"would write {report.planned} alert item(s)"
+        else:
+            done = (
+                f"sent {report.messages_sent} message(s) carrying {report.sent} alert item(s); "
+                f"{report.messages_failed} message(s) with {report.failed} item(s) failed"
+            )
         typer.echo(
-            f"{verb} {report.planned if dry_run else report.sent} alert(s) "
-            f"in {report.digests} digest(s); failed {report.failed}, pending {report.pending}, "
-            f"held for the send window {report.held}, suppressed {report.suppressed}"
+            f"{done}; pending {report.pending}, held for the send window {report.held}, "
+            f"suppressed {report.suppressed} item(s)"
         )
         for item in report.suppressed_items:
             typer.echo(f"  quiet ({item['kind']} by {item['by']}): {item['key']}: {item['reason']}")

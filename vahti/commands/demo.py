@@ -81,17 +81,18 @@ def text_summary(result: object, elapsed: float) -> str:
         f"  cases served        {result.cases} ({result.rejected} stored as rejected, on purpose)",
         f"  deadlines           {statuses}",
         (
-            f"  alerts (this run)   {result.sent} sent, {result.failed} failed, "
+            f"  alerts (this run)   {result.messages_sent} message(s) sent carrying "
+            f"{result.sent} alert item(s); {result.failed} item(s) failed, "
             f"{result.pending} pending"
         ),
         "",
         "Where to look:",
         f"  mailbox (Maildir)   {result.mailbox}  ({result.messages_in_mailbox} message(s))",
-        f"                      e.g. mutt -f {result.mailbox}",
+        f"                      e.g. ls {result.mailbox}/new",
         f"  report (HTML)       {result.report}",
-        f"  artifacts and logs  PREFECT_HOME={home} prefect server start",
+        f"  artifacts and logs  PREFECT_HOME={home} .venv/bin/prefect server start",
         "                      then open http://127.0.0.1:4200 (Runs -> compliance-check)",
-        f"                      or: PREFECT_HOME={home} prefect artifact ls",
+        f"                      or: PREFECT_HOME={home} .venv/bin/prefect artifact ls",
     ]
     if result.problems:
         lines += ["", "Problems:", *(f"  {p}" for p in result.problems)]
