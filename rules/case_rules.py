@@ -2,8 +2,9 @@
 
 rules.md "Case rules": CONTACT-NEXT-WD, FIRST-MEETING-1W, START-2W, WORKPLACE-1M with
 ILLNESS-EXTENSION / sequencing / employer_delayed_start / interpreter_unavailable,
-LONG-ILLNESS-CONTACT-KELA (advisory) and VOCATIONAL-PLAN. An ended case stops the
-start-phase rules whose event never happened (``not_applicable`` with the reason).
+LONG-ILLNESS-CONTACT-KELA (advisory) and VOCATIONAL-PLAN. When a case ends without a
+start-phase rule's event, a due date before the end stays ``breached`` (decision 1);
+one on or after the end is ``not_applicable``.
 """
 
 from __future__ import annotations
@@ -265,6 +266,7 @@ def vocational_plan(ctx: CaseContext) -> Deadline:
         keys=(key,),
         due=due,
         roll=False,
+        start_phase=True,
     )
 
 

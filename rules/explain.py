@@ -14,7 +14,13 @@ from datetime import date, timedelta
 
 from contract.payloads import CasePayload
 from rules.calendar import FinnishCalendar
-from rules.deadline import Deadline, Status, SubjectKind
+from rules.deadline import (
+    ENDED_AFTER_DUE_PREFIX,
+    ENDED_AFTER_DUE_SUFFIX,
+    Deadline,
+    Status,
+    SubjectKind,
+)
 from rules.pack import RulePack, Value, pack_in_force
 
 _ONE_DAY = timedelta(days=1)
@@ -273,14 +279,18 @@ class CaseContext:
             lines.append("no roll: the date stands even on a non-working day")
         ended_on = self.case.ended_on
         if start_phase and event_on is None and ended_on is not None:
-            overdue = " (it was overdue at the end)" if ended_on > due_on else ""
-            lines.append(
-                f"case ended on {ended_on.isoformat()} without {event_name}: "
-                f"the rule stops{overdue}"
-            )
-            return self.make(
-                rule, Status.NOT_APPLICABLE, pack, keys, due_on=due_on, explanation=lines
-            )
+            if due_on >= ended_on:
+                lines.append(
+                    f"case ended on {ended_on.isoformat()} without {event_name}, "
+                    "on or before the due date: the rule stops"
+                )
+                return self.make(
+                    rule, Status.NOT_APPLICABLE, pack, keys, due_on=due_on, explanation=lines
+                )
+            lines.append(f"event: {event_name} not recorded")
+            lines.append(f"{ENDED_AFTER_DUE_PREFIX}{ended_on.isoformat()}{ENDED_AFTER_DUE_SUFFIX}")
+            status = self.env.timed_status(due_on, None)
+            return self.make(rule, status, pack, keys, due_on=due_on, explanation=lines)
         if event_on is not None:
             lines.append(f"event: {event_name} {event_on.isoformat()}")
         else:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from rules import Status
+from rules.deadline import ended_after_due
 from tests.unit.rules.builders import case, d, meeting, one, rule, run
 
 
@@ -84,8 +85,8 @@ def test_start_2w_met_on_due_date_and_late() -> None:
     assert (on_time.status, late.status) == (Status.MET, Status.MET_LATE)
 
 
-def test_ended_case_stops_start_phase_rules() -> None:
-    """An interrupted case without a first meeting: START-2W not applicable, with reason."""
+def test_ended_case_keeps_a_breach_before_the_end() -> None:
+    """Decision 1: due before ended_on stays breached; due on/after ended_on stops."""
     deadline = one(
         "2025-04-01",
         "START-2W",
@@ -93,13 +94,47 @@ def test_ended_case_stops_start_phase_rules() -> None:
         ended_on="2025-03-25",
         end_reason="interrupted",
     )
-    assert deadline.status == Status.NOT_APPLICABLE
-    assert "overdue at the end" in deadline.explanation[-2] or any(
-        "overdue at the end" in line for line in deadline.explanation
-    )
+    assert (deadline.status, deadline.due_on) == (Status.BREACHED, d("2025-03-17"))
+    assert "the case ended on 2025-03-25, after the due date" in deadline.explanation
+    assert ended_after_due(deadline)
     early = one("2025-04-01", "START-2W", ended_on="2025-03-05", end_reason="interrupted")
     assert early.status == Status.NOT_APPLICABLE
-    assert not any("overdue" in line for line in early.explanation)
+    assert not ended_after_due(early)
+    on_due = one("2025-04-01", "START-2W", ended_on="2025-03-17", end_reason="interrupted")
+    assert on_due.status == Status.NOT_APPLICABLE
+
+
+def test_decision_1_worked_example_job_coaching_interrupted() -> None:
+    """Decision 1: TV first meeting 2026-09-14, interrupted 2026-11-02: WORKPLACE-1M breached."""
+    deadlines = run(
+        "2026-11-03",
+        [
+            case(
+                service="job_coaching",
+                decision_received_on="2026-09-01",
+                first_contact_on="2026-09-02",
+                first_meeting_on="2026-09-14",
+                ended_on="2026-11-02",
+                end_reason="interrupted",
+            )
+        ],
+    )
+    work = rule(deadlines, "WORKPLACE-1M")
+    assert (work.status, work.due_on) == (Status.BREACHED, d("2026-10-14"))
+    assert "the case ended on 2026-11-02, after the due date" in work.explanation
+    assert rule(deadlines, "VOCATIONAL-PLAN").status == Status.NOT_APPLICABLE
+
+
+def test_ended_case_due_later_is_still_open_until_due() -> None:
+    """An end date after a future due date keeps the deadline running until then."""
+    deadline = one(
+        "2025-03-05",
+        "START-2W",
+        first_contact_on="2025-03-04",
+        ended_on="2025-03-25",
+        end_reason="interrupted",
+    )
+    assert deadline.status == Status.OPEN
 
 
 BASE = {"first_contact_on": "2025-03-04", "first_meeting_on": "2025-03-10"}
@@ -265,7 +300,9 @@ def test_workplace_waiting_and_ended() -> None:
     """Waiting before the first meeting; an ended case stops it."""
     assert one("2025-03-05", "WORKPLACE-1M").status == Status.WAITING
     ended = workplace(today="2025-05-01", ended_on="2025-04-25", end_reason="interrupted")
-    assert ended.status == Status.NOT_APPLICABLE
+    assert ended.status == Status.BREACHED
+    stopped = workplace(today="2025-05-01", ended_on="2025-04-10", end_reason="interrupted")
+    assert stopped.status == Status.NOT_APPLICABLE
 
 
 @pytest.mark.parametrize(
@@ -282,6 +319,22 @@ def test_workplace_waiting_and_ended() -> None:
             Status.MET_LATE,
         ),
         ({"ended_on": "2025-03-20", "end_reason": "interrupted"}, Status.NOT_APPLICABLE),
+        (
+            {
+                "workplace_phase_started_on": "2025-03-25",
+                "ended_on": "2025-03-28",
+                "end_reason": "interrupted",
+            },
+            Status.BREACHED,
+        ),
+        (
+            {
+                "workplace_phase_started_on": "2025-03-25",
+                "ended_on": "2025-03-25",
+                "end_reason": "interrupted",
+            },
+            Status.NOT_APPLICABLE,
+        ),
         (
             {
                 "ended_on": "2025-03-20",
