@@ -95,6 +95,7 @@ def case_errors(case: CasePayload) -> list[str]:
     )
     errors.before("first_contact_on", case.first_contact_on, "decision_received_on", decision)
     errors.before("first_meeting_on", first_meeting, "decision_received_on", decision)
+    errors.before("first_meeting_on", first_meeting, "first_contact_on", case.first_contact_on)
     errors.before(
         "workplace_phase_started_on",
         case.workplace_phase_started_on,
@@ -111,6 +112,8 @@ def case_errors(case: CasePayload) -> list[str]:
     errors.before("vocational_plan_on", case.vocational_plan_on, "decision_received_on", decision)
     if case.end_reason is not None and ended is None:
         errors.append(f"end_reason {case.end_reason!r} without ended_on")
+    if ended is not None and case.end_reason is None:
+        errors.append(f"ended_on {ended} without end_reason")
     for i, pause in enumerate(case.pauses):
         errors.before(f"pauses[{i}].end_on", pause.end_on, f"pauses[{i}].start_on", pause.start_on)
         errors.before(f"pauses[{i}].start_on", pause.start_on, "decision_received_on", decision)

@@ -98,6 +98,11 @@ def test_valid_case_passes() -> None:
             "ended_on 2025-03-09 is before first_meeting_on 2025-03-10",
         ),
         ({"end_reason": "completed"}, "end_reason 'completed' without ended_on"),
+        ({"ended_on": "2025-03-20"}, "ended_on 2025-03-20 without end_reason"),
+        (
+            {"first_contact_on": "2025-03-06", "first_meeting_on": "2025-03-05"},
+            "first_meeting_on 2025-03-05 is before first_contact_on 2025-03-06",
+        ),
         (
             {"ended_on": "2025-03-20", "feedback_sent_on": "2025-03-19"},
             "feedback_sent_on 2025-03-19 is before ended_on 2025-03-20",
