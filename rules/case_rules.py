@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 from contract.payloads import CasePayload, PausePayload
-from rules.calendar import add_months
+from rules.calendar import FinnishCalendar, add_months
 from rules.deadline import Deadline, Status
 from rules.explain import CaseContext, Extension, inclusive_days, overlap_days
 from rules.pack import RulePack
@@ -50,14 +50,24 @@ def _interpreter(case: CasePayload, trigger_on: date, base_due: date) -> list[Ex
         if pause.kind == "interpreter_unavailable":
             days = overlap_days(pause.start_on, pause.end_on, trigger_on + _ONE_DAY, base_due)
             if days:
-                extensions.append(
-                    Extension(
-                        f"interpreter_unavailable {pause.start_on}..{pause.end_on}",
-                        days,
-                        "days inside the window, no cap",
-                    )
-                )
+                extensions.append(_interpreter_extension(pause, days))
     return extensions
+
+
+def _interpreter_extension(pause: PausePayload, days: int) -> Extension:
+    return Extension(
+        f"interpreter_unavailable {pause.start_on}..{pause.end_on}",
+        days,
+        "days inside the window, no cap",
+    )
+
+
+def _too_late(pause: PausePayload, reached: date) -> str:
+    """Decision 2's note for a pause that began after the due date reached so far."""
+    end = pause.end_on.isoformat()
+    if pause.end_on.year == pause.start_on.year:
+        end = end[5:]
+    return f"{pause.kind} {pause.start_on}..{end} began after the due date {reached}: not counted"
 
 
 def contact_next_wd(ctx: CaseContext) -> Deadline:
@@ -127,56 +137,123 @@ def _capped(label: str, days: int, cap: int, cap_key: str) -> Extension:
     return Extension(label, days, f"cap {cap} d in total ({cap_key})")
 
 
+class _Stretch:
+    """WORKPLACE-1M's due date as pauses extend it, taken in the order they begin.
+
+    A pause that begins after the due date reached so far (rolled to a working day)
+    never revives it (rules.md decision 2); sequencing may begin on the working day after.
+    """
+
+    __slots__ = (
+        "base_due",
+        "calendar",
+        "caps",
+        "counted",
+        "due_on",
+        "notes",
+        "raw",
+        "trigger_on",
+        "uncapped",
+    )
+
+    def __init__(
+        self, pack: RulePack, trigger_on: date, base_due: date, calendar: FinnishCalendar
+    ) -> None:
+        self.calendar = calendar
+        self.trigger_on = trigger_on
+        self.base_due = base_due
+        self.due_on = base_due
+        self.caps = {"illness": pack.days(ILLNESS_CAP), "sequencing": pack.days(SEQUENCING_CAP)}
+        self.counted = {"illness": 0, "sequencing": 0}
+        self.raw = {"illness": 0, "sequencing": 0}
+        self.uncapped: list[Extension] = []
+        self.notes: list[str] = []
+
+    def reached(self) -> date:
+        """The due date reached so far, rolled to a working day."""
+        return self.calendar.roll(self.due_on).on
+
+    def capped(self, kind: str, pause: PausePayload) -> None:
+        """Illness or sequencing: days up to the kind's cap in total."""
+        days = inclusive_days(pause.start_on, pause.end_on)
+        fits = min(days, self.caps[kind] - self.counted[kind])
+        self.raw[kind] += days
+        self.counted[kind] += fits
+        self.due_on += timedelta(days=fits)
+
+    def illness(self, pause: PausePayload) -> None:
+        reached = self.reached()
+        if pause.start_on > reached:
+            self.notes.append(_too_late(pause, reached))
+        else:
+            self.capped("illness", pause)
+
+    def sequencing(self, pause: PausePayload) -> None:
+        reached = self.reached()
+        if pause.start_on < self.base_due:
+            self.notes.append(
+                f"sequencing {pause.start_on}..{pause.end_on} not counted: "
+                f"starts before the base due date {self.base_due}"
+            )
+        elif pause.start_on > reached and pause.start_on != self.calendar.next_working_day(reached):
+            self.notes.append(_too_late(pause, reached))
+        else:
+            self.capped("sequencing", pause)
+
+    def delayed_start(self, pause: PausePayload) -> None:
+        reached = self.reached()
+        confirmed = pause.start_confirmed_on
+        if confirmed is None or confirmed > reached:
+            self.notes.append(
+                f"employer_delayed_start {pause.start_on}..{pause.end_on} not counted: "
+                f"start not confirmed by the due date {reached}"
+            )
+            return
+        days = inclusive_days(pause.start_on, pause.end_on)
+        self.uncapped.append(
+            Extension(
+                f"employer_delayed_start {pause.start_on}..{pause.end_on}",
+                days,
+                f"start confirmed on {confirmed}, no cap",
+            )
+        )
+        self.due_on += timedelta(days=days)
+
+    def interpreter(self, pause: PausePayload) -> None:
+        days = overlap_days(pause.start_on, pause.end_on, self.trigger_on + _ONE_DAY, self.base_due)
+        if days:
+            self.uncapped.append(_interpreter_extension(pause, days))
+            self.due_on += timedelta(days=days)
+        elif pause.start_on > self.reached():
+            self.notes.append(_too_late(pause, self.reached()))
+
+    def extensions(self) -> list[Extension]:
+        found = [
+            _capped(label, self.raw[kind], self.caps[kind], key)
+            for kind, label, key in (
+                ("illness", "illness without remote participation", ILLNESS_CAP),
+                ("sequencing", "sequencing awaiting_employer_replies", SEQUENCING_CAP),
+            )
+            if self.raw[kind]
+        ]
+        return [*found, *self.uncapped]
+
+
 def _workplace_extensions(
-    case: CasePayload, pack: RulePack, trigger_on: date, base_due: date
+    case: CasePayload, pack: RulePack, trigger_on: date, base_due: date, calendar: FinnishCalendar
 ) -> tuple[list[Extension], list[str]]:
-    extensions: list[Extension] = []
-    notes: list[str] = []
-    illness = illness_days(case)
-    if illness:
-        extensions.append(
-            _capped(
-                "illness without remote participation", illness, pack.days(ILLNESS_CAP), ILLNESS_CAP
-            )
-        )
-    sequencing = 0
-    for pause in case.pauses:
-        if pause.kind == "sequencing" and pause.reason == "awaiting_employer_replies":
-            if pause.start_on >= base_due:
-                sequencing += inclusive_days(pause.start_on, pause.end_on)
-            else:
-                notes.append(
-                    f"sequencing {pause.start_on}..{pause.end_on} not counted: "
-                    f"starts before the base due date {base_due}"
-                )
-    if sequencing:
-        extensions.append(
-            _capped(
-                "sequencing awaiting_employer_replies",
-                sequencing,
-                pack.days(SEQUENCING_CAP),
-                SEQUENCING_CAP,
-            )
-        )
-    due_so_far = base_due + timedelta(days=sum(ext.days for ext in extensions))
-    for pause in case.pauses:
-        if pause.kind == "employer_delayed_start":
-            confirmed = pause.start_confirmed_on
-            if confirmed is not None and confirmed <= due_so_far:
-                extensions.append(
-                    Extension(
-                        f"employer_delayed_start {pause.start_on}..{pause.end_on}",
-                        inclusive_days(pause.start_on, pause.end_on),
-                        f"start confirmed on {confirmed}, no cap",
-                    )
-                )
-            else:
-                notes.append(
-                    f"employer_delayed_start {pause.start_on}..{pause.end_on} not counted: "
-                    f"start not confirmed by the due date {due_so_far}"
-                )
-    extensions.extend(_interpreter(case, trigger_on, base_due))
-    return extensions, notes
+    qualifying = {id(pause) for pause in qualifying_illness(case)}
+    stretch = _Stretch(pack, trigger_on, base_due, calendar)
+    for pause in sorted(case.pauses, key=lambda pause: pause.start_on):
+        if id(pause) in qualifying:
+            stretch.illness(pause)
+        elif pause.kind == "sequencing" and pause.reason == "awaiting_employer_replies":
+            stretch.sequencing(pause)
+        elif pause.kind == "employer_delayed_start":
+            stretch.delayed_start(pause)
+        elif pause.kind == "interpreter_unavailable":
+            stretch.interpreter(pause)
+    return stretch.extensions(), stretch.notes
 
 
 def workplace_1m(ctx: CaseContext) -> Deadline:
@@ -189,7 +266,7 @@ def workplace_1m(ctx: CaseContext) -> Deadline:
         text = f"base period: {pack.days(key)} month(s), same day number clipped -> {base}"
         if not case.pauses:
             return base, text, [], []
-        extensions, notes = _workplace_extensions(case, pack, trigger_on, base)
+        extensions, notes = _workplace_extensions(case, pack, trigger_on, base, ctx.env.calendar)
         return base, text, extensions, notes
 
     return ctx.timed(

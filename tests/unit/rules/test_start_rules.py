@@ -365,3 +365,92 @@ def test_case_context_fields_filled() -> None:
     assert deadline.link == "https://crm.example.fi/cases/TK-1"
     assert deadline.pack_id == "kela-tk-tv-2025"
     assert deadline.days_left == (deadline.due_on - d("2025-03-05")).days
+
+
+LATE = {
+    "decision_received_on": "2026-02-16",
+    "first_contact_on": "2026-02-17",
+    "first_meeting_on": "2026-02-27",
+}
+
+
+def seq(start: str, end: str, reason: str = "awaiting_employer_replies") -> dict[str, object]:
+    return {"kind": "sequencing", "reason": reason, "start_on": start, "end_on": end}
+
+
+def test_decision_2_worked_example_late_sequencing_not_counted() -> None:
+    """Decision 2: sequencing beginning 11 days after the due date 2026-03-27 never revives it."""
+    deadline = one("2026-05-04", "WORKPLACE-1M", **LATE, pauses=[seq("2026-04-07", "2026-04-27")])
+    assert (deadline.due_on, deadline.status) == (d("2026-03-27"), Status.BREACHED)
+    assert (
+        "sequencing 2026-04-07..04-27 began after the due date 2026-03-27: not counted"
+        in deadline.explanation
+    )
+
+
+@pytest.mark.parametrize(
+    ("pauses", "due", "note"),
+    [
+        ([seq("2026-03-30", "2026-04-03")], "2026-04-01", None),  # Monday after Fri due: counted
+        (
+            [seq("2026-03-31", "2026-04-03")],
+            "2026-03-27",
+            "sequencing 2026-03-31..04-03 began after the due date 2026-03-27: not counted",
+        ),
+        (
+            [illness("2026-03-28", "2026-04-03")],
+            "2026-03-27",
+            "illness 2026-03-28..04-03 began after the due date 2026-03-27: not counted",
+        ),
+        (
+            [illness("2026-03-20", "2026-03-29"), seq("2026-04-07", "2026-04-08")],
+            "2026-04-08",
+            None,
+        ),  # +10 -> Easter Monday 2026-04-06 rolls to 04-07, so sequencing from 04-07 counts
+        (
+            [illness("2026-03-20", "2026-03-29"), illness("2026-04-08", "2026-04-09")],
+            "2026-04-07",
+            "illness 2026-04-08..04-09 began after the due date 2026-04-07: not counted",
+        ),
+        (
+            [
+                {
+                    "kind": "interpreter_unavailable",
+                    "start_on": "2026-04-01",
+                    "end_on": "2026-04-02",
+                }
+            ],
+            "2026-03-27",
+            "interpreter_unavailable 2026-04-01..04-02 began after the due date 2026-03-27: "
+            "not counted",
+        ),
+        (
+            [
+                {
+                    "kind": "employer_delayed_start",
+                    "start_on": "2026-04-14",
+                    "end_on": "2026-04-17",
+                    "start_confirmed_on": "2026-03-27",
+                }
+            ],
+            "2026-03-31",
+            None,
+        ),  # confirmed by the due date; the waiting itself begins later
+    ],
+)
+def test_pauses_in_the_order_they_begin(
+    pauses: list[dict[str, object]], due: str, note: str | None
+) -> None:
+    """Decision 2: each pause counts only when it begins by the due date reached so far."""
+    deadline = one("2026-03-02", "WORKPLACE-1M", **LATE, pauses=pauses)
+    assert deadline.due_on == d(due)
+    notes = [line for line in deadline.explanation if "began after the due date" in line]
+    assert notes == ([note] if note else [])
+
+
+def test_sequencing_cap_shared_across_pauses() -> None:
+    """Two sequencing pauses share the 21-day cap; the second is capped at what is left."""
+    pauses = [seq("2026-03-27", "2026-04-10"), seq("2026-04-11", "2026-04-30")]
+    deadline = one("2026-03-02", "WORKPLACE-1M", **LATE, pauses=pauses)
+    assert deadline.due_on == d("2026-04-17")
+    assert any("35 d capped at 21 d" in line for line in deadline.explanation)
