@@ -279,33 +279,78 @@ def workplace_1m(ctx: CaseContext) -> Deadline:
     )
 
 
+def illness_episodes(case: CasePayload, calendar: FinnishCalendar) -> list[tuple[date, date, str]]:
+    """Illness without remote participation from the first meeting on, merged into episodes
+    (rules.md decision 4): pauses that overlap, touch or lie apart only by non-working days
+    are one. Each episode: first day, last day, and the phase it began in."""
+    first_meeting_on = case.first_meeting_on
+    if first_meeting_on is None:
+        return []
+    pauses = sorted(
+        (p.start_on, p.end_on)
+        for p in case.pauses
+        if p.kind == "illness"
+        and p.remote_participation_possible is False
+        and p.start_on >= first_meeting_on
+    )
+    merged: list[list[date]] = []
+    for start_on, end_on in pauses:
+        if merged and _joins(merged[-1][1], start_on, calendar):
+            merged[-1][1] = max(merged[-1][1], end_on)
+        else:
+            merged.append([start_on, end_on])
+    workplace_on = case.workplace_phase_started_on
+    return [
+        (
+            start_on,
+            end_on,
+            "planning phase"
+            if workplace_on is None or start_on < workplace_on
+            else "workplace phase",
+        )
+        for start_on, end_on in merged
+    ]
+
+
+def _joins(end_on: date, start_on: date, calendar: FinnishCalendar) -> bool:
+    """The next pause continues the episode: no working day lies between them."""
+    return calendar.working_days_between(end_on + _ONE_DAY, start_on - _ONE_DAY) == 0
+
+
 def long_illness(ctx: CaseContext) -> Deadline:
-    """LONG-ILLNESS-CONTACT-KELA: advisory when qualifying illness exceeds the cap."""
+    """LONG-ILLNESS-CONTACT-KELA: advisory when one illness episode is longer than the cap."""
     case = ctx.case
     pack = ctx.pack_on(case.first_meeting_on)
     cap = pack.days(ILLNESS_CAP)
-    pauses = qualifying_illness(case)
-    total = sum(inclusive_days(p.start_on, p.end_on) for p in pauses)
-    if total > cap:
+    episodes = [
+        (start_on, end_on, phase, inclusive_days(start_on, end_on))
+        for start_on, end_on, phase in illness_episodes(case, ctx.env.calendar)
+    ]
+    long = [episode for episode in episodes if episode[3] > cap]
+    if long:
         return ctx.make(
             "LONG-ILLNESS-CONTACT-KELA",
             Status.ADVISORY,
             pack,
             (ILLNESS_CAP,),
-            details=[f"illness {p.start_on}..{p.end_on}" for p in pauses],
+            details=[
+                f"illness episode {start_on}..{end_on}: {days} d in the {phase}"
+                for start_on, end_on, phase, days in long
+            ],
             explanation=[
                 (
-                    f"qualifying illness {total} d exceeds the {cap} d extension cap: "
-                    "assess timeliness and contact Kela"
+                    f"an illness episode longer than the {cap} d cap: "
+                    "assess whether the rehabilitation is still timely and contact Kela"
                 )
             ],
         )
+    longest = max((episode[3] for episode in episodes), default=0)
     return ctx.make(
         "LONG-ILLNESS-CONTACT-KELA",
         Status.NOT_APPLICABLE,
         pack,
         (ILLNESS_CAP,),
-        explanation=[f"qualifying illness {total} d within the {cap} d cap"],
+        explanation=[f"longest illness episode {longest} d, within the {cap} d cap"],
     )
 
 

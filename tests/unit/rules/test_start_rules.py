@@ -220,7 +220,9 @@ def test_illness_cap_explained_and_long_illness_advisory() -> None:
     assert any("18 d capped at 14 d" in line for line in work.explanation)
     advisory = rule(deadlines, "LONG-ILLNESS-CONTACT-KELA")
     assert advisory.status == Status.ADVISORY
-    assert advisory.details == ("illness 2025-03-12..2025-03-21", "illness 2025-03-24..2025-03-31")
+    assert advisory.details == (
+        "illness episode 2025-03-12..2025-03-31: 20 d in the planning phase",
+    )
     short = one(
         "2025-03-20",
         "LONG-ILLNESS-CONTACT-KELA",
@@ -421,8 +423,10 @@ def test_decision_2_worked_example_late_sequencing_not_counted() -> None:
                 }
             ],
             "2026-03-27",
-            "interpreter_unavailable 2026-04-01..04-02 began after the due date 2026-03-27: "
-            "not counted",
+            (
+                "interpreter_unavailable 2026-04-01..04-02 began after the due date 2026-03-27: "
+                "not counted"
+            ),
         ),
         (
             [
@@ -454,3 +458,79 @@ def test_sequencing_cap_shared_across_pauses() -> None:
     deadline = one("2026-03-02", "WORKPLACE-1M", **LATE, pauses=pauses)
     assert deadline.due_on == d("2026-04-17")
     assert any("35 d capped at 21 d" in line for line in deadline.explanation)
+
+
+@pytest.mark.parametrize(
+    ("pauses", "workplace_on", "details"),
+    [
+        (
+            [illness("2025-03-12", "2025-03-20"), illness("2025-03-24", "2025-03-31")],
+            None,
+            (),
+        ),  # Friday 21 March is a working day: two short illnesses, no advisory
+        (
+            [illness("2025-03-12", "2025-03-20"), illness("2025-03-15", "2025-03-28")],
+            None,
+            ("illness episode 2025-03-12..2025-03-28: 17 d in the planning phase",),
+        ),  # overlapping
+        (
+            [illness("2025-03-12", "2025-03-20"), illness("2025-03-21", "2025-03-27")],
+            None,
+            ("illness episode 2025-03-12..2025-03-27: 16 d in the planning phase",),
+        ),  # touching
+        (
+            [illness("2025-04-07", "2025-04-25")],
+            "2025-04-01",
+            ("illness episode 2025-04-07..2025-04-25: 19 d in the workplace phase",),
+        ),
+        (
+            [illness("2025-04-07", "2025-04-25", remote=True)],
+            "2025-04-01",
+            (),
+        ),  # remote participation was possible
+    ],
+)
+def test_illness_episodes(
+    pauses: list[dict[str, object]], workplace_on: str | None, details: tuple[str, ...]
+) -> None:
+    """Decision 4: one episode across overlaps, touches and non-working days, both phases."""
+    deadline = one(
+        "2025-05-02",
+        "LONG-ILLNESS-CONTACT-KELA",
+        **BASE,
+        workplace_phase_started_on=workplace_on,
+        pauses=pauses,
+    )
+    assert deadline.details == details
+    assert deadline.status == (Status.ADVISORY if details else Status.NOT_APPLICABLE)
+
+
+def test_decision_4_worked_example_christmas_episode() -> None:
+    """Decision 4: illness 14-23 Dec and 28 Dec-8 Jan joined over Christmas: one 26-day episode."""
+    deadlines = run(
+        "2027-01-11",
+        [
+            case(
+                service="job_coaching",
+                decision_received_on="2026-10-26",
+                first_contact_on="2026-10-27",
+                first_meeting_on="2026-11-02",
+                workplace_phase_started_on="2026-12-01",
+                pauses=[illness("2026-12-14", "2026-12-23"), illness("2026-12-28", "2027-01-08")],
+            )
+        ],
+    )
+    advisory = rule(deadlines, "LONG-ILLNESS-CONTACT-KELA")
+    assert advisory.status == Status.ADVISORY
+    assert advisory.details == (
+        "illness episode 2026-12-14..2027-01-08: 26 d in the workplace phase",
+    )
+    assert "contact Kela" in advisory.explanation[0]
+
+
+def test_separate_short_illnesses_share_the_cap() -> None:
+    """Decision 4: two short illnesses (9 + 8 d) extend WORKPLACE-1M by the 14-day cap only."""
+    pauses = [illness("2025-03-12", "2025-03-20"), illness("2025-03-24", "2025-03-31")]
+    deadline = workplace(pauses=pauses)
+    assert deadline.due_on == d("2025-04-24")
+    assert any("17 d capped at 14 d" in line for line in deadline.explanation)
