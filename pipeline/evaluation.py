@@ -52,7 +52,7 @@ from models.evaluation import (
     save_state,
     store_rechecks,
 )
-from models.reads import load_audits, load_cases, staff_state
+from models.reads import load_audits, load_cases, staff_known, staff_state
 from models.store import is_open
 from notifications.policy import planned_when_stored
 
@@ -220,6 +220,11 @@ class ProviderEvaluation:
                     today=self.today,
                 )
             audits = load_audits(session=session, provider_id=self.provider_id)
+            staff = (
+                self._coaches
+                if self._coaches or staff_known(session=session, provider_id=self.provider_id)
+                else None  # never read: COACH-TEAM-MIN-3 unconfigured, not a team of 0
+            )
             remaining = sorted(refs - self._done)
             chunks = [remaining[start : start + CHUNK] for start in range(0, len(remaining), CHUNK)]
             last = chunks.pop() if chunks else []
@@ -230,7 +235,7 @@ class ProviderEvaluation:
             with session_scope(self.engine) as session:
                 self._write(session, evaluated, set(chunk))
         others = prepare_deadlines(
-            rules.evaluate_others(audits, self._coaches, self._env),
+            rules.evaluate_others(audits, staff, self._env),
             self.engine.dialect,
             planned=planned_when_stored,
         )

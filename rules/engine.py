@@ -60,7 +60,7 @@ RULE_IDS = (
 def evaluate(  # noqa: PLR0917 - the issue's contract: evaluate(cases, audits, staff, pack, today, calendar)
     cases: Iterable[CasePayload],
     audits: Iterable[AuditPayload],
-    staff: Iterable[CoachPayload],
+    staff: Iterable[CoachPayload] | None,
     pack: RulePack | None,
     today: date,
     calendar: FinnishCalendar,
@@ -71,6 +71,9 @@ def evaluate(  # noqa: PLR0917 - the issue's contract: evaluate(cases, audits, s
     recheck: dict[str, date | None] | None = None,
 ) -> list[Deadline]:
     """All deadlines for the given (valid) items on ``today``: cases, audits, then staff.
+
+    ``staff=None`` means no staff data at all (COACH-TEAM-MIN-3 ``unconfigured``); an
+    empty list is a provider without coaches (``breached``).
 
     When ``recheck`` is given, it receives for every case ref the first later day the
     case must be evaluated again even if it does not change (``rules.recheck``).
@@ -83,8 +86,8 @@ def evaluate(  # noqa: PLR0917 - the issue's contract: evaluate(cases, audits, s
         provider_id=provider_id,
         warn_days=warn_days,
     )
-    coaches = list(staff)
-    deadlines = _case_deadlines(cases, coaches, env, recheck=recheck)
+    coaches = None if staff is None else list(staff)
+    deadlines = _case_deadlines(cases, coaches or [], env, recheck=recheck)
     deadlines.extend(_other_deadlines(audits, coaches, env))
     return deadlines
 
@@ -105,10 +108,11 @@ def evaluate_cases(
 
 
 def evaluate_others(
-    audits: Iterable[AuditPayload], staff: Iterable[CoachPayload], env: Env
+    audits: Iterable[AuditPayload], staff: Iterable[CoachPayload] | None, env: Env
 ) -> list[Deadline]:
-    """The audit, finding and staff deadlines (everything :func:`evaluate_cases` leaves out)."""
-    return _other_deadlines(audits, list(staff), env)
+    """The audit, finding and staff deadlines (everything :func:`evaluate_cases` leaves out);
+    ``staff=None``: no staff data at all."""
+    return _other_deadlines(audits, None if staff is None else list(staff), env)
 
 
 def _case_deadlines(
@@ -134,7 +138,7 @@ def _case_deadlines(
 
 
 def _other_deadlines(
-    audits: Iterable[AuditPayload], coaches: list[CoachPayload], env: Env
+    audits: Iterable[AuditPayload], coaches: list[CoachPayload] | None, env: Env
 ) -> list[Deadline]:
     deadlines: list[Deadline] = []
     for audit in audits:

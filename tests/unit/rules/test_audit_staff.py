@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from contract.validate import validate_staff
 from rules import Status
 from tests.unit.rules.builders import audit, case, coach, d, rule, run
 
@@ -182,3 +183,23 @@ def test_absence_cover() -> None:
     assert not [x for x in none if x.rule == "ABSENCE-COVER"]
     other = run("2025-03-03", [item], staff=[coach("c-7", absent=away), coach("c-1")])
     assert not [x for x in other if x.rule == "ABSENCE-COVER"]
+
+
+def test_team_rule_always_answers() -> None:
+    """Decision 8: an empty staff list is breached (0 of 3); no staff data is unconfigured."""
+    empty = rule(run("2025-04-20", staff=[], provider_id="p1"), "COACH-TEAM-MIN-3")
+    assert (empty.status, empty.count, empty.limit) == (Status.BREACHED, 0, 3)
+    assert empty.details == ("no coach on the staff list",)
+    unknown = rule(run("2025-04-20", staff=None, provider_id="p1"), "COACH-TEAM-MIN-3")
+    assert (unknown.status, unknown.subject) == (Status.UNCONFIGURED, "p1")
+    assert unknown.explanation[0] == "no staff data: the staff list has never been read"
+    inactive = rule(run("2025-04-20", staff=[coach("c-1", active=False)]), "COACH-TEAM-MIN-3")
+    assert (inactive.status, inactive.count) == (Status.BREACHED, 0)
+
+
+def test_team_rule_when_every_coach_was_rejected() -> None:
+    """Decision 8: a staff list whose every coach is invalid is a team of 0, breached."""
+    valid, rejected = validate_staff([{"id": "c-1"}, {"id": "c-2", "office_id": ""}])
+    assert (valid, len(rejected)) == ([], 2)
+    team = rule(run("2025-04-20", staff=valid), "COACH-TEAM-MIN-3")
+    assert team.status == Status.BREACHED
