@@ -118,6 +118,10 @@ def case_errors(case: CasePayload) -> list[str]:
         errors.before(f"pauses[{i}].end_on", pause.end_on, f"pauses[{i}].start_on", pause.start_on)
         errors.before(f"pauses[{i}].start_on", pause.start_on, "decision_received_on", decision)
     for i, meeting in enumerate(case.meetings):
+        if (meeting.mode == "in_person") is (meeting.place == "remote"):
+            errors.append(
+                f"meetings[{i}].place {meeting.place!r} is not possible with mode {meeting.mode!r}"
+            )
         errors.before(f"meetings[{i}].on", meeting.on, "decision_received_on", decision)
         errors.before(f"meetings[{i}].on", meeting.on, "first_meeting_on", first_meeting)
     _day_errors(case, errors)

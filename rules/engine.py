@@ -13,6 +13,7 @@ from datetime import date
 from contract.payloads import AuditPayload, CasePayload, CoachPayload
 from rules.audit_rules import evaluate_audit
 from rules.calendar import FinnishCalendar
+from rules.case_breaks import BREAK_RULES
 from rules.case_counts import COUNT_RULES
 from rules.case_end import END_RULES
 from rules.case_rules import START_PHASE_RULES, long_illness, vocational_plan
@@ -25,7 +26,14 @@ from rules.staff_rules import absence_cover, evaluate_staff
 #: Days before a due date a deadline is ``due_soon`` (and when an unchanged case is rechecked).
 WARN_DAYS = 7
 
-CASE_RULES = (*START_PHASE_RULES, long_illness, vocational_plan, *END_RULES, *COUNT_RULES)
+CASE_RULES = (
+    *START_PHASE_RULES,
+    long_illness,
+    vocational_plan,
+    *END_RULES,
+    *COUNT_RULES,
+    *BREAK_RULES,
+)
 
 #: Every rule id the engine can emit, in catalogue order.
 RULE_IDS = (
@@ -47,6 +55,9 @@ RULE_IDS = (
     "TV-MEETINGS-MAX",
     "TK-MEETINGS-MAX",
     "VIDEO-MEETINGS-MAX",
+    "MEETING-PLACE",
+    "EMPLOYER-BREAK-RESUME",
+    "EMPLOYER-BREAK-LONG",
     "ABSENCE-COVER",
     "AUDIT-REPORT-EXPECTED",
     "AUDIT-RESPONSE-4W",

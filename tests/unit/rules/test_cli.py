@@ -67,6 +67,7 @@ def test_json_output_contract(tmp_path: Path) -> None:
         "provisional": [
             "FEEDBACK-DUE.feedback_due_days",
             "VOCATIONAL-PLAN.days_after_workplace_start",
+            "EMPLOYER-BREAK-LONG.employer_break_max_days",
         ],
     }
     start = next(x for x in data["deadlines"] if x["rule"] == "START-2W")
