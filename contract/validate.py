@@ -28,7 +28,14 @@ EARLIEST_ON = date(1900, 1, 1)
 LATEST_ON = date(2199, 12, 31)
 
 
+IDENTITY_CODE = "identity code (withheld)"
+
+
 def _show(value: object) -> str:
+    """The value for an error message, shortened; never a value holding an identity code
+    (nor a prefix of one: the check reads the whole value first)."""
+    if identity_code_paths(value):
+        return IDENTITY_CODE
     text = repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
 
@@ -138,7 +145,7 @@ def audit_errors(audit: AuditPayload) -> list[str]:
         where = f"findings[{i}]"
         errors.before(f"{where}.corrected_on", finding.corrected_on, "visit_on", audit.visit_on)
         if finding.finding_id in ids:
-            errors.append(f"{where}.finding_id {finding.finding_id!r} appears more than once")
+            errors.append(f"{where}.finding_id {_show(finding.finding_id)} appears more than once")
         ids.add(finding.finding_id)
     return errors
 
@@ -151,7 +158,7 @@ def coach_errors(coach: CoachPayload) -> list[str]:
             f"absent[{i}].end_on", absence.end_on, f"absent[{i}].start_on", absence.start_on
         )
     if coach.substitute_id is not None and coach.substitute_id == coach.id:
-        errors.append(f"substitute_id {coach.substitute_id!r} is the coach itself")
+        errors.append(f"substitute_id {_show(coach.substitute_id)} is the coach itself")
     return errors
 
 
@@ -253,9 +260,7 @@ def _check_one(
     codes = identity_code_paths(item)
     if codes:
         errors = [withhold(error) for error in errors]
-        errors.extend(
-            f"{path} looks like a Finnish personal identity code (value withheld)" for path in codes
-        )
+        errors.extend(f"{path}: {IDENTITY_CODE}" for path in codes)
     return payload, errors
 
 
