@@ -301,3 +301,33 @@ def test_the_engine_key_covers_validation_code(monkeypatch: pytest.MonkeyPatch) 
 
     monkeypatch.setattr(Path, "read_bytes", changed)
     assert incremental._rules_digest.__wrapped__() != before
+
+
+def _team_status(session: Session) -> str:
+    table = DeadlineRecord.__table__  # type: ignore[attr-defined]
+    rows = session.execute(
+        select(table.c.status).where(
+            table.c.is_current.is_(True), table.c.rule == "COACH-TEAM-MIN-3"
+        )
+    ).all()
+    quiet_rows = [
+        d.status.value
+        for _, d in quiet.current_deadlines(session, provider_id=None, statuses=None)
+        if d.rule == "COACH-TEAM-MIN-3"
+    ]
+    (status,) = [row[0] for row in rows] + quiet_rows
+    return str(status)
+
+
+def test_the_team_rule_tells_no_staff_data_from_an_empty_list(engine: Engine) -> None:
+    """Decision 8: never read -> unconfigured; read and empty -> breached (0 of 3)."""
+    at = datetime.combine(TODAY, time(6), tzinfo=UTC)
+    with session_scope(engine) as session:
+        store.ensure_provider(session=session, provider_id="p1", name="", now=at)
+    evaluate_and_store(engine=engine, settings=_settings(), provider_id="p1", today=TODAY)
+    with session_scope(engine) as session:
+        assert _team_status(session) == "unconfigured"
+        store.mark_synced(session=session, provider_id="p1", at=at, staff=True)
+    evaluate_and_store(engine=engine, settings=_settings(), provider_id="p1", today=TODAY)
+    with session_scope(engine) as session:
+        assert _team_status(session) == "breached"
