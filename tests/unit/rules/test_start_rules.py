@@ -534,3 +534,20 @@ def test_separate_short_illnesses_share_the_cap() -> None:
     deadline = workplace(pauses=pauses)
     assert deadline.due_on == d("2025-04-24")
     assert any("17 d capped at 14 d" in line for line in deadline.explanation)
+
+
+def test_a_late_pause_across_the_new_year_is_named_in_full() -> None:
+    """The not-counted note keeps the end's year when the pause crosses into the next one."""
+    deadline = one(
+        "2026-12-01",
+        "WORKPLACE-1M",
+        decision_received_on="2026-11-02",
+        first_contact_on="2026-11-03",
+        first_meeting_on="2026-11-10",
+        pauses=[illness("2026-12-21", "2027-01-04")],
+    )
+    assert deadline.due_on == d("2026-12-10")
+    assert (
+        "illness 2026-12-21..2027-01-04 began after the due date 2026-12-10: not counted"
+        in deadline.explanation
+    )
