@@ -22,11 +22,8 @@ SEQUENCING_CAP = "WORKPLACE-1M.sequencing_max_days"
 _ONE_DAY = timedelta(days=1)
 
 
-def qualifying_illness(case: CasePayload) -> list[PausePayload]:
+def qualifying_illness(case: CasePayload, first_meeting_on: date) -> list[PausePayload]:
     """Illness in the planning phase during which the client could not take part remotely."""
-    first_meeting_on = case.first_meeting_on
-    if first_meeting_on is None or not case.pauses:
-        return []
     workplace_on = case.workplace_phase_started_on
     return [
         pause
@@ -38,9 +35,13 @@ def qualifying_illness(case: CasePayload) -> list[PausePayload]:
     ]
 
 
-def illness_days(case: CasePayload) -> int:
-    """Qualifying illness days before any cap."""
-    return sum(inclusive_days(p.start_on, p.end_on) for p in qualifying_illness(case))
+def illness_extension_days(case: CasePayload, pack: RulePack, calendar: FinnishCalendar) -> int:
+    """The illness days WORKPLACE-1M counted (in the order pauses begin, within the cap)."""
+    first_meeting_on = case.first_meeting_on
+    if first_meeting_on is None or not case.pauses:
+        return 0
+    base = add_months(first_meeting_on, pack.days("WORKPLACE-1M.months"))
+    return _stretched(case, pack, first_meeting_on, base, calendar).counted["illness"]
 
 
 def _interpreter(case: CasePayload, trigger_on: date, base_due: date) -> list[Extension]:
@@ -242,7 +243,14 @@ class _Stretch:
 def _workplace_extensions(
     case: CasePayload, pack: RulePack, trigger_on: date, base_due: date, calendar: FinnishCalendar
 ) -> tuple[list[Extension], list[str]]:
-    qualifying = {id(pause) for pause in qualifying_illness(case)}
+    stretch = _stretched(case, pack, trigger_on, base_due, calendar)
+    return stretch.extensions(), stretch.notes
+
+
+def _stretched(
+    case: CasePayload, pack: RulePack, trigger_on: date, base_due: date, calendar: FinnishCalendar
+) -> _Stretch:
+    qualifying = {id(pause) for pause in qualifying_illness(case, trigger_on)}
     stretch = _Stretch(pack, trigger_on, base_due, calendar)
     for pause in sorted(case.pauses, key=lambda pause: pause.start_on):
         if id(pause) in qualifying:
@@ -253,7 +261,7 @@ def _workplace_extensions(
             stretch.delayed_start(pause)
         elif pause.kind == "interpreter_unavailable":
             stretch.interpreter(pause)
-    return stretch.extensions(), stretch.notes
+    return stretch
 
 
 def workplace_1m(ctx: CaseContext) -> Deadline:
