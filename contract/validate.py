@@ -29,7 +29,14 @@ EARLIEST_ON = date(1900, 1, 1)
 LATEST_ON = date(2199, 12, 31)
 
 
+IDENTITY_CODE = "identity code (withheld)"
+
+
 def _show(value: object) -> str:
+    """The value for an error message, shortened; never a value holding an identity code
+    (nor a prefix of one: the check reads the whole value first)."""
+    if identity_code_paths(value):
+        return IDENTITY_CODE
     text = repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
 
@@ -98,6 +105,7 @@ def case_errors(case: CasePayload) -> list[str]:
     )
     errors.before("first_contact_on", case.first_contact_on, "decision_received_on", decision)
     errors.before("first_meeting_on", first_meeting, "decision_received_on", decision)
+    errors.before("first_meeting_on", first_meeting, "first_contact_on", case.first_contact_on)
     errors.before(
         "workplace_phase_started_on",
         case.workplace_phase_started_on,
@@ -114,10 +122,16 @@ def case_errors(case: CasePayload) -> list[str]:
     errors.before("vocational_plan_on", case.vocational_plan_on, "decision_received_on", decision)
     if case.end_reason is not None and ended is None:
         errors.append(f"end_reason {case.end_reason!r} without ended_on")
+    if ended is not None and case.end_reason is None:
+        errors.append(f"ended_on {ended} without end_reason")
     for i, pause in enumerate(case.pauses):
         errors.before(f"pauses[{i}].end_on", pause.end_on, f"pauses[{i}].start_on", pause.start_on)
         errors.before(f"pauses[{i}].start_on", pause.start_on, "decision_received_on", decision)
     for i, meeting in enumerate(case.meetings):
+        if (meeting.mode == "in_person") is (meeting.place == "remote"):
+            errors.append(
+                f"meetings[{i}].place {meeting.place!r} is not possible with mode {meeting.mode!r}"
+            )
         errors.before(f"meetings[{i}].on", meeting.on, "decision_received_on", decision)
         errors.before(f"meetings[{i}].on", meeting.on, "first_meeting_on", first_meeting)
     _day_errors(case, errors)
@@ -134,7 +148,7 @@ def audit_errors(audit: AuditPayload) -> list[str]:
         where = f"findings[{i}]"
         errors.before(f"{where}.corrected_on", finding.corrected_on, "visit_on", audit.visit_on)
         if finding.finding_id in ids:
-            errors.append(f"{where}.finding_id {finding.finding_id!r} appears more than once")
+            errors.append(f"{where}.finding_id {_show(finding.finding_id)} appears more than once")
         ids.add(finding.finding_id)
     return errors
 
@@ -147,7 +161,7 @@ def coach_errors(coach: CoachPayload) -> list[str]:
             f"absent[{i}].end_on", absence.end_on, f"absent[{i}].start_on", absence.start_on
         )
     if coach.substitute_id is not None and coach.substitute_id == coach.id:
-        errors.append(f"substitute_id {coach.substitute_id!r} is the coach itself")
+        errors.append(f"substitute_id {_show(coach.substitute_id)} is the coach itself")
     return errors
 
 
@@ -253,10 +267,7 @@ def _check_one(
     codes = identity_code_paths(item)
     if codes:
         errors = [withhold(error) for error in errors]
-        errors.extend(
-            f"{withhold(path)} looks like a Finnish personal identity code (value withheld)"
-            for path in codes  # a path names keys, and a key may be the code itself
-        )
+        errors.extend(f"{path}: {IDENTITY_CODE}" for path in codes)
     return payload, errors
 
 

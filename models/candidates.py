@@ -15,12 +15,13 @@ from datetime import date, timedelta
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Select, bindparam, select, update
+from sqlalchemy import Select, bindparam, or_, select, update
 from sqlmodel import Session
 
 from models.alerting import OPEN_ALERT_STATUSES, Alert, DeadlineRecord
 from models.deadlines import DEADLINE_COLUMNS, from_columns
 from models.ledger import Suppression
+from models.provider_data import Case
 from rules.deadline import ACTIONABLE_STATUSES, STATUS_OF, Deadline, ProviderDeadline, Status
 
 _CHUNK = 500  # subjects per IN list
@@ -200,8 +201,20 @@ def breached_refs(
     """Breached current deadlines written before ``before``, as the reminder needs them.
 
     A row written today was alerted today: the reminder starts on the next working day.
+    A case's breach is not repeated once the case has ended (rules.md decision 1): it
+    stays in reports only.
     """
     table = DeadlineRecord.__table__  # type: ignore[attr-defined]
+    cases = Case.__table__  # type: ignore[attr-defined]
+    ended = (
+        select(cases.c.id)
+        .where(
+            cases.c.provider_id == table.c.provider_id,
+            cases.c.case_ref == table.c.subject,
+            cases.c.ended_on < before,
+        )
+        .exists()
+    )
     query = select(
         table.c.provider_id,
         table.c.subject_kind,
@@ -213,6 +226,7 @@ def breached_refs(
         table.c.is_current,
         table.c.status == Status.BREACHED.value,
         table.c.evaluated_on < before,
+        or_(table.c.subject_kind != "case", ~ended),
     )
     if provider_id is not None:
         query = query.where(table.c.provider_id == provider_id)

@@ -150,6 +150,15 @@ def staff_state(*, session: Session, provider_id: str) -> StaffState:
     )
 
 
+def staff_known(*, session: Session, provider_id: str) -> bool:
+    """The provider's staff list has been read at least once (an empty list is data too:
+    rules.md decision 8)."""
+    synced_at = session.execute(
+        select(col(Provider.staff_synced_at)).where(col(Provider.id) == provider_id)
+    ).scalar_one_or_none()
+    return synced_at is not None
+
+
 def load_staff(*, session: Session, provider_ids: Iterable[str]) -> list[CoachPayload]:
     """The staff lists of these providers, ordered by provider and coach id (one query per
     :data:`_REFS_CHUNK` providers)."""

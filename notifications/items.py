@@ -8,16 +8,14 @@ Swedish words.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import date
 from typing import TypedDict
 
+from contract.hetu import withhold
 from notifications.reminder import Reminder
 from rules.summary import reason_parts, summary
 
-#: Finnish personal identity codes (henkilötunnus) never leave Vahti, even in a reason.
-_IDENTITY_CODE = re.compile(r"\b\d{6}[-+A-FU-Y]\d{3}[0-9A-Y]\b")
 _MAX_REASON = 200
 
 
@@ -107,7 +105,7 @@ def clean_reason(
     explanation: tuple[str, ...] | list[str], details: tuple[str, ...] | list[str] = ()
 ) -> str:
     """The engine's one-line summary, identity-code patterns removed, bounded."""
-    line = " ".join(_IDENTITY_CODE.sub("[removed]", summary(explanation, details)).split())
+    line = " ".join(withhold(summary(explanation, details), "[removed]").split())
     return line if len(line) <= _MAX_REASON else line[: _MAX_REASON - 1] + "…"
 
 

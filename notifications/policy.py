@@ -31,7 +31,7 @@ from typing import Literal
 from zoneinfo import ZoneInfo
 
 from models.ledger import LedgerEntry, Suppression
-from rules.deadline import QUIET_STATUSES, Deadline, ProviderDeadline, Status
+from rules.deadline import QUIET_STATUSES, Deadline, ProviderDeadline, Status, ended_after_due
 
 Audience = Literal["owner", "quality"]
 _OWNER: frozenset[Audience] = frozenset({"owner"})
@@ -120,6 +120,8 @@ def _stages(  # noqa: PLR0911 (one return per status of the closed set)
     days_left = _days_left(d, today)
     match d.status:
         case Status.BREACHED:
+            if ended_after_due(d):  # decision 1: an ended case's breach is for reports only
+                return []
             entry = ledger.get(dedup_key(item.provider_id, d, "breach"))
             return [("breach", _BOTH)] if entry is None or entry.open else []
         case Status.MET | Status.MET_LATE:

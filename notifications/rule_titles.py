@@ -41,6 +41,21 @@ RULE_TITLES: dict[str, dict[Language, str]] = {
         "sv": "Lång sjukdom: bedöm tidsplanen och kontakta FPA",
         "en": "Long illness: assess timeliness and contact Kela",
     },
+    "MEETING-PLACE": {
+        "fi": "Tapaaminen verkostokumppanin tiloissa vain verkostotapaamisena",
+        "sv": "Möte i nätverkspartnerns lokaler endast som nätverksmöte",
+        "en": "In-person meetings at a network partner only for network meetings",
+    },
+    "EMPLOYER-BREAK-RESUME": {
+        "fi": "Työnantajasta johtuvan tauon jälkeen kuntoutus jatkuu heti",
+        "sv": "Efter ett avbrott som beror på arbetsgivaren fortsätter rehabiliteringen genast",
+        "en": "The service resumes right after a break caused by the employer",
+    },
+    "EMPLOYER-BREAK-LONG": {
+        "fi": "Pitkä työnantajasta johtuva tauko: ota yhteys Kelaan",
+        "sv": "Långt avbrott som beror på arbetsgivaren: kontakta FPA",
+        "en": "Long break caused by the employer: contact Kela",
+    },
     "TOTAL-DURATION": {
         "fi": "Palvelu päättyy enimmäiskeston kuluessa (TK 5 kk, TV 13 kk)",
         "sv": "Tjänsten avslutas inom maximal längd (arbetsprövning 5 mån, arbetsträning 13 mån)",

@@ -34,6 +34,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 import rules
+from contract import validate as validation
 from contract.payloads import CasePayload, CoachPayload
 from core.config import Settings
 from models.db import read_scope, session_scope
@@ -52,7 +53,7 @@ from models.evaluation import (
     save_state,
     store_rechecks,
 )
-from models.reads import load_audits, load_cases, staff_state
+from models.reads import load_audits, load_cases, staff_known, staff_state
 from models.store import is_open
 from notifications.policy import planned_when_stored
 
@@ -69,6 +70,7 @@ class Outcome:
     deadlines: int  # deadlines evaluated
     written: int  # new or changed deadline rows
     retired: int  # current rows retired (closed cases, rules that no longer apply)
+    why: str = ""  # why a complete evaluation was needed (e.g. RULES_CHANGED after an upgrade)
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,26 +104,51 @@ class Evaluated:
 
 @cache
 def _rules_digest() -> str:
-    """SHA-256 of the rule engine's code and packs (a new Vahti re-evaluates everything)."""
+    """SHA-256 of the rule engine's code and packs and of the validation it relies on
+    (what is valid input changes what is evaluated): a new Vahti re-evaluates everything."""
     digest = hashlib.sha256()
-    for path in sorted(Path(rules.__file__).parent.glob("*.py")):
-        digest.update(path.name.encode())
-        digest.update(path.read_bytes())
+    for folder in (Path(rules.__file__).parent, Path(validation.__file__).parent):
+        for path in sorted(folder.glob("*.py")):
+            digest.update(f"{folder.name}/{path.name}".encode())
+            digest.update(path.read_bytes())
     digest.update(version("holidays").encode())
     return digest.hexdigest()
 
 
+#: Why an evaluation is complete, as the check's log line says it.
+RULES_CHANGED = "rules or packs changed"
+PROVIDER_CHANGED = "overrides or staff changed"
+FIRST = "first evaluation"
+EARLIER_DAY = "a day before the last evaluation"
+
+
 def engine_key(settings: Settings, provider_id: str, staff: Sequence[tuple[str, str]]) -> str:
     """The digest of everything besides the cases that the provider's due dates depend on
-    (``staff``: its stored coaches' ids and content hashes, ordered by id)."""
+    (``staff``: its stored coaches' ids and content hashes, ordered by id).
+
+    Two halves, so a complete evaluation can say why: the engine (rule and validation
+    code, packs, holidays) and the provider (overrides, staff).
+    """
     provider = settings.provider(provider_id)
-    data = [
-        _rules_digest(),
-        settings.pack,
-        sorted(provider.overrides.items()),
-        [list(row) for row in staff],
-    ]
-    return hashlib.sha256(json.dumps(data, default=str).encode()).hexdigest()
+    engine = [_rules_digest(), settings.pack]
+    mine = [sorted(provider.overrides.items()), [list(row) for row in staff]]
+    halves = (hashlib.sha256(json.dumps(part, default=str).encode()) for part in (engine, mine))
+    return "".join(half.hexdigest()[:32] for half in halves)
+
+
+def complete_because(
+    key: str, today: date, stored_key: str | None, evaluated_on: date | None
+) -> str | None:
+    """Why the evaluation must be complete (None: an incremental one will do)."""
+    if stored_key is None or evaluated_on is None:
+        return FIRST
+    if stored_key[:32] != key[:32]:
+        return RULES_CHANGED
+    if stored_key != key:
+        return PROVIDER_CHANGED
+    if today < evaluated_on:
+        return EARLIER_DAY
+    return None
 
 
 class ProviderEvaluation:
@@ -156,6 +183,7 @@ class ProviderEvaluation:
         )
         self._key = ""
         self._complete = True
+        self._why: str | None = FIRST
         self._since: datetime | None = None
         self._after_on = today
         self._coaches: list[CoachPayload] = []
@@ -171,9 +199,13 @@ class ProviderEvaluation:
             state = get_state(session=session, provider_id=self.provider_id)
         self._key = engine_key(self._settings, self.provider_id, staff.hashes)
         self._coaches = staff.coaches
-        self._complete = not (
-            state is not None and state.engine_key == self._key and self.today >= state.evaluated_on
+        self._why = complete_because(
+            self._key,
+            self.today,
+            None if state is None else state.engine_key,
+            None if state is None else state.evaluated_on,
         )
+        self._complete = self._why is not None
         if state is not None and not self._complete:
             self._since, self._after_on = state.cases_seen_at, state.evaluated_on
 
@@ -220,6 +252,11 @@ class ProviderEvaluation:
                     today=self.today,
                 )
             audits = load_audits(session=session, provider_id=self.provider_id)
+            staff = (
+                self._coaches
+                if self._coaches or staff_known(session=session, provider_id=self.provider_id)
+                else None  # never read: COACH-TEAM-MIN-3 unconfigured, not a team of 0
+            )
             remaining = sorted(refs - self._done)
             chunks = [remaining[start : start + CHUNK] for start in range(0, len(remaining), CHUNK)]
             last = chunks.pop() if chunks else []
@@ -230,7 +267,7 @@ class ProviderEvaluation:
             with session_scope(self.engine) as session:
                 self._write(session, evaluated, set(chunk))
         others = prepare_deadlines(
-            rules.evaluate_others(audits, self._coaches, self._env),
+            rules.evaluate_others(audits, staff, self._env),
             self.engine.dialect,
             planned=planned_when_stored,
         )
@@ -255,7 +292,7 @@ class ProviderEvaluation:
                 cases_seen_at=seen_at,
             )
         cases, deadlines, written, retired = self._counts
-        return Outcome(self._complete, cases, deadlines, written, retired)
+        return Outcome(self._complete, cases, deadlines, written, retired, self._why or "")
 
     def _load(self, session: Session, refs: Sequence[str]) -> list[CasePayload]:
         if not refs:

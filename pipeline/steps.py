@@ -52,7 +52,7 @@ from notifications.planning import ALL_PROVIDERS
 from notifications.policy import planned_when_stored
 from notifications.service import notify
 from notifications.write_ahead import plan_provider
-from pipeline.evaluation import ProviderEvaluation, evaluate_and_store
+from pipeline.evaluation import Outcome, ProviderEvaluation, evaluate_and_store
 from pipeline.rows import DeadlineRow, RejectedRow, deadline_row
 from pipeline.summaries import (
     ROW_CAP,
@@ -120,6 +120,12 @@ def open_engine(settings: Settings) -> Iterator[Engine]:
 # -- steps ------------------------------------------------------------------------------
 
 
+def evaluation_mode(outcome: Outcome) -> str:
+    """How the check's log line names the evaluation: incremental, or complete and why
+    (after an upgrade: "complete: rules or packs changed")."""
+    return f"complete: {outcome.why}" if outcome.complete else "incremental"
+
+
 def check_step(
     config_path: str,
     provider_id: str,
@@ -179,7 +185,7 @@ def check_step(
         sync.stored,
         sync.rejected,
         outcome.cases,
-        "complete" if outcome.complete else "incremental",
+        evaluation_mode(outcome),
         outcome.written,
     )
     alerts = (

@@ -1,10 +1,14 @@
 """Audit rules (quality staff): Kela's report, the provider's response, corrections.
 
-AUDIT-REPORT-EXPECTED (visit + 14 d, no roll: chase Kela when late), AUDIT-RESPONSE-4W
+AUDIT-REPORT-EXPECTED (visit + 14 d, rolled: chase Kela when late), AUDIT-RESPONSE-4W
 (visit + 28 d, rolled), AUDIT-MAJOR-NOW (each major finding corrected on the day the
-report arrives; safety-related ones always escalate) and AUDIT-MINOR-BY-RESPONSE (each
-minor finding corrected by the response due date). Suggestions and strengths carry no
-deadline.
+report arrives) and AUDIT-MINOR-BY-RESPONSE (each minor finding corrected by the
+response due date). Suggestions and strengths carry no deadline.
+
+Escalation (rules.md decision 5): AUDIT-RESPONSE-4W when the audit has a major finding
+and the response is late or missing past its due date; AUDIT-MAJOR-NOW when the finding
+is uncorrected, or was corrected, strictly after the response due date; always for a
+safety-related major finding.
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 from contract.payloads import AuditPayload
-from rules.deadline import Deadline, Status, SubjectKind
+from rules.deadline import BREACH_STATUSES, Deadline, Status, SubjectKind
 from rules.explain import Env, build
 from rules.pack import RulePack
 
@@ -91,7 +95,7 @@ def evaluate_audit(audit: AuditPayload, env: Env) -> list[Deadline]:
         trigger=("visit_on", audit.visit_on),
         event=("report_received_on", audit.report_received_on),
         office_id=office_id,
-        roll=False,
+        roll=True,
     )
     response = _timed(
         env,
@@ -105,16 +109,31 @@ def evaluate_audit(audit: AuditPayload, env: Env) -> list[Deadline]:
         office_id=office_id,
         roll=True,
     )
+    response_due = response.due_on
+    assert response_due is not None  # the response deadline always has a trigger
+    if response.status in BREACH_STATUSES and any(f.severity == "major" for f in audit.findings):
+        response = response._replace(
+            escalate=True,
+            explanation=(
+                "escalate: a major finding and the response is late or missing",
+                *response.explanation,
+            ),
+        )
     deadlines = [report, response]
     for finding in audit.findings:
         subject = f"{audit.audit_id}/{finding.finding_id}"
         corrected = ("corrected_on", finding.corrected_on)
         if finding.severity == "major":
-            extra = (
-                ("safety-related: escalate to Kela's contracting unit",)
-                if (finding.safety_related)
-                else ()
-            )
+            extra: tuple[str, ...] = ()
+            if finding.safety_related:
+                extra = ("safety-related: escalate to Kela's contracting unit",)
+            past = (finding.corrected_on or env.today) > response_due
+            if past:
+                state = "uncorrected" if finding.corrected_on is None else "corrected"
+                extra = (
+                    *extra,
+                    f"escalate: major finding {state} after the response due date {response_due}",
+                )
             deadlines.append(
                 _timed(
                     env,
@@ -127,13 +146,12 @@ def evaluate_audit(audit: AuditPayload, env: Env) -> list[Deadline]:
                     event=corrected,
                     office_id=office_id,
                     roll=False,
-                    escalate=finding.safety_related,
+                    escalate=finding.safety_related or past,
                     extra=extra,
                 )
             )
         elif finding.severity == "minor":
-            due_on = response.due_on
-            assert due_on is not None  # the response deadline always has a trigger
+            due_on = response_due
             lines = [
                 f"trigger: AUDIT-RESPONSE-4W due {due_on}",
                 f"event: corrected_on {finding.corrected_on or 'not yet recorded'}",

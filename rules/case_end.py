@@ -13,7 +13,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 from rules.calendar import add_months
-from rules.case_rules import ILLNESS_CAP, illness_days
+from rules.case_rules import ILLNESS_CAP, illness_extension_days
 from rules.deadline import Deadline, Status
 from rules.explain import CaseContext, Extension
 from rules.pack import RulePack
@@ -203,7 +203,7 @@ def feedback_records_extensions(ctx: CaseContext) -> Deadline:
     case = ctx.case
     pack = ctx.pack_on(case.ended_on)
     rule = "FEEDBACK-RECORDS-EXTENSIONS"
-    used = min(illness_days(case), pack.days(ILLNESS_CAP))
+    used = illness_extension_days(case, ctx.pack_on(case.first_meeting_on), ctx.env.calendar)
     if not used:
         return ctx.make(
             rule,

@@ -2,8 +2,9 @@
 
 rules.md "Case rules": CONTACT-NEXT-WD, FIRST-MEETING-1W, START-2W, WORKPLACE-1M with
 ILLNESS-EXTENSION / sequencing / employer_delayed_start / interpreter_unavailable,
-LONG-ILLNESS-CONTACT-KELA (advisory) and VOCATIONAL-PLAN. An ended case stops the
-start-phase rules whose event never happened (``not_applicable`` with the reason).
+LONG-ILLNESS-CONTACT-KELA (advisory) and VOCATIONAL-PLAN. When a case ends without a
+start-phase rule's event, a due date before the end stays ``breached`` (decision 1);
+one on or after the end is ``not_applicable``.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 from contract.payloads import CasePayload, PausePayload
-from rules.calendar import add_months
+from rules.calendar import FinnishCalendar, add_months
 from rules.deadline import Deadline, Status
 from rules.explain import CaseContext, Extension, inclusive_days, overlap_days
 from rules.pack import RulePack
@@ -21,11 +22,8 @@ SEQUENCING_CAP = "WORKPLACE-1M.sequencing_max_days"
 _ONE_DAY = timedelta(days=1)
 
 
-def qualifying_illness(case: CasePayload) -> list[PausePayload]:
+def qualifying_illness(case: CasePayload, first_meeting_on: date) -> list[PausePayload]:
     """Illness in the planning phase during which the client could not take part remotely."""
-    first_meeting_on = case.first_meeting_on
-    if first_meeting_on is None or not case.pauses:
-        return []
     workplace_on = case.workplace_phase_started_on
     return [
         pause
@@ -37,9 +35,13 @@ def qualifying_illness(case: CasePayload) -> list[PausePayload]:
     ]
 
 
-def illness_days(case: CasePayload) -> int:
-    """Qualifying illness days before any cap."""
-    return sum(inclusive_days(p.start_on, p.end_on) for p in qualifying_illness(case))
+def illness_extension_days(case: CasePayload, pack: RulePack, calendar: FinnishCalendar) -> int:
+    """The illness days WORKPLACE-1M counted (in the order pauses begin, within the cap)."""
+    first_meeting_on = case.first_meeting_on
+    if first_meeting_on is None or not case.pauses:
+        return 0
+    base = add_months(first_meeting_on, pack.days("WORKPLACE-1M.months"))
+    return _stretched(case, pack, first_meeting_on, base, calendar).counted["illness"]
 
 
 def _interpreter(case: CasePayload, trigger_on: date, base_due: date) -> list[Extension]:
@@ -49,14 +51,24 @@ def _interpreter(case: CasePayload, trigger_on: date, base_due: date) -> list[Ex
         if pause.kind == "interpreter_unavailable":
             days = overlap_days(pause.start_on, pause.end_on, trigger_on + _ONE_DAY, base_due)
             if days:
-                extensions.append(
-                    Extension(
-                        f"interpreter_unavailable {pause.start_on}..{pause.end_on}",
-                        days,
-                        "days inside the window, no cap",
-                    )
-                )
+                extensions.append(_interpreter_extension(pause, days))
     return extensions
+
+
+def _interpreter_extension(pause: PausePayload, days: int) -> Extension:
+    return Extension(
+        f"interpreter_unavailable {pause.start_on}..{pause.end_on}",
+        days,
+        "days inside the window, no cap",
+    )
+
+
+def _too_late(pause: PausePayload, reached: date) -> str:
+    """Decision 2's note for a pause that began after the due date reached so far."""
+    end = pause.end_on.isoformat()
+    if pause.end_on.year == pause.start_on.year:
+        end = end[5:]
+    return f"{pause.kind} {pause.start_on}..{end} began after the due date {reached}: not counted"
 
 
 def contact_next_wd(ctx: CaseContext) -> Deadline:
@@ -126,56 +138,130 @@ def _capped(label: str, days: int, cap: int, cap_key: str) -> Extension:
     return Extension(label, days, f"cap {cap} d in total ({cap_key})")
 
 
+class _Stretch:
+    """WORKPLACE-1M's due date as pauses extend it, taken in the order they begin.
+
+    A pause that begins after the due date reached so far (rolled to a working day)
+    never revives it (rules.md decision 2); sequencing may begin on the working day after.
+    """
+
+    __slots__ = (
+        "base_due",
+        "calendar",
+        "caps",
+        "counted",
+        "due_on",
+        "notes",
+        "raw",
+        "trigger_on",
+        "uncapped",
+    )
+
+    def __init__(
+        self, pack: RulePack, trigger_on: date, base_due: date, calendar: FinnishCalendar
+    ) -> None:
+        self.calendar = calendar
+        self.trigger_on = trigger_on
+        self.base_due = base_due
+        self.due_on = base_due
+        self.caps = {"illness": pack.days(ILLNESS_CAP), "sequencing": pack.days(SEQUENCING_CAP)}
+        self.counted = {"illness": 0, "sequencing": 0}
+        self.raw = {"illness": 0, "sequencing": 0}
+        self.uncapped: list[Extension] = []
+        self.notes: list[str] = []
+
+    def reached(self) -> date:
+        """The due date reached so far, rolled to a working day."""
+        return self.calendar.roll(self.due_on).on
+
+    def capped(self, kind: str, pause: PausePayload) -> None:
+        """Illness or sequencing: days up to the kind's cap in total."""
+        days = inclusive_days(pause.start_on, pause.end_on)
+        fits = min(days, self.caps[kind] - self.counted[kind])
+        self.raw[kind] += days
+        self.counted[kind] += fits
+        self.due_on += timedelta(days=fits)
+
+    def illness(self, pause: PausePayload) -> None:
+        reached = self.reached()
+        if pause.start_on > reached:
+            self.notes.append(_too_late(pause, reached))
+        else:
+            self.capped("illness", pause)
+
+    def sequencing(self, pause: PausePayload) -> None:
+        reached = self.reached()
+        if pause.start_on < self.base_due:
+            self.notes.append(
+                f"sequencing {pause.start_on}..{pause.end_on} not counted: "
+                f"starts before the base due date {self.base_due}"
+            )
+        elif pause.start_on > reached and pause.start_on != self.calendar.next_working_day(reached):
+            self.notes.append(_too_late(pause, reached))
+        else:
+            self.capped("sequencing", pause)
+
+    def delayed_start(self, pause: PausePayload) -> None:
+        reached = self.reached()
+        confirmed = pause.start_confirmed_on
+        if confirmed is None or confirmed > reached:
+            self.notes.append(
+                f"employer_delayed_start {pause.start_on}..{pause.end_on} not counted: "
+                f"start not confirmed by the due date {reached}"
+            )
+            return
+        days = inclusive_days(pause.start_on, pause.end_on)
+        self.uncapped.append(
+            Extension(
+                f"employer_delayed_start {pause.start_on}..{pause.end_on}",
+                days,
+                f"start confirmed on {confirmed}, no cap",
+            )
+        )
+        self.due_on += timedelta(days=days)
+
+    def interpreter(self, pause: PausePayload) -> None:
+        days = overlap_days(pause.start_on, pause.end_on, self.trigger_on + _ONE_DAY, self.base_due)
+        if days:
+            self.uncapped.append(_interpreter_extension(pause, days))
+            self.due_on += timedelta(days=days)
+        elif pause.start_on > self.reached():
+            self.notes.append(_too_late(pause, self.reached()))
+
+    def extensions(self) -> list[Extension]:
+        found = [
+            _capped(label, self.raw[kind], self.caps[kind], key)
+            for kind, label, key in (
+                ("illness", "illness without remote participation", ILLNESS_CAP),
+                ("sequencing", "sequencing awaiting_employer_replies", SEQUENCING_CAP),
+            )
+            if self.raw[kind]
+        ]
+        return [*found, *self.uncapped]
+
+
 def _workplace_extensions(
-    case: CasePayload, pack: RulePack, trigger_on: date, base_due: date
+    case: CasePayload, pack: RulePack, trigger_on: date, base_due: date, calendar: FinnishCalendar
 ) -> tuple[list[Extension], list[str]]:
-    extensions: list[Extension] = []
-    notes: list[str] = []
-    illness = illness_days(case)
-    if illness:
-        extensions.append(
-            _capped(
-                "illness without remote participation", illness, pack.days(ILLNESS_CAP), ILLNESS_CAP
-            )
-        )
-    sequencing = 0
-    for pause in case.pauses:
-        if pause.kind == "sequencing" and pause.reason == "awaiting_employer_replies":
-            if pause.start_on >= base_due:
-                sequencing += inclusive_days(pause.start_on, pause.end_on)
-            else:
-                notes.append(
-                    f"sequencing {pause.start_on}..{pause.end_on} not counted: "
-                    f"starts before the base due date {base_due}"
-                )
-    if sequencing:
-        extensions.append(
-            _capped(
-                "sequencing awaiting_employer_replies",
-                sequencing,
-                pack.days(SEQUENCING_CAP),
-                SEQUENCING_CAP,
-            )
-        )
-    due_so_far = base_due + timedelta(days=sum(ext.days for ext in extensions))
-    for pause in case.pauses:
-        if pause.kind == "employer_delayed_start":
-            confirmed = pause.start_confirmed_on
-            if confirmed is not None and confirmed <= due_so_far:
-                extensions.append(
-                    Extension(
-                        f"employer_delayed_start {pause.start_on}..{pause.end_on}",
-                        inclusive_days(pause.start_on, pause.end_on),
-                        f"start confirmed on {confirmed}, no cap",
-                    )
-                )
-            else:
-                notes.append(
-                    f"employer_delayed_start {pause.start_on}..{pause.end_on} not counted: "
-                    f"start not confirmed by the due date {due_so_far}"
-                )
-    extensions.extend(_interpreter(case, trigger_on, base_due))
-    return extensions, notes
+    stretch = _stretched(case, pack, trigger_on, base_due, calendar)
+    return stretch.extensions(), stretch.notes
+
+
+def _stretched(
+    case: CasePayload, pack: RulePack, trigger_on: date, base_due: date, calendar: FinnishCalendar
+) -> _Stretch:
+    qualifying = {id(pause) for pause in qualifying_illness(case, trigger_on)}
+    stretch = _Stretch(pack, trigger_on, base_due, calendar)
+    for pause in sorted(case.pauses, key=lambda pause: pause.start_on):
+        if id(pause) in qualifying:
+            stretch.illness(pause)
+        elif pause.kind == "sequencing" and pause.reason == "awaiting_employer_replies":
+            stretch.sequencing(pause)
+        elif pause.kind == "employer_delayed_start":
+            stretch.delayed_start(pause)
+        elif pause.kind == "interpreter_unavailable":
+            stretch.interpreter(pause)
+    return stretch
 
 
 def workplace_1m(ctx: CaseContext) -> Deadline:
@@ -188,7 +274,7 @@ def workplace_1m(ctx: CaseContext) -> Deadline:
         text = f"base period: {pack.days(key)} month(s), same day number clipped -> {base}"
         if not case.pauses:
             return base, text, [], []
-        extensions, notes = _workplace_extensions(case, pack, trigger_on, base)
+        extensions, notes = _workplace_extensions(case, pack, trigger_on, base, ctx.env.calendar)
         return base, text, extensions, notes
 
     return ctx.timed(
@@ -201,33 +287,78 @@ def workplace_1m(ctx: CaseContext) -> Deadline:
     )
 
 
+def illness_episodes(case: CasePayload, calendar: FinnishCalendar) -> list[tuple[date, date, str]]:
+    """Illness without remote participation from the first meeting on, merged into episodes
+    (rules.md decision 4): pauses that overlap, touch or lie apart only by non-working days
+    are one. Each episode: first day, last day, and the phase it began in."""
+    first_meeting_on = case.first_meeting_on
+    if first_meeting_on is None:
+        return []
+    pauses = sorted(
+        (p.start_on, p.end_on)
+        for p in case.pauses
+        if p.kind == "illness"
+        and p.remote_participation_possible is False
+        and p.start_on >= first_meeting_on
+    )
+    merged: list[list[date]] = []
+    for start_on, end_on in pauses:
+        if merged and _joins(merged[-1][1], start_on, calendar):
+            merged[-1][1] = max(merged[-1][1], end_on)
+        else:
+            merged.append([start_on, end_on])
+    workplace_on = case.workplace_phase_started_on
+    return [
+        (
+            start_on,
+            end_on,
+            "planning phase"
+            if workplace_on is None or start_on < workplace_on
+            else "workplace phase",
+        )
+        for start_on, end_on in merged
+    ]
+
+
+def _joins(end_on: date, start_on: date, calendar: FinnishCalendar) -> bool:
+    """The next pause continues the episode: no working day lies between them."""
+    return calendar.working_days_between(end_on + _ONE_DAY, start_on - _ONE_DAY) == 0
+
+
 def long_illness(ctx: CaseContext) -> Deadline:
-    """LONG-ILLNESS-CONTACT-KELA: advisory when qualifying illness exceeds the cap."""
+    """LONG-ILLNESS-CONTACT-KELA: advisory when one illness episode is longer than the cap."""
     case = ctx.case
     pack = ctx.pack_on(case.first_meeting_on)
     cap = pack.days(ILLNESS_CAP)
-    pauses = qualifying_illness(case)
-    total = sum(inclusive_days(p.start_on, p.end_on) for p in pauses)
-    if total > cap:
+    episodes = [
+        (start_on, end_on, phase, inclusive_days(start_on, end_on))
+        for start_on, end_on, phase in illness_episodes(case, ctx.env.calendar)
+    ]
+    long = [episode for episode in episodes if episode[3] > cap]
+    if long:
         return ctx.make(
             "LONG-ILLNESS-CONTACT-KELA",
             Status.ADVISORY,
             pack,
             (ILLNESS_CAP,),
-            details=[f"illness {p.start_on}..{p.end_on}" for p in pauses],
+            details=[
+                f"illness episode {start_on}..{end_on}: {days} d in the {phase}"
+                for start_on, end_on, phase, days in long
+            ],
             explanation=[
                 (
-                    f"qualifying illness {total} d exceeds the {cap} d extension cap: "
-                    "assess timeliness and contact Kela"
+                    f"an illness episode longer than the {cap} d cap: "
+                    "assess whether the rehabilitation is still timely and contact Kela"
                 )
             ],
         )
+    longest = max((episode[3] for episode in episodes), default=0)
     return ctx.make(
         "LONG-ILLNESS-CONTACT-KELA",
         Status.NOT_APPLICABLE,
         pack,
         (ILLNESS_CAP,),
-        explanation=[f"qualifying illness {total} d within the {cap} d cap"],
+        explanation=[f"longest illness episode {longest} d, within the {cap} d cap"],
     )
 
 
@@ -265,6 +396,7 @@ def vocational_plan(ctx: CaseContext) -> Deadline:
         keys=(key,),
         due=due,
         roll=False,
+        start_phase=True,
     )
 
 

@@ -88,6 +88,20 @@ class Deadline(NamedTuple):
         }
 
 
+#: The explanation line of a start-phase deadline missed before its case ended
+#: (rules.md decision 1): the alert policy reads it to stay quiet about ended cases.
+ENDED_AFTER_DUE_PREFIX = "the case ended on "
+ENDED_AFTER_DUE_SUFFIX = ", after the due date"
+
+
+def ended_after_due(deadline: Deadline) -> bool:
+    """The deadline was missed before its case ended (it stays breached, decision 1)."""
+    return any(
+        line.startswith(ENDED_AFTER_DUE_PREFIX) and line.endswith(ENDED_AFTER_DUE_SUFFIX)
+        for line in deadline.explanation
+    )
+
+
 class ProviderDeadline(NamedTuple):
     """A deadline and the provider it belongs to (a coach id or a case reference is the
     provider's own: the pair is what is unique across providers)."""

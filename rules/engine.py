@@ -13,6 +13,7 @@ from datetime import date
 from contract.payloads import AuditPayload, CasePayload, CoachPayload
 from rules.audit_rules import evaluate_audit
 from rules.calendar import FinnishCalendar
+from rules.case_breaks import BREAK_RULES
 from rules.case_counts import COUNT_RULES
 from rules.case_end import END_RULES
 from rules.case_rules import START_PHASE_RULES, long_illness, vocational_plan
@@ -25,7 +26,14 @@ from rules.staff_rules import absence_cover, evaluate_staff
 #: Days before a due date a deadline is ``due_soon`` (and when an unchanged case is rechecked).
 WARN_DAYS = 7
 
-CASE_RULES = (*START_PHASE_RULES, long_illness, vocational_plan, *END_RULES, *COUNT_RULES)
+CASE_RULES = (
+    *START_PHASE_RULES,
+    long_illness,
+    vocational_plan,
+    *END_RULES,
+    *COUNT_RULES,
+    *BREAK_RULES,
+)
 
 #: Every rule id the engine can emit, in catalogue order.
 RULE_IDS = (
@@ -47,6 +55,9 @@ RULE_IDS = (
     "TV-MEETINGS-MAX",
     "TK-MEETINGS-MAX",
     "VIDEO-MEETINGS-MAX",
+    "MEETING-PLACE",
+    "EMPLOYER-BREAK-RESUME",
+    "EMPLOYER-BREAK-LONG",
     "ABSENCE-COVER",
     "AUDIT-REPORT-EXPECTED",
     "AUDIT-RESPONSE-4W",
@@ -60,7 +71,7 @@ RULE_IDS = (
 def evaluate(  # noqa: PLR0917 - the issue's contract: evaluate(cases, audits, staff, pack, today, calendar)
     cases: Iterable[CasePayload],
     audits: Iterable[AuditPayload],
-    staff: Iterable[CoachPayload],
+    staff: Iterable[CoachPayload] | None,
     pack: RulePack | None,
     today: date,
     calendar: FinnishCalendar,
@@ -71,6 +82,9 @@ def evaluate(  # noqa: PLR0917 - the issue's contract: evaluate(cases, audits, s
     recheck: dict[str, date | None] | None = None,
 ) -> list[Deadline]:
     """All deadlines for the given (valid) items on ``today``: cases, audits, then staff.
+
+    ``staff=None`` means no staff data at all (COACH-TEAM-MIN-3 ``unconfigured``); an
+    empty list is a provider without coaches (``breached``).
 
     When ``recheck`` is given, it receives for every case ref the first later day the
     case must be evaluated again even if it does not change (``rules.recheck``).
@@ -83,8 +97,8 @@ def evaluate(  # noqa: PLR0917 - the issue's contract: evaluate(cases, audits, s
         provider_id=provider_id,
         warn_days=warn_days,
     )
-    coaches = list(staff)
-    deadlines = _case_deadlines(cases, coaches, env, recheck=recheck)
+    coaches = None if staff is None else list(staff)
+    deadlines = _case_deadlines(cases, coaches or [], env, recheck=recheck)
     deadlines.extend(_other_deadlines(audits, coaches, env))
     return deadlines
 
@@ -105,10 +119,11 @@ def evaluate_cases(
 
 
 def evaluate_others(
-    audits: Iterable[AuditPayload], staff: Iterable[CoachPayload], env: Env
+    audits: Iterable[AuditPayload], staff: Iterable[CoachPayload] | None, env: Env
 ) -> list[Deadline]:
-    """The audit, finding and staff deadlines (everything :func:`evaluate_cases` leaves out)."""
-    return _other_deadlines(audits, list(staff), env)
+    """The audit, finding and staff deadlines (everything :func:`evaluate_cases` leaves out);
+    ``staff=None``: no staff data at all."""
+    return _other_deadlines(audits, None if staff is None else list(staff), env)
 
 
 def _case_deadlines(
@@ -134,7 +149,7 @@ def _case_deadlines(
 
 
 def _other_deadlines(
-    audits: Iterable[AuditPayload], coaches: list[CoachPayload], env: Env
+    audits: Iterable[AuditPayload], coaches: list[CoachPayload] | None, env: Env
 ) -> list[Deadline]:
     deadlines: list[Deadline] = []
     for audit in audits:

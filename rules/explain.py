@@ -14,7 +14,13 @@ from datetime import date, timedelta
 
 from contract.payloads import CasePayload
 from rules.calendar import FinnishCalendar
-from rules.deadline import Deadline, Status, SubjectKind
+from rules.deadline import (
+    ENDED_AFTER_DUE_PREFIX,
+    ENDED_AFTER_DUE_SUFFIX,
+    Deadline,
+    Status,
+    SubjectKind,
+)
 from rules.pack import RulePack, Value, pack_in_force
 
 _ONE_DAY = timedelta(days=1)
@@ -78,23 +84,29 @@ class Env:
         self.overrides = overrides
         self.provider_id = provider_id
         self.warn_days = warn_days
-        self._resolved: dict[str, RulePack] = {}
+        self._resolved: dict[tuple[str, bool], RulePack] = {}
         self._by_date: dict[date, RulePack] = {}
-        self._info: dict[tuple[str, tuple[str, ...]], tuple[tuple[str, ...], tuple[str, ...]]] = {}
+        self._info: dict[
+            tuple[str, bool, tuple[str, ...]], tuple[tuple[str, ...], tuple[str, ...]]
+        ] = {}
 
     def pack_on(self, trigger_on: date) -> RulePack:
         """The pack given, or the one in force on ``trigger_on``, with overrides applied."""
         resolved = self._by_date.get(trigger_on)
         if resolved is None:
             base = self.pack if self.pack is not None else pack_in_force(trigger_on)
-            resolved = self._resolved.get(base.id)
+            early = trigger_on < base.valid_from
+            cache_key = (base.id, early)
+            resolved = self._resolved.get(cache_key)
             if resolved is None:
                 resolved = (
                     base.with_overrides(self.overrides, by=self.provider_id)
                     if self.overrides
                     else base
                 )
-                self._resolved[base.id] = resolved
+                if early:
+                    resolved = resolved.applied_before_valid_from()
+                self._resolved[cache_key] = resolved
             self._by_date[trigger_on] = resolved
         return resolved
 
@@ -102,7 +114,7 @@ class Env:
         self, pack: RulePack, keys: Sequence[str]
     ) -> tuple[tuple[str, ...], tuple[str, ...]]:
         """The pack lines and provisional keys for ``keys`` (cached: the same every time)."""
-        cache_key = (pack.id, tuple(keys))
+        cache_key = (pack.id, pack.before_valid_from, tuple(keys))
         info = self._info.get(cache_key)
         if info is None:
             info = (tuple(pack_lines(pack, keys)), provisional_of(pack, keys))
@@ -130,13 +142,18 @@ class Env:
 
 
 def pack_lines(pack: RulePack, keys: Sequence[str]) -> list[str]:
-    """``rule pack ID`` then one line per parameter used."""
-    return [f"rule pack {pack.id}", *(pack.param(key).describe() for key in keys)]
+    """``rule pack ID`` (and when it was applied early, rules.md decision 7), then one line
+    per parameter used."""
+    lines = [f"rule pack {pack.id}"]
+    if pack.before_valid_from:
+        lines.append(f"pack {pack.id} applied to a trigger before its valid_from {pack.valid_from}")
+    return [*lines, *(pack.param(key).describe() for key in keys)]
 
 
 def provisional_of(pack: RulePack, keys: Sequence[str]) -> tuple[str, ...]:
-    """The provisional parameters among ``keys``."""
-    return tuple(key for key in keys if pack.param(key).provisional)
+    """The provisional parameters among ``keys`` (and the pack's valid_from when applied early)."""
+    early = (f"{pack.id}.valid_from {pack.valid_from}",) if pack.before_valid_from else ()
+    return (*early, *(key for key in keys if pack.param(key).provisional))
 
 
 def build(
@@ -273,14 +290,18 @@ class CaseContext:
             lines.append("no roll: the date stands even on a non-working day")
         ended_on = self.case.ended_on
         if start_phase and event_on is None and ended_on is not None:
-            overdue = " (it was overdue at the end)" if ended_on > due_on else ""
-            lines.append(
-                f"case ended on {ended_on.isoformat()} without {event_name}: "
-                f"the rule stops{overdue}"
-            )
-            return self.make(
-                rule, Status.NOT_APPLICABLE, pack, keys, due_on=due_on, explanation=lines
-            )
+            if due_on >= ended_on:
+                lines.append(
+                    f"case ended on {ended_on.isoformat()} without {event_name}, "
+                    "on or before the due date: the rule stops"
+                )
+                return self.make(
+                    rule, Status.NOT_APPLICABLE, pack, keys, due_on=due_on, explanation=lines
+                )
+            lines.append(f"event: {event_name} not recorded")
+            lines.append(f"{ENDED_AFTER_DUE_PREFIX}{ended_on.isoformat()}{ENDED_AFTER_DUE_SUFFIX}")
+            status = self.env.timed_status(due_on, None)
+            return self.make(rule, status, pack, keys, due_on=due_on, explanation=lines)
         if event_on is not None:
             lines.append(f"event: {event_name} {event_on.isoformat()}")
         else:

@@ -57,6 +57,8 @@ class RulePack:
     valid_from: date
     parameters: Mapping[str, Parameter]
     description: str = ""
+    #: Applied to a trigger before ``valid_from`` (decision 7: said, and provisional).
+    before_valid_from: bool = False
     _values: Mapping[str, Value] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -95,6 +97,10 @@ class RulePack:
         for key, value in overrides.items():
             params[key] = replace(params[key], value=value, overridden=True, override_note=note)
         return replace(self, parameters=MappingProxyType(params))
+
+    def applied_before_valid_from(self) -> RulePack:
+        """This pack marked as used for a trigger before its ``valid_from`` (decision 7)."""
+        return replace(self, before_valid_from=True)
 
     def provisional_parameters(self) -> tuple[str, ...]:
         """Keys of parameters whose values are not verified (shown in every report)."""
@@ -154,6 +160,14 @@ _KELA_2025 = (
         "unverified",
         provisional=True,
         note="timing not verified: due when the workplace phase starts",
+    ),
+    _p(
+        "EMPLOYER-BREAK-LONG.employer_break_max_days",
+        14,
+        "SEED",
+        "unverified",
+        provisional=True,
+        note='the seed says "a short time, e.g. a week"',
     ),
     _p("AUDIT-REPORT-EXPECTED.days", 14, "SEED"),
     _p("AUDIT-RESPONSE-4W.days", 28, "SEED"),

@@ -2,7 +2,8 @@
 
 COACH-TEAM-MIN-3: active coaches present today per provider (subject_kind ``provider``);
 ``at_risk`` when an absence starting inside the warning window drops the team below the
-minimum. FIRST-AID-VALID: each active coach, warned 60 days before expiry; a missing
+minimum; an empty staff list is ``breached`` (0 of 3), no staff data ``unconfigured``.
+FIRST-AID-VALID: each active coach, warned 60 days before expiry; a missing
 date is a breach. ABSENCE-COVER: a case deadline still to be met that falls inside its
 coach's absence goes to the substitute (``ok``, coach_id = the substitute) or, with no
 available substitute, to quality staff (``at_risk``). Inactive coaches are skipped.
@@ -42,6 +43,8 @@ def _team(staff: Sequence[CoachPayload], env: Env, subject: str) -> Deadline:
     if count < minimum:
         status = Status.BREACHED
         details = [f"{c.id} absent" for c in active if c not in present]
+        if not staff:
+            details = ["no coach on the staff list"]
     else:
         horizon = env.today + timedelta(days=env.warn_days)
         starts = sorted(
@@ -105,13 +108,33 @@ def _first_aid(coach: CoachPayload, env: Env) -> Deadline:
     )
 
 
+def _no_staff_data(env: Env, subject: str) -> Deadline:
+    pack = env.pack_on(env.today)
+    return build(
+        env,
+        subject_kind="provider",
+        subject=subject,
+        rule="COACH-TEAM-MIN-3",
+        status=Status.UNCONFIGURED,
+        pack=pack,
+        keys=("COACH-TEAM-MIN-3.min",),
+        explanation=["no staff data: the staff list has never been read"],
+    )
+
+
 def evaluate_staff(
-    staff: Sequence[CoachPayload], env: Env, provider_id: str | None
+    staff: Sequence[CoachPayload] | None, env: Env, provider_id: str | None
 ) -> list[Deadline]:
-    """Team size for the provider and first aid for each active coach."""
-    if not staff:
-        return []
-    deadlines = [_team(staff, env, provider_id or "provider")]
+    """Team size for the provider and first aid for each active coach.
+
+    The team rule always answers (rules.md decision 8): an empty list (or one whose
+    every coach was rejected) is a team of 0; ``None``, no staff data at all, is
+    ``unconfigured``.
+    """
+    subject = provider_id or "provider"
+    if staff is None:
+        return [_no_staff_data(env, subject)]
+    deadlines = [_team(staff, env, subject)]
     deadlines.extend(_first_aid(coach, env) for coach in staff if coach.active)
     return deadlines
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
 
 import orjson
 import pytest
@@ -25,6 +26,7 @@ from models.schema import upgrade
 from notifications.policy import QUIET_STATUSES
 from pipeline import evaluation as incremental
 from pipeline.evaluation import ProviderEvaluation, evaluate_and_store
+from pipeline.steps import evaluation_mode
 from providers.sync import CollectionCounts, sync_provider
 from reference.generator import Dataset, generate_dataset
 from tests.fixtures.provider_server import StartServer
@@ -257,3 +259,75 @@ def test_cases_stored_without_a_pre_evaluation_are_evaluated_in_the_transaction(
     with session_scope(engine) as session:
         assert _stored(session) == _expected(session, TODAY, settings)
         assert len({s for _, s, _ in _stored(session)} & {c.case_ref for c in cases}) == len(cases)
+
+
+def test_an_upgrade_evaluates_everything_and_says_why(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """New rule or validation code: the next check is complete, "rules or packs changed"."""
+    dataset = generate_dataset(cases=60, seed=8, today=TODAY)
+    _store(engine, dataset, datetime.combine(TODAY, time(6), tzinfo=UTC))
+
+    def outcome(day: date, settings: Settings | None = None) -> incremental.Outcome:
+        return evaluate_and_store(
+            engine=engine, settings=settings or _settings(), provider_id="p1", today=day
+        )
+
+    first = outcome(TODAY)
+    assert (first.complete, first.why) == (True, incremental.FIRST)
+    later = outcome(TODAY + timedelta(days=1))
+    assert (later.complete, evaluation_mode(later)) == (False, "incremental")
+    monkeypatch.setattr(incremental, "_rules_digest", lambda: "the next Vahti")
+    upgraded = outcome(TODAY + timedelta(days=2))
+    assert (upgraded.complete, upgraded.why) == (True, incremental.RULES_CHANGED)
+    assert evaluation_mode(upgraded) == "complete: rules or packs changed"
+    assert not outcome(TODAY + timedelta(days=2)).complete
+    override = outcome(TODAY + timedelta(days=2), _settings(**{"START-2W.days": 10}))
+    assert override.why == incremental.PROVIDER_CHANGED
+    earlier = outcome(TODAY + timedelta(days=1), _settings(**{"START-2W.days": 10}))
+    assert earlier.why == incremental.EARLIER_DAY
+
+
+def test_the_engine_key_covers_validation_code(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A change in contract/*.py (what is valid) changes the engine digest like rules/*.py."""
+    before = incremental._rules_digest.__wrapped__()
+    original = Path.read_bytes
+
+    def changed(path: Path) -> bytes:
+        data = original(path)
+        return (
+            data + b"#" if path.name == "validate.py" and path.parent.name == "contract" else data
+        )
+
+    monkeypatch.setattr(Path, "read_bytes", changed)
+    assert incremental._rules_digest.__wrapped__() != before
+
+
+def _team_status(session: Session) -> str:
+    table = DeadlineRecord.__table__  # type: ignore[attr-defined]
+    rows = session.execute(
+        select(table.c.status).where(
+            table.c.is_current.is_(True), table.c.rule == "COACH-TEAM-MIN-3"
+        )
+    ).all()
+    quiet_rows = [
+        d.status.value
+        for _, d in quiet.current_deadlines(session, provider_id=None, statuses=None)
+        if d.rule == "COACH-TEAM-MIN-3"
+    ]
+    (status,) = [row[0] for row in rows] + quiet_rows
+    return str(status)
+
+
+def test_the_team_rule_tells_no_staff_data_from_an_empty_list(engine: Engine) -> None:
+    """Decision 8: never read -> unconfigured; read and empty -> breached (0 of 3)."""
+    at = datetime.combine(TODAY, time(6), tzinfo=UTC)
+    with session_scope(engine) as session:
+        store.ensure_provider(session=session, provider_id="p1", name="", now=at)
+    evaluate_and_store(engine=engine, settings=_settings(), provider_id="p1", today=TODAY)
+    with session_scope(engine) as session:
+        assert _team_status(session) == "unconfigured"
+        store.mark_synced(session=session, provider_id="p1", at=at, staff=True)
+    evaluate_and_store(engine=engine, settings=_settings(), provider_id="p1", today=TODAY)
+    with session_scope(engine) as session:
+        assert _team_status(session) == "breached"

@@ -15,13 +15,15 @@ from datetime import UTC, date, datetime, time, timedelta
 
 from sqlalchemy import create_engine, func, select
 
+from contract.payloads import CasePayload
 from core.config import Settings
 from models import ledger
 from models.alerting import Alert, DeadlineRecord
-from models.candidates import plan_candidates
+from models.candidates import breached_refs, plan_candidates
 from models.db import session_scope, shared_engine
 from models.deadlines import load_current_deadlines, prepare_deadlines, store_deadlines
 from models.ledger import OPERATIONS_RULES, REMINDER_RULE, LedgerEntry
+from models.store import ensure_provider, store_cases
 from notifications.policy import plan, planned_when_stored
 from notifications.service import notify
 from notifications.write_ahead import plan_provider, policy_settings
@@ -149,6 +151,49 @@ def test_the_reminder_leaves_out_acknowledged_and_todays_breaches(sqlite_url, sm
     quality = [m for m in smtp_sink.messages if m.rcpt_tos == ("quality@example.org",)]
     assert len(quality) == 1  # TK-3's breach and the reminder in one digest
     assert "TK-3" in quality[0].text()
+
+
+def test_the_reminder_leaves_out_breaches_of_ended_cases(sqlite_url, smtp_sink):
+    """Decision 1: an ended case's breach stays stored but is not reminded of daily."""
+    settings = settings_for(sqlite_url, smtp_sink)
+    engine = shared_engine(sqlite_url)
+    with session_scope(engine) as session:
+        ensure_provider(session=session, provider_id="p1", name="p1", now=at(MONDAY))
+        items = [
+            (case_payload(ref, ended_on), {"case_ref": ref})
+            for ref, ended_on in (("TK-1", MONDAY - timedelta(days=1)), ("TK-2", None))
+        ]
+        store_cases(session=session, provider_id="p1", items=items, received_at=at(MONDAY))
+    store(
+        sqlite_url,
+        [
+            dl("TK-1", Status.BREACHED, MONDAY - timedelta(days=3)),
+            dl("TK-2", Status.BREACHED, MONDAY),
+        ],
+        MONDAY,
+    )
+    notify(settings, now=at(MONDAY))
+    tuesday = MONDAY + timedelta(days=1)
+    with session_scope(engine) as session:
+        refs = breached_refs(session=session, before=tuesday)
+    assert [ref.subject for ref in refs] == ["TK-2"]
+
+
+def case_payload(ref: str, ended_on: date | None) -> CasePayload:
+    return CasePayload.model_validate(
+        {
+            "case_ref": ref,
+            "service": "work_trial",
+            "office_id": "o1",
+            "coach_id": "c1",
+            "decision_received_on": "2026-03-20",
+            "first_contact_on": "2026-03-23",
+            "first_meeting_on": "2026-03-25",
+            "ended_on": ended_on,
+            "end_reason": "interrupted" if ended_on else None,
+            "updated_at": "2026-04-13T08:00:00+03:00",
+        }
+    )
 
 
 def test_reminders_follow_the_setting_and_replace_undelivered_ones(sqlite_url, smtp_sink):

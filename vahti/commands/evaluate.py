@@ -11,9 +11,10 @@ import json
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo
 
 import typer
 from rich import box
@@ -26,6 +27,7 @@ from contract.rejected import Rejected
 from core.errors import InputError, VahtiError
 from rules.deadline import Deadline, Status
 
+HELSINKI = ZoneInfo("Europe/Helsinki")
 STATUS_STYLE = {
     Status.OPEN: "green",
     Status.DUE_SOON: "bold yellow",
@@ -88,18 +90,24 @@ def load_items(path: Path | None, option: str) -> list[Any]:
 def run(
     cases: Sequence[Any],
     audits: Sequence[Any],
-    staff: Sequence[Any],
+    staff: Sequence[Any] | None,
     *,
     today: date,
     pack_id: str | None,
 ) -> Evaluation:
-    """Validate the raw items and evaluate the valid ones."""
+    """Validate the raw items and evaluate the valid ones (``staff=None``: no staff file, so
+    COACH-TEAM-MIN-3 is ``unconfigured``)."""
     pack = rules.get_pack(pack_id) if pack_id else None
     valid_cases, rejected_cases = validate.validate_cases(list(cases))
     valid_audits, rejected_audits = validate.validate_audits(list(audits))
-    valid_staff, rejected_staff = validate.validate_staff(list(staff))
+    valid_staff, rejected_staff = validate.validate_staff([] if staff is None else list(staff))
     deadlines = rules.evaluate(
-        valid_cases, valid_audits, valid_staff, pack, today, rules.FinnishCalendar()
+        valid_cases,
+        valid_audits,
+        None if staff is None else valid_staff,
+        pack,
+        today,
+        rules.FinnishCalendar(),
     )
     return Evaluation(
         today=today,
@@ -168,8 +176,16 @@ def emit(result: Evaluation, *, output_format: str, explain: bool) -> None:
         render_table(result, explain=explain, console=Console(soft_wrap=False, width=width))
 
 
+def today_in_helsinki() -> date:
+    """Today's date in Finland (the shell reads the clock; the engine never does)."""
+    return datetime.now(HELSINKI).date()
+
+
 def evaluate_command(  # noqa: PLR0917 - typer maps each CLI option to a parameter
-    today: Annotated[str, typer.Option(help="The evaluation date, YYYY-MM-DD.")],
+    today: Annotated[
+        str | None,
+        typer.Option(help="The evaluation date, YYYY-MM-DD (default: today in Europe/Helsinki)."),
+    ] = None,
     cases: Annotated[Path | None, typer.Option(help="Cases: JSON array or {items}.")] = None,
     audits: Annotated[Path | None, typer.Option(help="Audits: JSON array or {items}.")] = None,
     staff: Annotated[Path | None, typer.Option(help="Coaches: JSON array or {items}.")] = None,
@@ -181,13 +197,13 @@ def evaluate_command(  # noqa: PLR0917 - typer maps each CLI option to a paramet
     ] = "table",
     explain: Annotated[bool, typer.Option("--explain", help="Show every explanation.")] = False,
 ) -> None:
-    """Evaluate every rule for the given cases, audits and staff on --today."""
+    """Evaluate every rule for the given cases, audits and staff on --today (default: today)."""
     try:
         result = run(
             load_items(cases, "--cases"),
             load_items(audits, "--audits"),
-            load_items(staff, "--staff"),
-            today=parse_today(today),
+            None if staff is None else load_items(staff, "--staff"),
+            today=today_in_helsinki() if today is None else parse_today(today),
             pack_id=pack,
         )
     except VahtiError as exc:

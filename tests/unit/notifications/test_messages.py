@@ -152,8 +152,11 @@ def test_html_escapes_and_markdown_escapes():
 
 def test_reason_is_one_clean_line_without_identity_codes():
     """The first explanation line only, whitespace folded, identity codes removed, bounded."""
-    assert clean_reason(["first  line\nwrapped 010190-123A", "second"]) == (
+    assert clean_reason(["first  line\nwrapped 010190-123M", "second"]) == (
         "first line wrapped [removed]"
+    )
+    assert clean_reason(["lower case 150375-123d and glued x131052-308T"]) == (
+        "lower case [removed] and glued x[removed]"
     )
     assert clean_reason([]) == ""
     assert len(clean_reason(["x" * 500])) == 200

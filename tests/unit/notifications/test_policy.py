@@ -154,6 +154,14 @@ def test_a_delivered_breach_is_not_repeated_one_by_one():
     assert [(a.stage, set(a.audience)) for a in run(item).due] == [("breach", {"owner", "quality"})]
 
 
+def test_an_ended_cases_breach_sends_no_new_alert():
+    """Decision 1: a breach kept on an ended case stays in reports and alerts nobody anew."""
+    ended = ("event: START-2W not recorded", "the case ended on 2026-04-06, after the due date")
+    item = dl(Status.BREACHED, -3, explanation=ended)
+    assert run(item).due == ()
+    assert [a.stage for a in run(dl(Status.BREACHED, -3)).due] == ["breach"]
+
+
 def test_ledger_keys_name_every_key_the_plan_reads():
     """The keys to read from the ledger: each deadline's breach key and its stage's key."""
     warn = dl(Status.DUE_SOON, 3)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from contract.validate import validate_staff
 from rules import Status
 from tests.unit.rules.builders import audit, case, coach, d, rule, run
 
@@ -22,10 +23,70 @@ def finding(fid: str, severity: str, **fields: object) -> dict[str, object]:
     ],
 )
 def test_audit_report_expected(report: str | None, today: str, status: Status) -> None:
-    """AUDIT-REPORT-EXPECTED: visit + 14 days, no roll."""
+    """AUDIT-REPORT-EXPECTED: visit + 14 days (a Tuesday: nothing to roll)."""
     deadline = rule(run(today, audits=[audit(report_received_on=report)]), "AUDIT-REPORT-EXPECTED")
     assert (deadline.due_on, deadline.status) == (d("2025-05-20"), status)
     assert deadline.subject_kind == "audit"
+
+
+@pytest.mark.parametrize(
+    ("visit", "due", "skipped"),
+    [
+        ("2026-03-20", "2026-04-07", "Good Friday"),
+        ("2026-12-10", "2026-12-28", "Christmas Eve"),
+        ("2026-06-05", "2026-06-22", "Midsummer Eve"),
+    ],
+)
+def test_audit_report_expected_rolls(visit: str, due: str, skipped: str) -> None:
+    """Decision 3: AUDIT-REPORT-EXPECTED rolls to the next working day."""
+    deadline = rule(run(visit, audits=[audit(visit_on=visit)]), "AUDIT-REPORT-EXPECTED")
+    assert deadline.due_on == d(due)
+    assert any(line.startswith("roll:") and skipped in line for line in deadline.explanation)
+
+
+def _escalation(today: str, **fields: object) -> list[object]:
+    return run(today, audits=[audit(report_received_on="2025-05-19", **fields)])
+
+
+@pytest.mark.parametrize(
+    ("today", "response", "findings", "escalate"),
+    [
+        ("2025-06-04", None, [finding("F1", "major", corrected_on="2025-05-19")], True),
+        ("2025-06-04", "2025-06-04", [finding("F1", "major", corrected_on="2025-05-19")], True),
+        ("2025-06-04", "2025-06-03", [finding("F1", "major", corrected_on="2025-05-19")], False),
+        ("2025-06-03", None, [finding("F1", "major", corrected_on="2025-05-19")], False),
+        ("2025-06-04", None, [finding("F1", "minor")], False),
+    ],
+)
+def test_audit_response_escalates_with_a_major_finding(
+    today: str, response: str | None, findings: list[dict[str, object]], escalate: bool
+) -> None:
+    """Decision 5: AUDIT-RESPONSE-4W escalates when late or missing with a major finding."""
+    deadlines = _escalation(today, response_sent_on=response, findings=findings)
+    deadline = rule(deadlines, "AUDIT-RESPONSE-4W")
+    assert deadline.escalate is escalate
+    assert any(line.startswith("escalate:") for line in deadline.explanation) is escalate
+
+
+@pytest.mark.parametrize(
+    ("today", "corrected", "escalate"),
+    [
+        ("2025-06-03", None, False),
+        ("2025-06-04", None, True),
+        ("2025-06-10", "2025-06-03", False),
+        ("2025-06-10", "2025-06-04", True),
+    ],
+)
+def test_audit_major_escalates_after_the_response_due(
+    today: str, corrected: str | None, escalate: bool
+) -> None:
+    """Decision 5: AUDIT-MAJOR-NOW escalates when uncorrected or corrected after 2025-06-03."""
+    major = finding("F1", "major", corrected_on=corrected)
+    deadline = rule(_escalation(today, findings=[major]), "AUDIT-MAJOR-NOW")
+    assert deadline.escalate is escalate
+    assert any("after the response due date 2025-06-03" in x for x in deadline.explanation) is (
+        escalate
+    )
 
 
 def test_audit_response_rolls() -> None:
@@ -122,3 +183,23 @@ def test_absence_cover() -> None:
     assert not [x for x in none if x.rule == "ABSENCE-COVER"]
     other = run("2025-03-03", [item], staff=[coach("c-7", absent=away), coach("c-1")])
     assert not [x for x in other if x.rule == "ABSENCE-COVER"]
+
+
+def test_team_rule_always_answers() -> None:
+    """Decision 8: an empty staff list is breached (0 of 3); no staff data is unconfigured."""
+    empty = rule(run("2025-04-20", staff=[], provider_id="p1"), "COACH-TEAM-MIN-3")
+    assert (empty.status, empty.count, empty.limit) == (Status.BREACHED, 0, 3)
+    assert empty.details == ("no coach on the staff list",)
+    unknown = rule(run("2025-04-20", staff=None, provider_id="p1"), "COACH-TEAM-MIN-3")
+    assert (unknown.status, unknown.subject) == (Status.UNCONFIGURED, "p1")
+    assert unknown.explanation[0] == "no staff data: the staff list has never been read"
+    inactive = rule(run("2025-04-20", staff=[coach("c-1", active=False)]), "COACH-TEAM-MIN-3")
+    assert (inactive.status, inactive.count) == (Status.BREACHED, 0)
+
+
+def test_team_rule_when_every_coach_was_rejected() -> None:
+    """Decision 8: a staff list whose every coach is invalid is a team of 0, breached."""
+    valid, rejected = validate_staff([{"id": "c-1"}, {"id": "c-2", "office_id": ""}])
+    assert (valid, len(rejected)) == ([], 2)
+    team = rule(run("2025-04-20", staff=valid), "COACH-TEAM-MIN-3")
+    assert team.status == Status.BREACHED

@@ -364,12 +364,13 @@ def test_feedback_due(
         ([("2025-03-12", "2025-03-14")], "2025-05-10", True, Status.MET),
         ([("2025-03-12", "2025-03-14")], "2025-05-10", False, Status.BREACHED),
         ([("2025-03-12", "2025-03-14")], "2025-05-10", None, Status.BREACHED),
+        ([("2025-04-14", "2025-04-16")], "2025-05-10", None, Status.NOT_APPLICABLE),
     ],
 )
 def test_feedback_records_extensions(
     pauses: list[tuple[str, str]], sent: str | None, records: bool | None, status: Status
 ) -> None:
-    """FEEDBACK-RECORDS-EXTENSIONS: a used illness extension must be in the feedback."""
+    """FEEDBACK-RECORDS-EXTENSIONS: a used illness extension (begun by the due) is recorded."""
     items = [
         {"kind": "illness", "start_on": s, "end_on": e, "remote_participation_possible": False}
         for s, e in pauses

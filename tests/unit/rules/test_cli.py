@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from typer.testing import CliRunner
 
@@ -65,6 +67,7 @@ def test_json_output_contract(tmp_path: Path) -> None:
         "provisional": [
             "FEEDBACK-DUE.feedback_due_days",
             "VOCATIONAL-PLAN.days_after_workplace_start",
+            "EMPLOYER-BREAK-LONG.employer_break_max_days",
         ],
     }
     start = next(x for x in data["deadlines"] if x["rule"] == "START-2W")
@@ -116,11 +119,12 @@ def test_table_output_with_explain(tmp_path: Path) -> None:
     assert "trigger:" not in plain.output
 
 
-def test_no_files_is_an_empty_evaluation() -> None:
-    """Without files the result is empty but valid."""
+def test_no_files_is_an_evaluation_with_only_the_team_rule_unconfigured() -> None:
+    """Without files only COACH-TEAM-MIN-3 answers, unconfigured (decision 8)."""
     result = RUNNER.invoke(app, ["evaluate", "--today", "2025-03-05", "--format", "json"])
     assert result.exit_code == 0
-    assert json.loads(result.output)["deadlines"] == []
+    deadlines = json.loads(result.output)["deadlines"]
+    assert [(d["rule"], d["status"]) for d in deadlines] == [("COACH-TEAM-MIN-3", "unconfigured")]
 
 
 def test_unusable_input_exits_non_zero_with_one_line(tmp_path: Path) -> None:
@@ -140,3 +144,20 @@ def test_unusable_input_exits_non_zero_with_one_line(tmp_path: Path) -> None:
         assert result.exit_code == 2, args
         assert message in result.output
         assert len(result.output.strip().splitlines()) == 1
+
+
+def test_without_staff_the_team_rule_is_unconfigured_and_today_defaults(tmp_path: Path) -> None:
+    """No --staff: COACH-TEAM-MIN-3 unconfigured; no --today: today in Europe/Helsinki."""
+    cases = write(tmp_path, "cases.json", [raw_case()])
+    result = RUNNER.invoke(app, ["evaluate", "--cases", cases, "--format", "json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert data["today"] == datetime.now(ZoneInfo("Europe/Helsinki")).date().isoformat()
+    (team,) = [d for d in data["deadlines"] if d["rule"] == "COACH-TEAM-MIN-3"]
+    assert team["status"] == "unconfigured"
+    empty = write(tmp_path, "staff.json", [])
+    result = RUNNER.invoke(
+        app, ["evaluate", "--staff", empty, "--today", "2025-03-05", "--format", "json"]
+    )
+    (team,) = [d for d in json.loads(result.output)["deadlines"] if d["rule"] == "COACH-TEAM-MIN-3"]
+    assert team["status"] == "breached"

@@ -7,7 +7,7 @@ import pytest
 from core.errors import InputError
 from rules import PACKS, get_pack, pack_in_force
 from rules.pack import KELA_TK_TV_2025
-from tests.unit.rules.builders import d
+from tests.unit.rules.builders import case, d, one, rule, run
 
 
 def test_pack_parameters_from_rules_md() -> None:
@@ -67,3 +67,31 @@ def test_number_of_disabled_parameter_is_an_input_error() -> None:
     pack = get_pack("kela-tk-tv-2025").with_overrides({"START-2W.days": None})
     with pytest.raises(InputError, match=r"START-2W.days needs a value"):
         pack.days("START-2W.days")
+
+
+def test_trigger_before_the_earliest_pack_is_said_and_provisional() -> None:
+    """Decision 7: a 2024 decision uses kela-tk-tv-2025, marked provisional and explained."""
+    early = one("2024-12-20", "START-2W", decision_received_on="2024-12-16")
+    assert early.pack_id == "kela-tk-tv-2025"
+    assert early.provisional == ("kela-tk-tv-2025.valid_from 2025-01-01",)
+    assert (
+        "pack kela-tk-tv-2025 applied to a trigger before its valid_from 2025-01-01"
+        in early.explanation
+    )
+    in_force = one("2025-03-05", "START-2W")
+    assert in_force.provisional == ()
+    assert not any("before its valid_from" in line for line in in_force.explanation)
+
+
+def test_trigger_before_the_pack_with_overrides_keeps_both_marks() -> None:
+    """An early trigger under an operator override: both the override and the early mark."""
+    deadlines = run(
+        "2024-12-20",
+        [case(decision_received_on="2024-12-16")],
+        overrides={"START-2W.days": 10},
+        provider_id="p1",
+    )
+    start = rule(deadlines, "START-2W")
+    assert start.due_on == d("2024-12-27")
+    assert start.provisional == ("kela-tk-tv-2025.valid_from 2025-01-01",)
+    assert any("override for provider p1" in line for line in start.explanation)

@@ -11,7 +11,12 @@ from hypothesis import given
 import rules
 from contract import validate
 from reference.generator import generate_dataset
+from rules.case_end import at_risk_from
 from rules.deadline import Deadline
+from rules.engine import WARN_DAYS, evaluate, evaluate_cases, evaluate_others
+from rules.explain import CaseContext, Env
+from tests.unit.rules.builders import audit, case, coach
+from tests.unit.rules.builders import d as day_on
 from tests.unit.rules.test_properties import PROFILE, valid_cases
 
 TODAY = date(2026, 3, 10)
@@ -72,3 +77,35 @@ def test_random_cases_change_only_on_or_after_their_recheck_day(raw: dict[str, A
     cases, rejected = validate.validate_cases([raw])
     assert not rejected
     assert _misses(cases, []) == []
+
+
+def test_batches_give_what_evaluate_gives() -> None:
+    """evaluate_cases + evaluate_others (a page at a time) equal one evaluate()."""
+    items = [case(first_contact_on="2025-03-04"), case(case_ref="TK-2")]
+    staff = [coach("c-1")]
+    env = Env(
+        today=day_on("2025-03-05"),
+        calendar=CALENDAR,
+        pack=None,
+        overrides=None,
+        provider_id="p1",
+        warn_days=WARN_DAYS,
+    )
+    whole = evaluate(
+        items, [audit()], staff, None, day_on("2025-03-05"), CALENDAR, provider_id="p1"
+    )
+    batched = evaluate_cases(items[:1], staff, env) + evaluate_cases(items[1:], staff, env)
+    assert batched + evaluate_others([audit()], staff, env) == whole
+
+
+def test_at_risk_needs_a_first_meeting() -> None:
+    """Without a first meeting TOTAL-DURATION has no forecast to turn."""
+    env = Env(
+        today=day_on("2025-03-05"),
+        calendar=CALENDAR,
+        pack=None,
+        overrides=None,
+        provider_id=None,
+        warn_days=WARN_DAYS,
+    )
+    assert at_risk_from(CaseContext(case(), env), day_on("2025-08-10")) is None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from rules import Status
+from rules.deadline import ended_after_due
 from tests.unit.rules.builders import case, d, meeting, one, rule, run
 
 
@@ -84,8 +85,8 @@ def test_start_2w_met_on_due_date_and_late() -> None:
     assert (on_time.status, late.status) == (Status.MET, Status.MET_LATE)
 
 
-def test_ended_case_stops_start_phase_rules() -> None:
-    """An interrupted case without a first meeting: START-2W not applicable, with reason."""
+def test_ended_case_keeps_a_breach_before_the_end() -> None:
+    """Decision 1: due before ended_on stays breached; due on/after ended_on stops."""
     deadline = one(
         "2025-04-01",
         "START-2W",
@@ -93,13 +94,47 @@ def test_ended_case_stops_start_phase_rules() -> None:
         ended_on="2025-03-25",
         end_reason="interrupted",
     )
-    assert deadline.status == Status.NOT_APPLICABLE
-    assert "overdue at the end" in deadline.explanation[-2] or any(
-        "overdue at the end" in line for line in deadline.explanation
-    )
+    assert (deadline.status, deadline.due_on) == (Status.BREACHED, d("2025-03-17"))
+    assert "the case ended on 2025-03-25, after the due date" in deadline.explanation
+    assert ended_after_due(deadline)
     early = one("2025-04-01", "START-2W", ended_on="2025-03-05", end_reason="interrupted")
     assert early.status == Status.NOT_APPLICABLE
-    assert not any("overdue" in line for line in early.explanation)
+    assert not ended_after_due(early)
+    on_due = one("2025-04-01", "START-2W", ended_on="2025-03-17", end_reason="interrupted")
+    assert on_due.status == Status.NOT_APPLICABLE
+
+
+def test_decision_1_worked_example_job_coaching_interrupted() -> None:
+    """Decision 1: TV first meeting 2026-09-14, interrupted 2026-11-02: WORKPLACE-1M breached."""
+    deadlines = run(
+        "2026-11-03",
+        [
+            case(
+                service="job_coaching",
+                decision_received_on="2026-09-01",
+                first_contact_on="2026-09-02",
+                first_meeting_on="2026-09-14",
+                ended_on="2026-11-02",
+                end_reason="interrupted",
+            )
+        ],
+    )
+    work = rule(deadlines, "WORKPLACE-1M")
+    assert (work.status, work.due_on) == (Status.BREACHED, d("2026-10-14"))
+    assert "the case ended on 2026-11-02, after the due date" in work.explanation
+    assert rule(deadlines, "VOCATIONAL-PLAN").status == Status.NOT_APPLICABLE
+
+
+def test_ended_case_due_later_is_still_open_until_due() -> None:
+    """An end date after a future due date keeps the deadline running until then."""
+    deadline = one(
+        "2025-03-05",
+        "START-2W",
+        first_contact_on="2025-03-04",
+        ended_on="2025-03-25",
+        end_reason="interrupted",
+    )
+    assert deadline.status == Status.OPEN
 
 
 BASE = {"first_contact_on": "2025-03-04", "first_meeting_on": "2025-03-10"}
@@ -185,7 +220,9 @@ def test_illness_cap_explained_and_long_illness_advisory() -> None:
     assert any("18 d capped at 14 d" in line for line in work.explanation)
     advisory = rule(deadlines, "LONG-ILLNESS-CONTACT-KELA")
     assert advisory.status == Status.ADVISORY
-    assert advisory.details == ("illness 2025-03-12..2025-03-21", "illness 2025-03-24..2025-03-31")
+    assert advisory.details == (
+        "illness episode 2025-03-12..2025-03-31: 20 d in the planning phase",
+    )
     short = one(
         "2025-03-20",
         "LONG-ILLNESS-CONTACT-KELA",
@@ -265,7 +302,9 @@ def test_workplace_waiting_and_ended() -> None:
     """Waiting before the first meeting; an ended case stops it."""
     assert one("2025-03-05", "WORKPLACE-1M").status == Status.WAITING
     ended = workplace(today="2025-05-01", ended_on="2025-04-25", end_reason="interrupted")
-    assert ended.status == Status.NOT_APPLICABLE
+    assert ended.status == Status.BREACHED
+    stopped = workplace(today="2025-05-01", ended_on="2025-04-10", end_reason="interrupted")
+    assert stopped.status == Status.NOT_APPLICABLE
 
 
 @pytest.mark.parametrize(
@@ -282,6 +321,22 @@ def test_workplace_waiting_and_ended() -> None:
             Status.MET_LATE,
         ),
         ({"ended_on": "2025-03-20", "end_reason": "interrupted"}, Status.NOT_APPLICABLE),
+        (
+            {
+                "workplace_phase_started_on": "2025-03-25",
+                "ended_on": "2025-03-28",
+                "end_reason": "interrupted",
+            },
+            Status.BREACHED,
+        ),
+        (
+            {
+                "workplace_phase_started_on": "2025-03-25",
+                "ended_on": "2025-03-25",
+                "end_reason": "interrupted",
+            },
+            Status.NOT_APPLICABLE,
+        ),
         (
             {
                 "ended_on": "2025-03-20",
@@ -312,3 +367,187 @@ def test_case_context_fields_filled() -> None:
     assert deadline.link == "https://crm.example.fi/cases/TK-1"
     assert deadline.pack_id == "kela-tk-tv-2025"
     assert deadline.days_left == (deadline.due_on - d("2025-03-05")).days
+
+
+LATE = {
+    "decision_received_on": "2026-02-16",
+    "first_contact_on": "2026-02-17",
+    "first_meeting_on": "2026-02-27",
+}
+
+
+def seq(start: str, end: str, reason: str = "awaiting_employer_replies") -> dict[str, object]:
+    return {"kind": "sequencing", "reason": reason, "start_on": start, "end_on": end}
+
+
+def test_decision_2_worked_example_late_sequencing_not_counted() -> None:
+    """Decision 2: sequencing beginning 11 days after the due date 2026-03-27 never revives it."""
+    deadline = one("2026-05-04", "WORKPLACE-1M", **LATE, pauses=[seq("2026-04-07", "2026-04-27")])
+    assert (deadline.due_on, deadline.status) == (d("2026-03-27"), Status.BREACHED)
+    assert (
+        "sequencing 2026-04-07..04-27 began after the due date 2026-03-27: not counted"
+        in deadline.explanation
+    )
+
+
+@pytest.mark.parametrize(
+    ("pauses", "due", "note"),
+    [
+        ([seq("2026-03-30", "2026-04-03")], "2026-04-01", None),  # Monday after Fri due: counted
+        (
+            [seq("2026-03-31", "2026-04-03")],
+            "2026-03-27",
+            "sequencing 2026-03-31..04-03 began after the due date 2026-03-27: not counted",
+        ),
+        (
+            [illness("2026-03-28", "2026-04-03")],
+            "2026-03-27",
+            "illness 2026-03-28..04-03 began after the due date 2026-03-27: not counted",
+        ),
+        (
+            [illness("2026-03-20", "2026-03-29"), seq("2026-04-07", "2026-04-08")],
+            "2026-04-08",
+            None,
+        ),  # +10 -> Easter Monday 2026-04-06 rolls to 04-07, so sequencing from 04-07 counts
+        (
+            [illness("2026-03-20", "2026-03-29"), illness("2026-04-08", "2026-04-09")],
+            "2026-04-07",
+            "illness 2026-04-08..04-09 began after the due date 2026-04-07: not counted",
+        ),
+        (
+            [
+                {
+                    "kind": "interpreter_unavailable",
+                    "start_on": "2026-04-01",
+                    "end_on": "2026-04-02",
+                }
+            ],
+            "2026-03-27",
+            (
+                "interpreter_unavailable 2026-04-01..04-02 began after the due date 2026-03-27: "
+                "not counted"
+            ),
+        ),
+        (
+            [
+                {
+                    "kind": "employer_delayed_start",
+                    "start_on": "2026-04-14",
+                    "end_on": "2026-04-17",
+                    "start_confirmed_on": "2026-03-27",
+                }
+            ],
+            "2026-03-31",
+            None,
+        ),  # confirmed by the due date; the waiting itself begins later
+    ],
+)
+def test_pauses_in_the_order_they_begin(
+    pauses: list[dict[str, object]], due: str, note: str | None
+) -> None:
+    """Decision 2: each pause counts only when it begins by the due date reached so far."""
+    deadline = one("2026-03-02", "WORKPLACE-1M", **LATE, pauses=pauses)
+    assert deadline.due_on == d(due)
+    notes = [line for line in deadline.explanation if "began after the due date" in line]
+    assert notes == ([note] if note else [])
+
+
+def test_sequencing_cap_shared_across_pauses() -> None:
+    """Two sequencing pauses share the 21-day cap; the second is capped at what is left."""
+    pauses = [seq("2026-03-27", "2026-04-10"), seq("2026-04-11", "2026-04-30")]
+    deadline = one("2026-03-02", "WORKPLACE-1M", **LATE, pauses=pauses)
+    assert deadline.due_on == d("2026-04-17")
+    assert any("35 d capped at 21 d" in line for line in deadline.explanation)
+
+
+@pytest.mark.parametrize(
+    ("pauses", "workplace_on", "details"),
+    [
+        (
+            [illness("2025-03-12", "2025-03-20"), illness("2025-03-24", "2025-03-31")],
+            None,
+            (),
+        ),  # Friday 21 March is a working day: two short illnesses, no advisory
+        (
+            [illness("2025-03-12", "2025-03-20"), illness("2025-03-15", "2025-03-28")],
+            None,
+            ("illness episode 2025-03-12..2025-03-28: 17 d in the planning phase",),
+        ),  # overlapping
+        (
+            [illness("2025-03-12", "2025-03-20"), illness("2025-03-21", "2025-03-27")],
+            None,
+            ("illness episode 2025-03-12..2025-03-27: 16 d in the planning phase",),
+        ),  # touching
+        (
+            [illness("2025-04-07", "2025-04-25")],
+            "2025-04-01",
+            ("illness episode 2025-04-07..2025-04-25: 19 d in the workplace phase",),
+        ),
+        (
+            [illness("2025-04-07", "2025-04-25", remote=True)],
+            "2025-04-01",
+            (),
+        ),  # remote participation was possible
+    ],
+)
+def test_illness_episodes(
+    pauses: list[dict[str, object]], workplace_on: str | None, details: tuple[str, ...]
+) -> None:
+    """Decision 4: one episode across overlaps, touches and non-working days, both phases."""
+    deadline = one(
+        "2025-05-02",
+        "LONG-ILLNESS-CONTACT-KELA",
+        **BASE,
+        workplace_phase_started_on=workplace_on,
+        pauses=pauses,
+    )
+    assert deadline.details == details
+    assert deadline.status == (Status.ADVISORY if details else Status.NOT_APPLICABLE)
+
+
+def test_decision_4_worked_example_christmas_episode() -> None:
+    """Decision 4: illness 14-23 Dec and 28 Dec-8 Jan joined over Christmas: one 26-day episode."""
+    deadlines = run(
+        "2027-01-11",
+        [
+            case(
+                service="job_coaching",
+                decision_received_on="2026-10-26",
+                first_contact_on="2026-10-27",
+                first_meeting_on="2026-11-02",
+                workplace_phase_started_on="2026-12-01",
+                pauses=[illness("2026-12-14", "2026-12-23"), illness("2026-12-28", "2027-01-08")],
+            )
+        ],
+    )
+    advisory = rule(deadlines, "LONG-ILLNESS-CONTACT-KELA")
+    assert advisory.status == Status.ADVISORY
+    assert advisory.details == (
+        "illness episode 2026-12-14..2027-01-08: 26 d in the workplace phase",
+    )
+    assert "contact Kela" in advisory.explanation[0]
+
+
+def test_separate_short_illnesses_share_the_cap() -> None:
+    """Decision 4: two short illnesses (9 + 8 d) extend WORKPLACE-1M by the 14-day cap only."""
+    pauses = [illness("2025-03-12", "2025-03-20"), illness("2025-03-24", "2025-03-31")]
+    deadline = workplace(pauses=pauses)
+    assert deadline.due_on == d("2025-04-24")
+    assert any("17 d capped at 14 d" in line for line in deadline.explanation)
+
+
+def test_a_late_pause_across_the_new_year_is_named_in_full() -> None:
+    """The not-counted note keeps the end's year when the pause crosses into the next one."""
+    deadline = one(
+        "2026-12-01",
+        "WORKPLACE-1M",
+        decision_received_on="2026-11-02",
+        first_contact_on="2026-11-03",
+        first_meeting_on="2026-11-10",
+        pauses=[illness("2026-12-21", "2027-01-04")],
+    )
+    assert deadline.due_on == d("2026-12-10")
+    assert (
+        "illness 2026-12-21..2027-01-04 began after the due date 2026-12-10: not counted"
+        in deadline.explanation
+    )

@@ -28,7 +28,20 @@ def code(birth: str, sign: str, individual: str) -> str:
         ("notes: 131052-308T.", True),
         ("131052-308U", False),  # wrong check character
         ("311304-308T", False),  # no such date
-        ("x131052-308T", False),  # glued to other text
+        ("x131052-308T", True),  # glued to letters (decision 11)
+        ("asiakas131052-308Tabc", True),
+        ("9131052-308T", False),  # part of a longer number
+        ("131052-3085", False),  # wrong check character and no boundary issue
+        (code("131052", "-", "308") + "7", True),  # check T then a digit: still a code
+        (code("010594", "-", "901") + "1", False),  # a digit check char then a digit
+        ("150375-123d", True),  # the issue's lower-case check character
+        (code("020304", "b", "123").lower(), True),  # lower-case century sign
+        ("asiakas%20131052-308T", True),  # percent-encoded URL
+        ("https://crm.example.fi/asiakas/%31%33%31%30%35%32%2D%33%30%38%54", True),
+        ("131052\u2010308T", True),  # hyphen
+        ("131052\u2212308T", True),  # minus sign
+        ("1310\u200b52-30\u200d8T", True),  # zero-width
+        ("\uff11\uff13\uff11\uff10\uff15\uff12-308T", True),
         ("TK-2025-0017", False),
         ("2025-04-14", False),
         ("", False),
@@ -43,8 +56,17 @@ def test_withhold_and_paths() -> None:
     """Codes are replaced in shown text; paths name keys, values and list positions."""
     assert withhold("id 131052-308T here") == "id <identity code withheld> here"
     assert withhold("131052-308U") == "131052-308U"
-    item = {"a": ["x", {"b": "131052-308T"}], "131052-308T": 1, "c": ("131052-308T",)}
-    assert identity_code_paths(item) == ["131052-308T (key)", "a[1].b", "c[0]"]
+    item = {
+        "a": ["x", {"b": "131052-308T"}],
+        "131052-308T": {"d": "131052-308T"},
+        "c": ("131052-308T",),
+    }
+    assert identity_code_paths(item) == [
+        "<key withheld> (key)",
+        "<key withheld>.d",
+        "a[1].b",
+        "c[0]",
+    ]
     assert identity_code_paths("131052-308T") == ["item"]
     assert identity_code_paths(5) == []
     assert identity_code_paths({"a": "short"}) == []
@@ -98,6 +120,11 @@ def test_valid_case_passes() -> None:
             "ended_on 2025-03-09 is before first_meeting_on 2025-03-10",
         ),
         ({"end_reason": "completed"}, "end_reason 'completed' without ended_on"),
+        ({"ended_on": "2025-03-20"}, "ended_on 2025-03-20 without end_reason"),
+        (
+            {"first_contact_on": "2025-03-06", "first_meeting_on": "2025-03-05"},
+            "first_meeting_on 2025-03-05 is before first_contact_on 2025-03-06",
+        ),
         (
             {"ended_on": "2025-03-20", "feedback_sent_on": "2025-03-19"},
             "feedback_sent_on 2025-03-19 is before ended_on 2025-03-20",
@@ -154,11 +181,11 @@ def test_valid_case_passes() -> None:
         ({"decision_received_on": "2025-02-30"}, "decision_received_on '2025-02-30': "),
         (
             {"case_url": "https://x.example/131052-308T"},
-            "case_url looks like a Finnish personal identity code (value withheld)",
+            "case_url: identity code (withheld)",
         ),
         (
             {"extra": {"note": ["131052-308T"]}},
-            "extra.note[0] looks like a Finnish personal identity code (value withheld)",
+            "extra.note[0]: identity code (withheld)",
         ),
     ],
 )
@@ -174,8 +201,9 @@ def test_missing_field_and_identity_code_never_echoed() -> None:
     del item["coach_id"]
     errors = errors_of(item)
     assert "coach_id: required field missing" in errors
-    assert not any("131052-308T" in error for error in errors)
-    assert any("<identity code withheld>" in error for error in errors)
+    assert not any("131052" in error for error in errors)
+    assert "language identity code (withheld): Input should be 'fi', 'sv' or 'en'" in errors
+    assert "language: identity code (withheld)" in errors
 
 
 def test_long_values_are_shortened() -> None:
