@@ -71,7 +71,7 @@ def test_full_incremental_and_naive_runs(tmp_path: Path) -> None:
     point = json.loads(results.read_text(encoding="utf-8"))
     runs = point["runs"]
     assert {runs[name]["state"] for name in ("full", "rerun_1pct", "rerun_none")} == {"Completed"}
-    assert runs["full"]["task_runs"] == 2 + 2  # one check per provider, overview, notify
+    assert runs["full"]["task_runs"] == 2 + 3  # a check per provider, overview, notify, outages
     assert runs["full"]["rows_written"] > 0
     assert 0 < runs["full"]["vahti_pss_mb"] <= runs["full"]["tree_pss_mb"]
     assert point["naive_runs"]["side_by_side_naive"]["task_runs"] >= 30  # one per case
