@@ -342,6 +342,7 @@ _PLANNER_VIEW = text(
 )
 
 
+@pytest.mark.slow  # waits out the check's timeout on purpose
 @pytest.mark.parametrize("processes", [0, 2], ids=["in-process", "workers"])
 def test_a_stuck_provider_is_reported_failed_and_the_others_alerts_go_out(
     make_site: Callable[..., Site], processes: int

@@ -146,6 +146,7 @@ def _isolated(
     )
 
 
+@pytest.mark.slow  # waits out its deadline on purpose
 def test_trickling_provider_ends_at_the_request_deadline(
     sqlite_url: str, good: ReferenceServer, retries: Any, figures: Figures
 ) -> None:
@@ -305,6 +306,7 @@ def test_retry_after_beyond_the_cap_is_unavailable_at_once(
     assert retries.delays == []
 
 
+@pytest.mark.slow  # waits out the sync cap on purpose
 def test_429_forever_stops_at_the_sync_cap(
     sqlite_url: str, good: ReferenceServer, figures: Figures
 ) -> None:
@@ -378,7 +380,9 @@ def test_echoed_tokens_are_redacted_everywhere(
             [
                 provider_settings("evil", server.url, **HOSTILE),
                 provider_settings("good", good.url),
-                provider_settings("other", "https://127.0.0.1:9", token_env="VAHTI_OTHER_TOKEN"),
+                provider_settings(
+                    "other", "https://127.0.0.1:9", token_env="VAHTI_OTHER_TOKEN", max_attempts=1
+                ),
             ],
         )
         tracemalloc.start()
