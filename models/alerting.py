@@ -18,7 +18,8 @@
 
 Alert statuses: ``pending`` → ``sending`` (claimed, ``claimed_at``) → ``sent`` or
 ``failed`` (retried after ``next_attempt_at``); ``cancelled`` when the policy no longer
-justifies an undelivered alert (met, superseded by a breach, moved due date, silenced).
+justifies an undelivered alert (met, superseded by a breach, moved due date, silenced);
+``summarized`` for an old breach told in a provider's backlog summary (never sent alone).
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from sqlmodel import Field, SQLModel
 
 from models.types import UTCDateTime
 
-ALERT_STATUSES = ("pending", "sending", "sent", "failed", "cancelled")
+ALERT_STATUSES = ("pending", "sending", "sent", "failed", "cancelled", "summarized")
 OPEN_ALERT_STATUSES = ("pending", "sending", "failed")
 
 

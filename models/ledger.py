@@ -35,6 +35,9 @@ MAX_BACKOFF = timedelta(hours=24)
 #: The ledger's rows that are no deadline's: the daily breach reminder (one per quality
 #: recipient and day) and the alerts to operations.
 REMINDER_RULE = "BREACH-REMINDER"
+#: A provider's backlog summary to quality staff (its first check, or after an outage); the
+#: breaches it summarises are kept as ``summarized`` rows, never sent on their own.
+BACKLOG_RULE, SUMMARIZED, BACKLOG_TARGET = "BACKLOG-SUMMARY", "summarized", "backlog"
 OPERATIONS_RULES = frozenset({"DELIVERY-FAILED", "SYNC-FAILED", "SYNC-RESOLVED", "CHECK-OVERDUE"})
 #: A provider's outage in the ledger: SYNC-FAILED rows (one a day while it lasts), ended
 #: by one SYNC-RESOLVED row.
@@ -111,7 +114,7 @@ _BY_KEYS = _GROUPED.where(_ALERT.c.dedup_key.in_(bindparam("keys", expanding=Tru
 )
 _OPEN = _GROUPED.where(
     _ALERT.c.status.in_(OPEN_ALERT_STATUSES),
-    _ALERT.c.rule.not_in(sorted({*OPERATIONS_RULES, REMINDER_RULE})),
+    _ALERT.c.rule.not_in(sorted({*OPERATIONS_RULES, REMINDER_RULE, BACKLOG_RULE})),
 )
 _OPEN_ALL = _OPEN.group_by(_ALERT.c.dedup_key, _ALERT.c.status)
 _OPEN_OF = _OPEN.where(_ALERT.c.provider_id == bindparam("provider_id")).group_by(
