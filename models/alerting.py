@@ -218,3 +218,5 @@ class Acknowledgement(SQLModel, table=True):
     until_on: date | None = None
     created_at: datetime = Field(sa_type=UTCDateTime)
     revoked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    revoked_by: str | None = Field(default=None, max_length=200)  # unsilence: who, and why
+    revoke_reason: str | None = Field(default=None, max_length=1000)

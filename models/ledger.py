@@ -394,6 +394,72 @@ def add_suppression(
     return row
 
 
+def revoke_suppressions(
+    *, session: Session, subject: str, rule: str, by: str, reason: str, now: datetime
+) -> int:
+    """End every acknowledgement and silence in force for this subject and rule (the rows
+    stay, with who revoked them and why); the rows revoked."""
+    result = session.execute(
+        update(Acknowledgement)
+        .where(
+            col(Acknowledgement.subject) == subject,
+            col(Acknowledgement.rule) == rule,
+            col(Acknowledgement.revoked_at).is_(None),
+            or_(
+                col(Acknowledgement.until_on).is_(None),
+                col(Acknowledgement.until_on) >= now.date(),
+            ),
+        )
+        .values(revoked_at=now, revoked_by=by, revoke_reason=reason)
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True, slots=True)
+class SuppressionRecord:
+    """An acknowledgement or silence as the report lists it: who, why, until, revoked."""
+
+    kind: str
+    provider_id: str | None
+    subject: str
+    rule: str
+    reason: str
+    by: str
+    until_on: date | None
+    created_at: datetime
+    revoked_at: datetime | None
+    revoked_by: str | None
+    revoke_reason: str | None
+
+
+def suppression_records(
+    *, session: Session, today: date, since: datetime
+) -> list[SuppressionRecord]:
+    """Those in force on ``today`` and those revoked since ``since``, oldest first."""
+    query = (
+        select(Acknowledgement)
+        .where(
+            or_(
+                and_(
+                    col(Acknowledgement.revoked_at).is_(None),
+                    or_(
+                        col(Acknowledgement.until_on).is_(None),
+                        col(Acknowledgement.until_on) >= today,
+                    ),
+                ),
+                col(Acknowledgement.revoked_at) >= since,
+            )
+        )
+        .order_by(col(Acknowledgement.id))
+    )
+    names = SuppressionRecord.__slots__
+    return [
+        SuppressionRecord(**{name: getattr(row, name) for name in names})
+        for row in session.scalars(query)
+    ]
+
+
 _SUPPRESSIONS = (
     select(
         _ACK.c.kind,
