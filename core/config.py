@@ -165,6 +165,9 @@ class AlertSettings(_Section):
     resolved_note: bool = True  # one "resolved" note to quality staff after a breach
     claim_lease_minutes: Annotated[int, Field(ge=1)] = 15  # a crashed run's claim expires
     digest_max_items: Annotated[int, Field(ge=1, le=1000)] = 50  # the rest as counts per rule
+    # on a provider's first check or after its outage, breaches overdue longer than this
+    # go to quality staff as one backlog summary (docs/alerts.md), not one alert each
+    backlog_age_days: Annotated[int, Field(ge=0, le=3650)] = 14
 
 
 class FlowSettings(_Section):

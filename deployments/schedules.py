@@ -54,4 +54,22 @@ DEPLOYMENTS: tuple[DeploymentSpec, ...] = (
         "One provider or one case on demand; dry run by default (nothing stored or sent).",
         {"dry_run": True, "explain": True},
     ),
+    DeploymentSpec(
+        "acknowledge",
+        "flows.suppressions:acknowledge",
+        None,
+        "Acknowledge an alert (who, why, until a date or met); listed in the weekly report.",
+    ),
+    DeploymentSpec(
+        "silence",
+        "flows.suppressions:silence",
+        None,
+        "Silence an alert until a date (who, why); listed in the weekly report.",
+    ),
+    DeploymentSpec(
+        "unsilence",
+        "flows.suppressions:unsilence",
+        None,
+        "End an alert's acknowledgement or silence early (who, why): it alerts again.",
+    ),
 )

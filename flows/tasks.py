@@ -13,7 +13,7 @@ from prefect.client.schemas.objects import State, TaskRun
 from core.errors import TransientProviderError
 from flows import workers
 from notifications.counts import AlertPlanSummary
-from pipeline import reporting
+from pipeline import reporting, suppressions
 from pipeline import steps as pipeline
 from pipeline.summaries import (
     CheckSummary,
@@ -21,6 +21,7 @@ from pipeline.summaries import (
     NotifySummary,
     Overview,
 )
+from pipeline.suppressions import Kind, SuppressionSummary
 
 
 def _transient(task_: Task[..., object], task_run: TaskRun, state: State[object]) -> bool:
@@ -113,3 +114,25 @@ def report_task(config: str, today_on: str, kind: str) -> reporting.ReportSummar
 def outages_task(config: str, now_at: str, failed: dict[str, str], answering: list[str]) -> int:
     """Tell operations of provider outages: started, still on (daily), resolved."""
     return pipeline.outages_step(config, now_at, failed=failed, answering=answering)
+
+
+@task(name="record-suppression", task_run_name="{kind}-{rule}", persist_result=False)
+def suppress_task(
+    config: str, kind: Kind, *, subject: str, rule: str, reason: str, until: str | None,
+    by: str, provider_id: str | None, now_at: str,
+) -> SuppressionSummary:  # fmt: skip
+    """Record an acknowledgement or a silence (validated as the command line does)."""
+    return suppressions.suppress_step(
+        config, kind, subject=subject, rule=rule, reason=reason, until=until, by=by,
+        provider_id=provider_id, now_at=now_at,
+    )  # fmt: skip
+
+
+@task(name="revoke-suppression", task_run_name="unsilence-{rule}", persist_result=False)
+def unsilence_task(
+    config: str, *, subject: str, rule: str, reason: str, by: str, now_at: str
+) -> SuppressionSummary:
+    """Revoke the acknowledgements and silences in force for a subject and rule."""
+    return suppressions.unsilence_step(
+        config, subject=subject, rule=rule, reason=reason, by=by, now_at=now_at
+    )

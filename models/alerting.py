@@ -18,7 +18,8 @@
 
 Alert statuses: ``pending`` → ``sending`` (claimed, ``claimed_at``) → ``sent`` or
 ``failed`` (retried after ``next_attempt_at``); ``cancelled`` when the policy no longer
-justifies an undelivered alert (met, superseded by a breach, moved due date, silenced).
+justifies an undelivered alert (met, superseded by a breach, moved due date, silenced);
+``summarized`` for an old breach told in a provider's backlog summary (never sent alone).
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from sqlmodel import Field, SQLModel
 
 from models.types import UTCDateTime
 
-ALERT_STATUSES = ("pending", "sending", "sent", "failed", "cancelled")
+ALERT_STATUSES = ("pending", "sending", "sent", "failed", "cancelled", "summarized")
 OPEN_ALERT_STATUSES = ("pending", "sending", "failed")
 
 
@@ -217,3 +218,5 @@ class Acknowledgement(SQLModel, table=True):
     until_on: date | None = None
     created_at: datetime = Field(sa_type=UTCDateTime)
     revoked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    revoked_by: str | None = Field(default=None, max_length=200)  # unsilence: who, and why
+    revoke_reason: str | None = Field(default=None, max_length=1000)

@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import Select, bindparam, or_, select, update
 from sqlmodel import Session
 
-from models.alerting import OPEN_ALERT_STATUSES, Alert, DeadlineRecord
+from models.alerting import OPEN_ALERT_STATUSES, Alert, DeadlineRecord, QuietDeadlineSet
 from models.deadlines import DEADLINE_COLUMNS, from_columns
 from models.ledger import Suppression
 from models.provider_data import Case
@@ -231,3 +231,24 @@ def breached_refs(
     if provider_id is not None:
         query = query.where(table.c.provider_id == provider_id)
     return [BreachedRef(*row) for row in session.execute(query)]
+
+
+def seen_providers(*, session: Session, provider_ids: Iterable[str], before: date) -> set[str]:
+    """The providers with a history: an alert in the ledger, or a deadline (or quiet set)
+    evaluated before ``before``. The others are on their first check."""
+    alert = Alert.__table__  # type: ignore[attr-defined]
+    quiet = QuietDeadlineSet.__table__  # type: ignore[attr-defined]
+    seen: set[str] = set()
+    for provider_id in sorted(set(provider_ids)):
+        earlier = (
+            select(alert.c.id).where(alert.c.provider_id == provider_id).exists(),
+            select(_TABLE.c.id)
+            .where(_TABLE.c.provider_id == provider_id, _TABLE.c.evaluated_on < before)
+            .exists(),
+            select(quiet.c.id)
+            .where(quiet.c.provider_id == provider_id, quiet.c.evaluated_on < before)
+            .exists(),
+        )
+        if any(session.scalar(select(query)) for query in earlier):
+            seen.add(provider_id)
+    return seen

@@ -35,6 +35,9 @@ MAX_BACKOFF = timedelta(hours=24)
 #: The ledger's rows that are no deadline's: the daily breach reminder (one per quality
 #: recipient and day) and the alerts to operations.
 REMINDER_RULE = "BREACH-REMINDER"
+#: A provider's backlog summary to quality staff (its first check, or after an outage); the
+#: breaches it summarises are kept as ``summarized`` rows, never sent on their own.
+BACKLOG_RULE, SUMMARIZED, BACKLOG_TARGET = "BACKLOG-SUMMARY", "summarized", "backlog"
 OPERATIONS_RULES = frozenset({"DELIVERY-FAILED", "SYNC-FAILED", "SYNC-RESOLVED", "CHECK-OVERDUE"})
 #: A provider's outage in the ledger: SYNC-FAILED rows (one a day while it lasts), ended
 #: by one SYNC-RESOLVED row.
@@ -111,7 +114,7 @@ _BY_KEYS = _GROUPED.where(_ALERT.c.dedup_key.in_(bindparam("keys", expanding=Tru
 )
 _OPEN = _GROUPED.where(
     _ALERT.c.status.in_(OPEN_ALERT_STATUSES),
-    _ALERT.c.rule.not_in(sorted({*OPERATIONS_RULES, REMINDER_RULE})),
+    _ALERT.c.rule.not_in(sorted({*OPERATIONS_RULES, REMINDER_RULE, BACKLOG_RULE})),
 )
 _OPEN_ALL = _OPEN.group_by(_ALERT.c.dedup_key, _ALERT.c.status)
 _OPEN_OF = _OPEN.where(_ALERT.c.provider_id == bindparam("provider_id")).group_by(
@@ -389,6 +392,72 @@ def add_suppression(
     session.add(row)
     session.flush()
     return row
+
+
+def revoke_suppressions(
+    *, session: Session, subject: str, rule: str, by: str, reason: str, now: datetime
+) -> int:
+    """End every acknowledgement and silence in force for this subject and rule (the rows
+    stay, with who revoked them and why); the rows revoked."""
+    result = session.execute(
+        update(Acknowledgement)
+        .where(
+            col(Acknowledgement.subject) == subject,
+            col(Acknowledgement.rule) == rule,
+            col(Acknowledgement.revoked_at).is_(None),
+            or_(
+                col(Acknowledgement.until_on).is_(None),
+                col(Acknowledgement.until_on) >= now.date(),
+            ),
+        )
+        .values(revoked_at=now, revoked_by=by, revoke_reason=reason)
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True, slots=True)
+class SuppressionRecord:
+    """An acknowledgement or silence as the report lists it: who, why, until, revoked."""
+
+    kind: str
+    provider_id: str | None
+    subject: str
+    rule: str
+    reason: str
+    by: str
+    until_on: date | None
+    created_at: datetime
+    revoked_at: datetime | None
+    revoked_by: str | None
+    revoke_reason: str | None
+
+
+def suppression_records(
+    *, session: Session, today: date, since: datetime
+) -> list[SuppressionRecord]:
+    """Those in force on ``today`` and those revoked since ``since``, oldest first."""
+    query = (
+        select(Acknowledgement)
+        .where(
+            or_(
+                and_(
+                    col(Acknowledgement.revoked_at).is_(None),
+                    or_(
+                        col(Acknowledgement.until_on).is_(None),
+                        col(Acknowledgement.until_on) >= today,
+                    ),
+                ),
+                col(Acknowledgement.revoked_at) >= since,
+            )
+        )
+        .order_by(col(Acknowledgement.id))
+    )
+    names = SuppressionRecord.__slots__
+    return [
+        SuppressionRecord(**{name: getattr(row, name) for name in names})
+        for row in session.scalars(query)
+    ]
 
 
 _SUPPRESSIONS = (

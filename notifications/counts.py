@@ -14,6 +14,7 @@ class AlertPlanSummary:
     suppressed: int = 0  # acknowledged or silenced items
     held: int = 0  # non-urgent items outside the send window (planned by a later run)
     unroutable: int = 0  # due alerts with no recipient at all
+    backlog: int = 0  # old breaches told in a backlog summary (docs/alerts.md), not one by one
 
 
 @dataclass
@@ -28,6 +29,7 @@ class NotifyReport:
     planned: int = 0  # ledger rows this run wrote (dry run: would write)
     cancelled: int = 0  # undelivered rows no longer justified (met, superseded, silenced)
     unroutable: int = 0  # due alerts with no recipient at all
+    backlog: int = 0  # old breaches told in a backlog summary, not one by one
     digests: int = 0  # messages attempted (one digest per recipient URL and run)
     messages_sent: int = 0  # messages delivered: what a mailbox counts
     messages_failed: int = 0
@@ -53,6 +55,7 @@ class NotifyReport:
             suppressed=self.suppressed,
             held=self.held,
             unroutable=self.unroutable,
+            backlog=self.backlog,
         )
 
     def to_json(self) -> dict[str, object]:
@@ -66,6 +69,7 @@ class NotifyReport:
             "planned": self.planned,
             "cancelled": self.cancelled,
             "unroutable": self.unroutable,
+            "backlog": self.backlog,
             "digests": self.digests,
             "messages_sent": self.messages_sent,
             "messages_failed": self.messages_failed,

@@ -21,9 +21,10 @@ from typing import Any, Literal
 import orjson
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
+from models.ledger import BACKLOG_RULE
 from notifications.items import MessageItem
 from notifications.reasons import localized_reason
-from notifications.reminder import Reminder
+from notifications.reminder import Reminder, merge_summaries
 from notifications.rule_titles import Language, rule_title
 from notifications.safe_text import case_link, escape_markdown, plain
 
@@ -89,12 +90,13 @@ def sort_items(items: list[MessageItem]) -> list[MessageItem]:
 
 
 def _reminder_context(
-    reminder: Reminder, language: Language, today: date | None
+    reminder: Reminder, language: Language, today: date | None, *, backlog: bool = False
 ) -> dict[str, object]:
     def overdue(due_on: date | None) -> int | None:
         return None if due_on is None or today is None else (today - due_on).days
 
     return {
+        "backlog": backlog,
         "total": reminder.total,
         "providers": reminder.providers,
         "offices": reminder.offices,
@@ -133,7 +135,8 @@ def render_digest(
     of alerts: items past ``max_items`` are summarised as counts per rule, with a pointer
     to the compliance report that lists them all. Every item is delivered either way.
     A breach reminder (the newest one, when a retry carries several) leads the digest as
-    a summary section; ``today`` dates its "days overdue".
+    a summary section, and so do the backlog summaries (merged into one section);
+    ``today`` dates its "days overdue".
     """
     reminders = [item for item in items if item.reminder is not None]
     ordered = sort_items([item for item in items if item.reminder is None])
@@ -142,7 +145,7 @@ def render_digest(
         count=len(ordered),
         urgent_count=sum(item.urgent for item in ordered),
         more=Counter(item.rule for item in ordered[max_items:]),
-        newest=max(reminders, key=lambda item: item.stage, default=None),
+        summaries=reminders,
         language=language,
         today=today,
         link_origins=link_origins or {},
@@ -180,7 +183,7 @@ def render_stored_digest(
         count=len(keyed),
         urgent_count=sum(bool(data["urgent"]) for _, _, data in keyed),
         more=Counter(data["rule"] for _, _, data in keyed[max_items:]),
-        newest=max(reminders, key=lambda item: item.stage, default=None),
+        summaries=reminders,
         language=language,
         today=today,
         link_origins=link_origins or {},
@@ -212,11 +215,14 @@ def _render(
     count: int,
     urgent_count: int,
     more: Counter[str],
-    newest: MessageItem | None,
+    summaries: list[MessageItem],
     language: Language,
     today: date | None,
     link_origins: Mapping[str, Collection[str]],
 ) -> Message:
+    daily = [item for item in summaries if item.rule != BACKLOG_RULE]
+    newest = max(daily, key=lambda item: item.stage, default=None)
+    backlogs = [item.reminder for item in summaries if item.rule == BACKLOG_RULE]
     rows = [_row(item, language, link_origins.get(item.provider_id, ())) for item in shown]
     context = {
         "rows": rows,
@@ -231,6 +237,16 @@ def _render(
         "reminder": (
             _reminder_context(newest.reminder, language, today)
             if newest is not None and newest.reminder is not None
+            else None
+        ),
+        "backlog": (
+            _reminder_context(
+                merge_summaries([b for b in backlogs if b is not None]),
+                language,
+                today,
+                backlog=True,
+            )
+            if backlogs
             else None
         ),
     }

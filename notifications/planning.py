@@ -10,7 +10,9 @@ unplanned and are planned again by the next run. So a run's cost follows what ch
 and what is near its due date, not the number of deadlines stored.
 
 The daily breach reminder (:mod:`notifications.reminder`) is planned here too: on a
-working day, in a run over every provider, one reminder of the breaches still open.
+working day, in a run over every provider, one reminder of the breaches still open. So
+is a catching-up provider's backlog summary (its first check, or its first after an
+outage: ``policy.catching_up``), built the same way from the policy's ``backlog``.
 """
 
 from __future__ import annotations
@@ -21,12 +23,20 @@ from datetime import date, datetime
 from sqlmodel import Session
 
 from models import ledger
-from models.candidates import Candidates, breached_refs, hydrate, plan_candidates
-from models.ledger import REMINDER_RULE, Suppression
+from models.candidates import (
+    BreachedRef,
+    Candidates,
+    breached_refs,
+    hydrate,
+    plan_candidates,
+    seen_providers,
+)
+from models.ledger import BACKLOG_RULE, REMINDER_RULE, Suppression
 from notifications.policy import (
     PlannedAlert,
     PolicyResult,
     PolicySettings,
+    catching_up,
     dedup_key,
     ledger_keys,
     plan,
@@ -54,6 +64,7 @@ class RunPlan:
     reminder: PlannedAlert | None = None  # the day's breach reminder, when one is due
     summary: Reminder | None = None  # what the reminder says
     stale_reminders: tuple[str, ...] = ()  # undelivered reminders of earlier days
+    backlog: tuple[tuple[PlannedAlert, Reminder], ...] = ()  # a summary per catching-up provider
 
     def settled_ids(self, unroutable: set[Identity]) -> list[int]:
         """Candidate rows to mark planned: all but the held, suppressed and unroutable."""
@@ -81,6 +92,16 @@ def plan_run(
         suppressions=suppressions,
     )
     items = list(candidates.values())
+    scope = {provider_id} if provider_id is not None else {item.provider_id for item in items}
+    seen = seen_providers(session=session, provider_ids=scope, before=today)
+    behind = {
+        pid
+        for pid in scope
+        if catching_up(
+            seen_before=pid in seen,
+            outage_since=ledger.outage_since(session=session, provider_id=pid),
+        )
+    }
     entries = ledger.open_entries(session=session, provider_id=provider_id)
     entries.update(
         ledger.entries_for_keys(
@@ -98,9 +119,12 @@ def plan_run(
             now=now,
             settings=settings,
             is_working_day=calendar.is_working_day,
+            catching_up=behind,
         ),
     )
-    run = RunPlan(result=result, candidates=candidates)
+    run = RunPlan(
+        result=result, candidates=candidates, backlog=backlog_summaries(result.backlog, today=today)
+    )
     if provider_id is not None:
         return run
     alerted = {
@@ -189,6 +213,42 @@ def _hydrated(session: Session, candidates: Candidates, result: PolicyResult) ->
         for alert in result.due
     )
     return replace(result, due=due)
+
+
+def backlog_summaries(
+    backlog: tuple[PlannedAlert, ...], *, today: date
+) -> tuple[tuple[PlannedAlert, Reminder], ...]:
+    """One summary alert to quality staff per provider with backlog breaches."""
+    by_provider: dict[str, list[BreachedRef]] = {}
+    for alert in backlog:
+        d = alert.deadline
+        ref = BreachedRef(
+            alert.provider_id, d.subject_kind, d.subject, d.rule, d.office_id, d.due_on
+        )
+        by_provider.setdefault(alert.provider_id, []).append(ref)
+    notes = []
+    for provider_id, refs in sorted(by_provider.items()):
+        summary = summarize_breaches(refs, newest_first=True)
+        deadline = Deadline(
+            subject_kind="provider",
+            subject=provider_id,
+            rule=BACKLOG_RULE,
+            status=Status.BREACHED,
+            count=summary.total,
+            explanation=(f"{summary.total} breached deadline(s) older than the backlog age",),
+        )
+        stage = f"backlog-{today.isoformat()}"
+        alert = PlannedAlert(
+            key=dedup_key(provider_id, deadline, stage),
+            provider_id=provider_id,
+            deadline=deadline,
+            stage=stage,
+            audience=frozenset({"quality"}),
+            urgent=False,
+            days_left=None,
+        )
+        notes.append((alert, summary))
+    return tuple(notes)
 
 
 def reminder_stage(today: date) -> str:

@@ -17,6 +17,13 @@ Stages per deadline (one dedup key each, sent once across runs):
 Breaches still open on later working days are not repeated one alert each: quality
 staff get one daily reminder summarising them (:mod:`notifications.reminder`).
 
+Backlog: on a provider's first check, and on its first check after an outage, a breach
+overdue longer than ``backlog_age_days`` is history, not news. It goes to ``backlog``
+instead of ``due``: the ledger keeps it as settled (never sent on its own) and quality
+staff get one summary of them. When a provider has such a backlog, its recent breaches
+go to their owner only (quality staff have the summary, and the reminder from the next
+working day); warnings go out as usual.
+
 The plan needs only the deadlines that can have something new to say (see
 :func:`ledger_keys` for the ledger entries it needs): what changed since the last plan,
 what is inside the warning window, what the open ledger entries and suppressions name.
@@ -24,14 +31,15 @@ what is inside the warning window, what the open ledger entries and suppressions
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Collection, Iterable, Mapping
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time
 from typing import Literal
 from zoneinfo import ZoneInfo
 
 from models.ledger import LedgerEntry, Suppression
 from rules.deadline import QUIET_STATUSES, Deadline, ProviderDeadline, Status, ended_after_due
+from rules.summary import reason_parts
 
 Audience = Literal["owner", "quality"]
 _OWNER: frozenset[Audience] = frozenset({"owner"})
@@ -50,6 +58,7 @@ class PolicySettings:
     send_window_start: time = time(8, 0)
     send_window_end: time = time(16, 0)
     timezone: str = "Europe/Helsinki"
+    backlog_age_days: int = 14
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +87,7 @@ class PolicyResult:
     suppressed: tuple[SuppressedItem, ...] = ()
     obsolete: tuple[str, ...] = ()  # open ledger keys that are no longer justified
     wanted: frozenset[str] = field(default_factory=frozenset)
+    backlog: tuple[PlannedAlert, ...] = ()  # old breaches of a catching-up provider: summarised
 
 
 def dedup_key(provider_id: str, deadline: Deadline, stage: str) -> str:
@@ -101,6 +111,27 @@ def in_send_window(now: datetime, settings: PolicySettings, is_working_day: Work
     if not is_working_day(local.date()):
         return False
     return settings.send_window_start <= local.time() < settings.send_window_end
+
+
+def catching_up(*, seen_before: bool, outage_since: datetime | None) -> bool:
+    """True when a provider's check brings its history, not news: its first check (no
+    earlier evaluation or alert), or its first check after an outage told to operations."""
+    return not seen_before or outage_since is not None
+
+
+def breached_on(deadline: Deadline) -> date | None:
+    """When a breach happened: its due date, or a per-item rule's latest offending date."""
+    if deadline.due_on is not None:
+        return deadline.due_on
+    return max(reason_parts(deadline.explanation, deadline.details).offending_on, default=None)
+
+
+def in_backlog(alert: PlannedAlert, *, today: date, settings: PolicySettings) -> bool:
+    """A breach older than ``backlog_age_days`` (one without any date is news)."""
+    since = breached_on(alert.deadline)
+    if alert.stage != "breach" or since is None:
+        return False
+    return (today - since).days > settings.backlog_age_days
 
 
 def _days_left(deadline: Deadline, today: date) -> int | None:
@@ -203,11 +234,14 @@ def plan(
     now: datetime,
     settings: PolicySettings,
     is_working_day: WorkingDay,
+    catching_up: Collection[str] = frozenset(),
 ) -> PolicyResult:
-    """The alerts due now; see the module docstring for the stages and inhibition."""
+    """The alerts due now; see the module docstring for the stages and inhibition.
+    ``catching_up``: the providers whose old breaches go to the backlog summary."""
     active = [s for s in suppressions if s.until_on is None or s.until_on >= today]
     window_open = in_send_window(now, settings, is_working_day)
     due: list[PlannedAlert] = []
+    backlog: list[PlannedAlert] = []
     held: list[PlannedAlert] = []
     suppressed: list[SuppressedItem] = []
     wanted: set[str] = set()
@@ -231,8 +265,15 @@ def plan(
             wanted.add(key)
             if key in ledger:
                 continue
+            if item.provider_id in catching_up and in_backlog(
+                alert, today=today, settings=settings
+            ):
+                backlog.append(alert)
+                continue
             (due if alert.urgent or window_open else held).append(alert)
     obsolete = sorted(k for k, e in ledger.items() if e.open and k not in wanted)
+    behind = {alert.provider_id for alert in backlog}
+    due = [_to_owner(alert) if alert.provider_id in behind else alert for alert in due]
     due.sort(key=_order)
     return PolicyResult(
         due=tuple(due),
@@ -240,7 +281,16 @@ def plan(
         suppressed=tuple(suppressed),
         obsolete=tuple(obsolete),
         wanted=frozenset(wanted),
+        backlog=tuple(sorted(backlog, key=_order)),
     )
+
+
+def _to_owner(alert: PlannedAlert) -> PlannedAlert:
+    """A recent breach of a provider with a backlog: its owner's to act on (quality staff
+    have the summary now and the reminder from the next working day); escalated: both."""
+    if alert.stage != "breach" or alert.deadline.escalate:
+        return alert
+    return replace(alert, audience=_OWNER)
 
 
 def _order(alert: PlannedAlert) -> tuple[bool, int, str]:

@@ -34,7 +34,7 @@ class Reminder:
     offices: int
     by_rule: tuple[tuple[str, int], ...]  # (rule id, breached), most first
     by_office: tuple[tuple[str, str, int], ...]  # (provider, office or "-", breached)
-    oldest: tuple[BreachedRef, ...]  # the most overdue first
+    oldest: tuple[BreachedRef, ...]  # the items listed: the most overdue first (backlog: newest)
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -84,12 +84,20 @@ class Reminder:
         )
 
 
-def summarize_breaches(refs: Sequence[BreachedRef], *, top: int = REMINDER_TOP) -> Reminder:
-    """Totals by rule and by office, and the ``top`` most overdue, of ``refs``."""
+def summarize_breaches(
+    refs: Sequence[BreachedRef], *, top: int = REMINDER_TOP, newest_first: bool = False
+) -> Reminder:
+    """Totals by rule and by office, and the ``top`` most overdue (``newest_first``: the
+    most recently breached, as a backlog summary lists them) of ``refs``."""
     by_rule = Counter(ref.rule for ref in refs)
     by_office = Counter((ref.provider_id, ref.office_id or "-") for ref in refs)
-    far = date.max
-    oldest = sorted(refs, key=lambda r: (r.due_on or far, r.provider_id, r.subject, r.rule))
+    if newest_first:
+        oldest = sorted(
+            refs, key=lambda r: (-(r.due_on or date.min).toordinal(), r.provider_id, r.subject)
+        )
+    else:
+        far = date.max
+        oldest = sorted(refs, key=lambda r: (r.due_on or far, r.provider_id, r.subject, r.rule))
     return Reminder(
         total=len(refs),
         providers=len({ref.provider_id for ref in refs}),
@@ -128,3 +136,27 @@ def still_breached(
             continue
         kept.append(ref)
     return kept
+
+
+def merge_summaries(summaries: Sequence[Reminder], *, top: int = REMINDER_TOP) -> Reminder:
+    """Several providers' backlog summaries as one (each provider's counts are its own, so
+    the totals add up and the largest offices of all are among each one's largest)."""
+    by_rule: Counter[str] = Counter()
+    for summary in summaries:
+        by_rule.update(dict(summary.by_rule))
+    offices = sorted(
+        (group for summary in summaries for group in summary.by_office),
+        key=lambda group: (-group[2], group[0], group[1]),
+    )
+    listed = sorted(
+        (ref for summary in summaries for ref in summary.oldest),
+        key=lambda r: (-(r.due_on or date.min).toordinal(), r.provider_id, r.subject),
+    )
+    return Reminder(
+        total=sum(summary.total for summary in summaries),
+        providers=sum(summary.providers for summary in summaries),
+        offices=sum(summary.offices for summary in summaries),
+        by_rule=tuple(sorted(by_rule.items(), key=lambda kv: (-kv[1], kv[0]))),
+        by_office=tuple(offices[:top]),
+        oldest=tuple(listed[:top]),
+    )

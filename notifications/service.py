@@ -118,6 +118,7 @@ def _notify_rest(
         report.suppressed += done.suppressed
         report.held += done.held
         report.unroutable += done.unroutable
+        report.backlog += done.backlog
     engine = shared_engine(settings.database.url)
     scope = {p.id for p in settings.providers}
     coaches = staff_of(engine, scope)

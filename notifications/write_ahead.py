@@ -51,6 +51,7 @@ def policy_settings(alerts: AlertSettings) -> PolicySettings:
         send_window_start=clock(alerts.send_window_start),
         send_window_end=clock(alerts.send_window_end),
         timezone=alerts.timezone,
+        backlog_age_days=alerts.backlog_age_days,
     )
 
 
@@ -154,6 +155,41 @@ def _reminder_rows(
     return [alert_row(alert, t, item, now=now, today=today) for t in targets]
 
 
+def _backlog_rows(
+    run: RunPlan, router: Router, *, now: datetime, today: date, report: NotifyReport
+) -> list[dict[str, object]]:
+    """Each catching-up provider's backlog summary, one ledger row per quality recipient URL."""
+    rows: list[dict[str, object]] = []
+    for alert, summary in run.backlog:
+        targets = router.quality
+        if not targets:
+            report.unroutable += 1
+            report.errors.append(f"{alert.key}: no quality or operations recipient configured")
+            continue
+        item = replace(message_item(alert), reminder=summary, reason=alert.deadline.explanation[0])
+        rows += [alert_row(alert, t, item, now=now, today=today) for t in targets]
+    return rows
+
+
+def settled_rows(run: RunPlan, *, now: datetime, today: date) -> list[dict[str, object]]:
+    """The backlog's breaches as ``summarized`` ledger rows: their breach is told (in the
+    summary), so the policy never sends them one by one, and a resolved note follows."""
+    rows = []
+    for alert in run.result.backlog:
+        row = alert_row(alert, _SETTLED, message_item(alert), now=now, today=today)
+        row.update(
+            status=ledger.SUMMARIZED,
+            target_key=ledger.BACKLOG_TARGET,
+            target_label="backlog summary (not sent on its own)",
+        )
+        rows.append(row)
+    return rows
+
+
+#: The one "target" of the summarized rows: they are never claimed or sent.
+_SETTLED = Target(recipient_key=ledger.BACKLOG_TARGET, role="quality", language="en", url="")
+
+
 def staff_of(engine: Engine, provider_ids: set[str]) -> dict[str, list[CoachPayload]]:
     """Each provider's stored staff list, by provider id."""
     with read_scope(engine) as session:
@@ -191,6 +227,7 @@ def batches(
         chunk = list(due[start : start + ROW_BATCH])
         yield ledger_rows(chunk, router, now=now, today=today, report=report, unroutable=unroutable)
     yield _reminder_rows(run, router, now=now, today=today, report=report)
+    yield _backlog_rows(run, router, now=now, today=today, report=report)
 
 
 def write_ahead(
@@ -213,6 +250,10 @@ def write_ahead(
     with session_scope(engine) as session:
         for rows in made:
             report.planned += ledger.write_alerts(session=session, rows=rows)
+        backlog = settled_rows(run, now=now, today=today)
+        for start in range(0, len(backlog), ROW_BATCH):
+            chunk = backlog[start : start + ROW_BATCH]
+            report.backlog += ledger.write_alerts(session=session, rows=chunk)
         report.cancelled += ledger.cancel(
             session=session,
             keys=run.result.obsolete,

@@ -76,6 +76,8 @@ class AcknowledgedRow:
     rule: str
     reason: str
     until_on: str | None
+    by: str = ""
+    revoked: str | None = None  # "2026-03-10 by lv: reason" when ended early
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 
 from sqlalchemy import func, or_, select
@@ -21,7 +21,7 @@ from core.errors import InputError
 from models.alerting import DeadlineRecord, QuietDeadlineSet
 from models.db import read_scope, shared_engine
 from models.deadlines import load_current_deadlines
-from models.ledger import active_suppressions
+from models.ledger import suppression_records
 from pipeline.report import AcknowledgedRow, HistoryPoint, build_report, render_html
 from pipeline.rows import ProvisionalRow, provisional_rows
 from rules.deadline import Deadline, Status
@@ -37,9 +37,11 @@ def current_deadlines(*, session: Session, provider_id: str) -> list[Deadline]:
 
 
 def acknowledged_rows(
-    *, session: Session, provider_ids: Sequence[str], today: date
+    *, session: Session, provider_ids: Sequence[str], today: date, days: int = 7
 ) -> list[AcknowledgedRow]:
-    """Acknowledgements and silences in force on ``today`` for these providers."""
+    """Acknowledgements and silences in force on ``today``, and those revoked in the last
+    ``days`` days, for these providers: who, why, until when."""
+    since = datetime.combine(today - timedelta(days=days), time(0), tzinfo=UTC)
     return [
         AcknowledgedRow(
             provider_id=s.provider_id or "(all)",
@@ -48,8 +50,14 @@ def acknowledged_rows(
             rule=s.rule,
             reason=s.reason,
             until_on=s.until_on.isoformat() if s.until_on else None,
+            by=s.by,
+            revoked=(
+                f"{s.revoked_at.date().isoformat()} by {s.revoked_by}: {s.revoke_reason}"
+                if s.revoked_at is not None
+                else None
+            ),
         )
-        for s in active_suppressions(session=session, today=today)
+        for s in suppression_records(session=session, today=today, since=since)
         if s.provider_id is None or s.provider_id in provider_ids
     ]
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 from prefect.client.orchestration import get_client
@@ -36,11 +37,12 @@ from tests.fixtures.database import POSTGRES_ENV, postgres_schema_url
 from tests.flows.conftest import NOW, TODAY, TOKEN, Site
 
 
-def _count(url: str, table: type) -> int:
+def _count(url: str, table: type, *where: Any) -> int:
     engine = make_engine(url)
     try:
         with engine.connect() as connection:
-            return int(connection.execute(select(func.count()).select_from(table)).scalar_one())
+            query = select(func.count()).select_from(table).where(*where)
+            return int(connection.execute(query).scalar_one())
     finally:
         engine.dispose()
 
@@ -67,7 +69,8 @@ def test_compliance_check_stores_delivers_and_publishes(make_site: Callable[...,
     assert outcome["alerts"]["sent"] > 0
     assert outcome["alerts"]["failed"] == 0
     planned = outcome["providers"][0]["alerts_planned"]  # in the check, sent by notify
-    assert planned == _count(site.database_url, Alert)  # a first run: no reminder yet
+    sendable = Alert.status != "summarized"  # a first run's old breaches: in its backlog
+    assert planned == _count(site.database_url, Alert, sendable)  # a first run: no reminder
     assert _count(site.database_url, DeadlineRecord) > 0
     messages = site.messages()
     assert messages, "no alert reached the loopback SMTP server"

@@ -90,7 +90,7 @@ def ledger_rows(url: str) -> list[Alert]:
 
 def test_a_breach_is_alerted_once_then_reminded_daily_as_one_summary(sqlite_url, smtp_sink):
     """Day 1: the breach; later working days: one reminder to quality, none on Saturday."""
-    settings = settings_for(sqlite_url, smtp_sink)
+    settings = settings_for(sqlite_url, smtp_sink, backlog_age_days=60)  # no backlog here
     breaches = [dl(f"TK-{n}", Status.BREACHED, MONDAY - timedelta(days=n)) for n in range(1, 41)]
     store(sqlite_url, breaches, MONDAY)
     first = notify(settings, now=at(MONDAY))

@@ -158,7 +158,7 @@ def delivery_accounting(settings: Settings, sink: MaildirSink) -> Accounting:
             address = _address(targets[alert.target_key].url)
             if not any(alert.subject in m.text() for m in sink.messages if address in m.rcpt_tos):
                 acc.problems.append(f"alert {alert.id}: {alert.subject} in no digest to {address}")
-        elif alert.status != "cancelled":
+        elif alert.status not in {"cancelled", "summarized"}:  # summarized: told in a backlog
             acc.alerts_open += 1
     return acc
 

@@ -9,6 +9,7 @@ import pytest
 from models.ledger import LedgerEntry, Suppression
 from notifications.policy import (
     PolicySettings,
+    catching_up,
     dedup_key,
     in_send_window,
     ledger_keys,
@@ -41,7 +42,15 @@ def dl(status: Status, days: int | None = None, **kw: object) -> ProviderDeadlin
     return ProviderDeadline("p1", Deadline(**base))  # type: ignore[arg-type]
 
 
-def run(*items: ProviderDeadline, ledger=None, sup=(), now=INSIDE, today=TODAY, settings=SETTINGS):
+def run(
+    *items: ProviderDeadline,
+    ledger=None,
+    sup=(),
+    now=INSIDE,
+    today=TODAY,
+    settings=SETTINGS,
+    catching_up=frozenset(),
+):
     return plan(
         items,
         ledger=ledger or {},
@@ -50,6 +59,7 @@ def run(*items: ProviderDeadline, ledger=None, sup=(), now=INSIDE, today=TODAY, 
         now=now,
         settings=settings,
         is_working_day=weekdays,
+        catching_up=catching_up,
     )
 
 
@@ -298,3 +308,83 @@ def test_digest_order_urgent_first_then_nearest_due():
         dl(Status.DUE_SOON, 0, subject="E"),
     )
     assert [a.deadline.subject for a in result.due] == ["D", "E", "C", "A", "B"]
+
+
+@pytest.mark.parametrize(
+    ("seen_before", "outage_since", "expected"),
+    [
+        (False, None, True),  # the provider's first check
+        (True, None, False),  # an ordinary check
+        (True, datetime(2026, 4, 6, 8, 0, tzinfo=UTC), True),  # answering again after an outage
+        (False, datetime(2026, 4, 6, 8, 0, tzinfo=UTC), True),
+    ],
+)
+def test_a_provider_catches_up_on_its_first_check_and_after_an_outage(
+    seen_before, outage_since, expected
+):
+    """First check or first check after an outage: the backlog policy applies."""
+    assert catching_up(seen_before=seen_before, outage_since=outage_since) is expected
+
+
+@pytest.mark.parametrize(
+    ("item", "behind", "where"),
+    [
+        (dl(Status.BREACHED, -15), True, "backlog"),  # older than 14 days: summarised
+        (dl(Status.BREACHED, -14), True, "due"),  # 14 days: still news
+        (dl(Status.BREACHED, -2), True, "due"),  # a recent breach: alerted as usual
+        (dl(Status.BREACHED, None), True, "due"),  # no date at all: alerted as usual
+        (dl(Status.BREACHED, None, details=("2026-03-01: 4 h",)), True, "backlog"),  # per item
+        (dl(Status.BREACHED, None, details=("2026-03-01: 4 h", "2026-04-01: 4 h")), True, "due"),
+        (dl(Status.BREACHED, -40), False, "due"),  # not catching up: alerted as usual
+        (dl(Status.DUE_SOON, 1), True, "due"),  # warnings are never backlog
+        (dl(Status.AT_RISK, 5), True, "due"),
+    ],
+)
+def test_old_breaches_of_a_catching_up_provider_go_to_the_backlog(item, behind, where):
+    """Only breaches older than backlog_age_days of a catching-up provider are summarised."""
+    result = run(item, catching_up={"p1"} if behind else set())
+    got = {"due": result.due, "backlog": result.backlog}
+    assert [a.stage for a in got[where]]
+    assert not got["backlog" if where == "due" else "due"]
+    assert not result.held
+    assert not result.obsolete
+
+
+def test_the_backlog_age_is_a_setting():
+    """backlog_age_days moves the line between news and backlog."""
+    strict = PolicySettings(backlog_age_days=0)
+    result = run(dl(Status.BREACHED, -1), catching_up={"p1"}, settings=strict)
+    assert [a.stage for a in result.backlog] == ["breach"]
+    assert not result.due
+
+
+def test_backlog_keys_are_wanted_and_a_settled_one_is_never_planned_again():
+    """A backlog breach counts as wanted; once in the ledger it is neither sent nor cancelled."""
+    item = dl(Status.BREACHED, -30)
+    first = run(item, catching_up={"p1"})
+    key = dedup_key("p1", item.deadline, "breach")
+    assert key in first.wanted
+    settled = {key: LedgerEntry(open=False, created_on=TODAY)}
+    later = run(item, ledger=settled)
+    assert (later.due, later.backlog, later.obsolete) == ((), (), ())
+    met = run(dl(Status.MET_LATE, -30), ledger=settled)
+    assert [a.stage for a in met.due] == ["resolved"]
+
+
+def test_a_silenced_old_breach_stays_suppressed_not_backlog():
+    """Suppression wins over the backlog: a silenced breach is listed as suppressed."""
+    silence = Suppression("silence", "TK-1", "START-2W", "known", "lv", until_on=TODAY)
+    result = run(dl(Status.BREACHED, -30), sup=[silence], catching_up={"p1"})
+    assert len(result.suppressed) == 1
+    assert not result.backlog
+
+
+def test_with_a_backlog_a_recent_breach_goes_to_its_owner_only():
+    """With a backlog a recent breach is the coach's; escalated, or without one, as usual."""
+    old = dl(Status.BREACHED, -30, subject="TK-9")
+    (plain,) = run(dl(Status.BREACHED, -2), old, catching_up={"p1"}).due
+    (escalated,) = run(dl(Status.BREACHED, -2, escalate=True), old, catching_up={"p1"}).due
+    (no_backlog,) = run(dl(Status.BREACHED, -2), catching_up={"p1"}).due
+    assert plain.audience == {"owner"}
+    assert plain.urgent
+    assert escalated.audience == no_backlog.audience == {"owner", "quality"}

@@ -8,11 +8,12 @@ import orjson
 import pytest
 
 from models.candidates import BreachedRef
-from models.ledger import REMINDER_RULE, Suppression
+from models.ledger import BACKLOG_RULE, REMINDER_RULE, Suppression
 from notifications.items import MessageItem
 from notifications.messages import render_digest, render_stored_digest
 from notifications.reminder import (
     Reminder,
+    merge_summaries,
     still_breached,
     summarize_breaches,
 )
@@ -133,3 +134,47 @@ def test_a_digest_rendered_from_the_ledger_json_is_the_digest_of_the_items(langu
             render_stored_digest(stored, language=language, max_items=max_items, today=TODAY)
             == expected
         )
+
+
+def test_a_backlog_summary_lists_the_most_recent_and_merges_across_providers():
+    """Backlog summaries list the newest breaches first; two providers' add up exactly."""
+    one = summarize_breaches([ref(f"TK-{n}", days=20 + n) for n in range(5)], newest_first=True)
+    assert [r.subject for r in one.oldest] == ["TK-0", "TK-1", "TK-2", "TK-3", "TK-4"]
+    other = summarize_breaches(
+        [BreachedRef("p2", "case", "X-1", "FEEDBACK-DUE", "o9", TODAY - timedelta(days=16))],
+        newest_first=True,
+    )
+    merged = merge_summaries([one, other])
+    assert (merged.total, merged.providers, merged.offices) == (6, 2, 2)
+    assert merged.by_rule == (("START-2W", 5), ("FEEDBACK-DUE", 1))
+    assert merged.by_office == (("p1", "o1", 5), ("p2", "o9", 1))
+    assert [r.subject for r in merged.oldest][:2] == ["X-1", "TK-0"]
+
+
+@pytest.mark.parametrize(
+    ("language", "heading", "subject"),
+    [
+        ("fi", "Aiemmat ylitykset", "Vahti: aiempia ylityksiä 2"),
+        ("sv", "Tidigare överskridanden", "Vahti: tidigare överskridanden 2"),
+        ("en", "Earlier breaches", "Vahti: earlier breaches 2"),
+    ],
+)
+def test_a_backlog_summary_reads_as_one_quiet_section(language, heading, subject):
+    """A backlog digest has its own heading and a subject without the urgent mark."""
+    summary = summarize_breaches([ref("TK-1", days=30), ref("TK-2", days=20)], newest_first=True)
+    item = MessageItem(
+        provider_id="p1",
+        subject_kind="provider",
+        subject="p1",
+        rule=BACKLOG_RULE,
+        stage="backlog-2026-04-14",
+        status="breached",
+        urgent=False,
+        reminder=summary,
+    )
+    message = render_stored_digest([orjson.dumps(item.to_json())], language=language, today=TODAY)
+    assert message.title == subject
+    for body in (message.text, message.markdown, message.html):
+        assert heading.lower() in body.lower()
+        assert "TK-2" in body
+    assert message.text.index("TK-2") < message.text.index("TK-1")  # newest first
