@@ -8,6 +8,7 @@ force; provisional parameters) and returns its headline numbers.
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -65,7 +66,8 @@ def acknowledged_rows(
 def breach_history(
     *, session: Session, provider_ids: Sequence[str], today: date, days: int
 ) -> list[HistoryPoint]:
-    """Breached deadlines per day over the last ``days`` days, from the deadline history.
+    """Breached deadlines per day over the last ``days`` days, in all and per office, from
+    the deadline history.
 
     A history row holds from its ``evaluated_on`` until its ``superseded_on``; a day
     before the first evaluation is left out rather than shown as zero.
@@ -74,7 +76,9 @@ def breach_history(
     table = DeadlineRecord.__table__  # type: ignore[attr-defined]
     breached = [Status.BREACHED.value]  # breached then; met late is not a breach that day
     spans = session.execute(
-        select(table.c.evaluated_on, table.c.superseded_on).where(
+        select(
+            table.c.evaluated_on, table.c.superseded_on, table.c.provider_id, table.c.office_id
+        ).where(
             table.c.provider_id.in_(list(provider_ids)),
             table.c.status.in_(breached),
             table.c.evaluated_on <= today,
@@ -96,8 +100,18 @@ def breach_history(
         on = start + timedelta(days=offset)
         if on < first:
             continue
-        count = sum(1 for ev, sup in spans if ev <= on and (sup is None or sup > on))
-        points.append(HistoryPoint(on=on.isoformat(), breached=count))
+        held = Counter(
+            (pid, office or "-")
+            for ev, sup, pid, office in spans
+            if ev <= on and (sup is None or sup > on)
+        )
+        points.append(
+            HistoryPoint(
+                on=on.isoformat(),
+                breached=sum(held.values()),
+                by_office=tuple((pid, office, n) for (pid, office), n in sorted(held.items())),
+            )
+        )
     return points
 
 
@@ -125,7 +139,7 @@ def per_week(points: Sequence[HistoryPoint]) -> list[HistoryPoint]:
     for point in sorted(points, key=lambda p: p.on):
         year, week, _ = date.fromisoformat(point.on).isocalendar()
         label = f"{year}-W{week:02d}"
-        weeks[label] = HistoryPoint(on=label, breached=point.breached)
+        weeks[label] = HistoryPoint(on=label, breached=point.breached, by_office=point.by_office)
     return list(weeks.values())
 
 

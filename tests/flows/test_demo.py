@@ -49,7 +49,7 @@ def test_demo_delivers_once_and_reports(tmp_path: Path) -> None:
     assert alerts["messages_sent"] == delivered  # messages are what the mailbox holds
     assert alerts["items_sent"] >= delivered
     report = Path(str(first["report"]))
-    assert "Per office and rule" in report.read_text(encoding="utf-8")
+    assert "Toimipisteittäin ja säännöittäin" in report.read_text(encoding="utf-8")  # fi
     assert (workdir / ".prefect" / "prefect.db").exists()  # Prefect's own database
 
     second = _demo(workdir)

@@ -20,7 +20,9 @@ ROOT = Path(__file__).resolve().parents[2]
 TODAY = date(2026, 3, 10)
 
 
-def _deadline(subject: str, rule: str, status: Status, office: str = "o-1") -> Deadline:
+def _deadline(
+    subject: str, rule: str, status: Status, office: str = "o-1", coach: str | None = None
+) -> Deadline:
     return Deadline(
         subject_kind="case",
         subject=subject,
@@ -34,6 +36,7 @@ def _deadline(subject: str, rule: str, status: Status, office: str = "o-1") -> D
         ),
         pack_id="kela-tk-tv-2025",
         office_id=office,
+        coach_id=coach,
     )
 
 
@@ -74,6 +77,44 @@ def test_report_has_every_section_and_no_scripts() -> None:
     assert "<script" not in html
     assert "http://" not in html
     assert "https://" not in html
+
+
+def test_report_breaks_down_per_office_and_coach_with_a_trend_in_the_readers_words() -> None:
+    """Offices and coaches with the most to act on first, each office's breaches per week,
+    and the report's own words (not only the rule titles) in the reader's language."""
+    deadlines = [
+        ("demo", _deadline("TK-1", "START-2W", Status.BREACHED, "o-1", "c-1")),
+        ("demo", _deadline("TK-2", "START-2W", Status.BREACHED, "o-2", "c-2")),
+        ("demo", _deadline("TK-3", "WORKPLACE-1M", Status.BREACHED, "o-2", "c-2")),
+        ("demo", _deadline("TK-4", "START-2W", Status.MET_LATE, "o-1", "c-1")),
+        ("demo", _deadline("TK-5", "START-2W", Status.DUE_SOON, "o-1", "c-3")),
+        ("demo", _deadline("TK-6", "START-2W", Status.MET, "o-1", "c-4")),
+    ]
+    history = [
+        HistoryPoint("2026-W09", 1, (("demo", "o-1", 1),)),
+        HistoryPoint("2026-W10", 3, (("demo", "o-1", 1), ("demo", "o-2", 2))),
+    ]
+    data = build_report("weekly", TODAY, deadlines, history=history, language="sv")
+    assert [(o.name, o.breached, o.met_late, o.at_risk) for o in data.office_counts] == [
+        ("o-2", 2, 0, 0),
+        ("o-1", 1, 1, 1),
+    ]
+    assert [(c.name, c.breached, c.met_late, c.at_risk) for c in data.coaches] == [
+        ("c-2", 2, 0, 0),
+        ("c-1", 1, 1, 0),
+        ("c-3", 0, 0, 1),
+    ]  # c-4 has nothing to act on
+    assert data.coaches_total == 3
+    assert [(t.office_id, t.counts) for t in data.office_trend] == [
+        ("o-2", (0, 2)),
+        ("o-1", (1, 1)),
+    ]
+    html = render_html(data)
+    for section in ('id="by-office"', 'id="by-coach"'):
+        assert section in html
+    assert "Per arbetstränare" in html
+    assert "Överskridanden per vecka och verksamhetsställe" in html
+    assert "breached now" not in html  # no English words left in a Swedish report
 
 
 def test_chart_scales_bars_to_the_peak() -> None:

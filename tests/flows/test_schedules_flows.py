@@ -23,7 +23,7 @@ def test_reports_and_watchdog_after_a_check(make_site: Callable[..., Site]) -> N
     assert daily.is_completed(), daily.message
     weekly = weekly_report(config=str(site.config), today=TODAY.isoformat())
     html = Path(str(weekly["report"])).read_text(encoding="utf-8")
-    assert "Per office and rule" in html
+    assert "Toimipisteittäin ja säännöittäin" in html  # the quality recipient reads Finnish
     assert "<svg" in html  # the history has today's evaluation
 
     fresh = watchdog(config=str(site.config), max_age_minutes=60, return_state=True)
