@@ -22,6 +22,7 @@ from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRun
 
 from flows.compliance import compliance_check
 from flows.reports import weekly_report
+from pipeline.report import WORDS
 from tests.flows.conftest import NOW, TODAY, Site
 
 pytestmark = pytest.mark.slow
@@ -142,6 +143,8 @@ def test_artifacts_and_report_read_at_1280_px(
 
     report = Path(str(weekly_report(config=str(site.config), today=TODAY.isoformat())["report"]))
     seen = _visible_headers(report, tmp_path)
-    for column in ("Rule", "Met", "Breached", "Met late", "At risk", "Subject", "Due", "Reason"):
+    words = WORDS["fi"]  # the site's quality staff read Finnish
+    keys = ("rule", "met", "breached_now", "met_late", "at_risk", "subject", "due", "reason")
+    for column in (words[key] for key in (*keys, "office", "coach")):
         assert seen.get(column) is True, (column, seen)
     _screenshot(report, tmp_path, "weekly-report")
