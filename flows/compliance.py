@@ -20,6 +20,10 @@ and the flow waits for the checks only as long as their attempts and retry delay
 last; a check still running then is reported failed and notify goes out for the
 providers that finished. The run ends Failed when any provider failed or any alert
 stayed undelivered, Completed only when nothing was lost.
+
+With ``flows.fan_out = "pool"`` the providers are checked instead by ``provider-check``
+flow runs on the work pool, one per shard (:mod:`flows.pool`), their summaries read back
+from Vahti's database, and notify plans the alerts.
 """
 
 from __future__ import annotations

@@ -28,6 +28,7 @@ from prefect.client.schemas.filters import (
     FlowFilterName,
     FlowRunFilter,
     FlowRunFilterExpectedStartTime,
+    FlowRunFilterId,
 )
 from prefect.client.schemas.objects import FlowRun, StateType
 from prefect.client.schemas.sorting import FlowRunSort
@@ -308,6 +309,14 @@ def _kill_a_shard_worker(pool: Pool, check_id: UUID, started: Any) -> str:
     pytest.fail("no shard ran on a worker other than the check's own")
 
 
+def _task_runs(flow_run_ids: list[UUID]) -> int:
+    with get_client(sync_client=True) as client:
+        runs = client.read_task_runs(
+            flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=flow_run_ids))
+        )
+    return len(runs)
+
+
 def _worker(run: FlowRun) -> str | None:
     return run.labels.get("prefect.worker.name") if run.labels else None
 
@@ -327,6 +336,8 @@ def test_a_check_spreads_over_both_workers_and_survives_a_killed_one(
             shards = _shards_since(started)
             assert len(shards) == len(PROVIDERS) // SHARD_SIZE
             assert {_worker(s) for s in shards} == set(WORKERS)
+            objects = 1 + len(shards) + _task_runs([check.id, *(s.id for s in shards)])
+            assert objects <= 2 * len(PROVIDERS) + 10, objects  # grows with providers only
             calm_data = _stored(calm.database_url)
             calm_mail = len(calm.sink.messages)
         assert calm_data["cases"]
