@@ -185,6 +185,15 @@ class FlowSettings(_Section):
     # one provider check's time (seconds); past it the check is failed and the others'
     # alerts go out; None: the longest provider sync_timeout_seconds plus 5 minutes
     check_timeout_seconds: Annotated[float, Field(gt=0, le=86400)] | None = None
+    # where compliance-check runs its provider checks: "local" in its own process (and its
+    # worker processes), "pool" as provider-check flow runs any worker of the pool picks up
+    fan_out: Literal["local", "pool"] = "local"
+    # providers per provider-check flow run in "pool" mode (a run costs a process start)
+    shard_size: Annotated[int, Field(ge=1, le=1000)] = 25
+    # attempts per shard whose flow run crashed (a lost worker) or got stuck
+    shard_attempts: Annotated[int, Field(ge=1, le=10)] = 3
+    # the provider-check deployment "pool" mode runs ("flow name/deployment name")
+    shard_deployment: str = "provider-check/provider-check"
 
     def check_timeout(self, providers: list[ProviderSettings]) -> float:
         """``check_timeout_seconds``, or the longest provider sync cap plus 5 minutes."""
@@ -224,6 +233,15 @@ class Settings(_Section):
                 return provider
         known = ", ".join(p.id for p in self.providers) or "none"
         raise ConfigError(f"unknown provider {provider_id!r} (configured: {known})")
+
+
+def config_path(config: str | None, environ: Mapping[str, str] | None = None) -> str:
+    """The settings file a flow reads: ``config`` when given, else ``VAHTI_CONFIG`` from the
+    environment (each worker's own), else ``vahti.toml`` in the working directory."""
+    if config:
+        return config
+    env = os.environ if environ is None else environ
+    return env.get("VAHTI_CONFIG") or str(DEFAULT_CONFIG)
 
 
 def link_origin(value: str) -> str:

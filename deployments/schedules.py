@@ -18,6 +18,7 @@ class DeploymentSpec:
     cron: str | None
     description: str
     parameters: dict[str, object] = field(default_factory=dict)
+    concurrency_limit: int | None = 1  # None: runs may overlap (the shards of one check)
 
 
 DEPLOYMENTS: tuple[DeploymentSpec, ...] = (
@@ -71,5 +72,12 @@ DEPLOYMENTS: tuple[DeploymentSpec, ...] = (
         "flows.suppressions:unsilence",
         None,
         "End an alert's acknowledgement or silence early (who, why): it alerts again.",
+    ),
+    DeploymentSpec(
+        "provider-check",
+        "flows.provider_check:provider_check",
+        None,
+        "One shard of a compliance-check's providers (started by it in pool mode).",
+        concurrency_limit=None,
     ),
 )

@@ -2,8 +2,8 @@
 
     python -m deployments.serve --config /etc/vahti/vahti.toml
 
-Needs a Prefect API (``prefect server start`` or ``PREFECT_API_URL``). Every deployment
-has a concurrency limit of 1 (runs never overlap), schedules are Europe/Helsinki, and
+Needs a Prefect API (``prefect server start`` or ``PREFECT_API_URL``). Every scheduled
+deployment has a concurrency limit of 1 (runs never overlap), schedules are Europe/Helsinki, and
 stopping the process does not pause the schedules (``pause_on_shutdown=False``): after
 a restart the same schedules continue. The ad-hoc deployment has no schedule; start it
 from the UI or ``prefect deployment run adhoc-check/adhoc -p provider=ID``.
@@ -38,7 +38,7 @@ def build(config: str) -> list[Any]:
             _flow(spec).to_deployment(
                 name=spec.name,
                 schedules=schedules,
-                concurrency_limit=1,
+                concurrency_limit=spec.concurrency_limit,
                 parameters={"config": config, **spec.parameters},
                 description=spec.description,
                 tags=["vahti"],

@@ -16,6 +16,7 @@ from datetime import datetime, time
 
 from prefect import flow, get_run_logger
 
+from core.config import config_path
 from core.errors import InputError
 from core.process import tune_collector
 from flows.artifacts import publish_explanations, publish_notify, publish_provisional
@@ -32,7 +33,7 @@ def adhoc_check(
     today: str | None = None,
     dry_run: bool = True,
     explain: bool = True,
-    config: str = "vahti.toml",
+    config: str | None = None,
 ) -> dict[str, object]:
     """Check one provider or one case on demand.
 
@@ -42,9 +43,10 @@ def adhoc_check(
         today: a what-if evaluation date (ISO); dry runs only; default: today.
         dry_run: compute and show, store and send nothing (default true).
         explain: include each deadline's full explanation in the artifact.
-        config: path of the Vahti TOML settings file.
+        config: the Vahti settings file (default: ``VAHTI_CONFIG``, else ``vahti.toml``).
     """
     tune_collector()
+    config = config_path(config)
     with vahti_logs():
         logger = get_run_logger()
         clock = helsinki_now()

@@ -20,6 +20,10 @@ and the flow waits for the checks only as long as their attempts and retry delay
 last; a check still running then is reported failed and notify goes out for the
 providers that finished. The run ends Failed when any provider failed or any alert
 stayed undelivered, Completed only when nothing was lost.
+
+With ``flows.fan_out = "pool"`` the providers are checked instead by ``provider-check``
+flow runs on the work pool, one per shard (:mod:`flows.pool`), their summaries read back
+from Vahti's database, and notify plans the alerts.
 """
 
 from __future__ import annotations
@@ -34,14 +38,20 @@ from prefect.client.schemas.objects import State
 from prefect.futures import PrefectFuture
 from sqlalchemy.exc import SQLAlchemyError
 
-from core.config import Settings
+from core.config import Settings, config_path
 from core.errors import ConfigError, VahtiError, first_line
 from core.process import tune_collector
-from flows import workers
+from flows import pool, workers
 from flows.artifacts import ARTIFACT_ROWS, publish_check
 from flows.logs import vahti_logs
 from flows.outcome import CheckOutcome, ProviderOutcome, ended, error_of
-from flows.tasks import check_task, notify_task, outages_task, overview_task
+from flows.tasks import (
+    check_task,
+    notify_task,
+    outages_task,
+    overview_task,
+    stored_checks_task,
+)
 from flows.workers import KILL_GRACE_SECONDS
 from models.db import in_memory
 from notifications.routing import check_recipients
@@ -69,7 +79,7 @@ def helsinki_now(now: str | None = None) -> datetime:
     persist_result=False,
 )
 def compliance_check(
-    config: str = "vahti.toml",
+    config: str | None = None,
     today: str | None = None,
     now: str | None = None,
     full_sync: bool = False,
@@ -77,7 +87,8 @@ def compliance_check(
     """Check every configured provider once and deliver the alerts that are due.
 
     Args:
-        config: path of the Vahti TOML settings file (environment overrides apply).
+        config: path of the Vahti TOML settings file (environment overrides apply);
+            default: ``VAHTI_CONFIG`` in the worker's environment, else ``vahti.toml``.
         today: evaluation date (ISO); default: today in Europe/Helsinki.
         now: the notification clock (aware ISO timestamp); default: the current time.
         full_sync: ignore the incremental watermarks and fetch everything again.
@@ -88,43 +99,39 @@ def compliance_check(
 
 
 def _check(
-    config: str, *, today: str | None, now: str | None, full_sync: bool
+    given: str | None, *, today: str | None, now: str | None, full_sync: bool
 ) -> State[dict[str, object]]:
     logger = get_run_logger()
+    config = config_path(given)
     clock = helsinki_now(now)
     clock_at = clock.isoformat()  # each check plans its alerts at it; notify delivers them
     today_on = today or clock.date().isoformat()
     settings = settings_from(config)
     provider_ids = [p.id for p in settings.providers]
-    processes = provider_processes(settings, len(provider_ids))
+    pooled = settings.flows.fan_out == "pool"
+    processes = 0 if pooled else provider_processes(settings, len(provider_ids))
     logger.info(
         "compliance check for %s: %d provider(s), %s",
         today_on,
         len(provider_ids),
-        f"{processes} worker process(es)" if processes else "in the flow's process",
+        _where(settings, processes),
     )
 
     plan_at = clock_at if _recipients_valid(settings) else None
-    delays = settings.flows.check_retry_delays  # a transient failure: the check again
-    check = check_task.with_options(retries=len(delays), retry_delay_seconds=delays or 0)
-    limit = settings.flows.check_timeout(settings.providers)
-    with workers.provider_pool(processes):  # the workers exit before notify starts
-        checks = {
-            pid: check.submit(
-                config, pid, today_on, full=full_sync, notify_at=plan_at, recipients_checked=True,
-                timeout_seconds=limit,
-            )
-            for pid in provider_ids
-        }  # fmt: skip
-        until = time.monotonic() + check_wait(limit, delays, workers=processes > 0)
-        providers = tuple(_provider_outcome(pid, checks[pid], until) for pid in provider_ids)
+    if pooled:  # each shard reads the given settings path, else its worker's VAHTI_CONFIG
+        providers = pool_checks(given, settings, today_on, full_sync=full_sync)
+    else:
+        providers = local_checks(
+            config, settings, today_on, plan_at=plan_at, processes=processes, full_sync=full_sync
+        )
     for failed in (p for p in providers if not p.ok):
         logger.error("provider %r failed: %s", failed.provider_id, failed.error)
     refresh_store_statistics(config)
 
     pressing = overview_task.submit(config, today_on, ARTIFACT_ROWS)
     planned = {p.provider_id: p.alerts for p in providers if p.ok and p.alerts is not None}
-    notified = notify_task.submit(config, clock_at, planned=planned, release=not processes)
+    release = not processes and not pooled  # the checks ran in this process
+    notified = notify_task.submit(config, clock_at, planned=planned, release=release)
     pressing.wait()
     notified.wait()
     notify_error = error_of(notified)
@@ -138,6 +145,70 @@ def _check(
     outcome = tell_operations(config, clock_at, outcome)
     publish_check(outcome)
     return finish(outcome)
+
+
+def local_checks(
+    config: str,
+    settings: Settings,
+    today_on: str,
+    *,
+    plan_at: str | None,
+    processes: int,
+    full_sync: bool,
+) -> tuple[ProviderOutcome, ...]:
+    """Every provider checked in this flow run (its worker processes): one task each, and
+    each plans its alerts at ``plan_at`` (None: notify plans them)."""
+    provider_ids = [p.id for p in settings.providers]
+    delays = settings.flows.check_retry_delays  # a transient failure: the check again
+    check = check_task.with_options(retries=len(delays), retry_delay_seconds=delays or 0)
+    limit = settings.flows.check_timeout(settings.providers)
+    with workers.provider_pool(processes):  # the workers exit before notify starts
+        checks = {
+            pid: check.submit(
+                config, pid, today_on, full=full_sync, notify_at=plan_at, recipients_checked=True,
+                timeout_seconds=limit,
+            )
+            for pid in provider_ids
+        }  # fmt: skip
+        until = time.monotonic() + check_wait(limit, delays, workers=processes > 0)
+        return tuple(_provider_outcome(pid, checks[pid], until) for pid in provider_ids)
+
+
+def pool_checks(
+    given: str | None, settings: Settings, today_on: str, *, full_sync: bool
+) -> tuple[ProviderOutcome, ...]:
+    """Every provider checked by ``provider-check`` runs on the work pool (:mod:`flows.pool`),
+    their summaries then read from Vahti's database; notify plans the alerts."""
+    flows_ = settings.flows
+    provider_ids = [p.id for p in settings.providers]
+    limit = flows_.check_timeout(settings.providers)
+    delays = flows_.check_retry_delays
+    pooled = pool.run_shards(
+        flows_.shard_deployment,
+        pool.shards(provider_ids, flows_.shard_size),
+        parameters={"today": today_on, "config": given, "full_sync": full_sync},
+        attempts=flows_.shard_attempts,
+        per_provider_seconds=check_wait(limit, delays, workers=False),
+    )
+    stored = stored_checks_task(config_path(given), sorted(pooled.checked), today_on)
+    outcomes = []
+    for pid in provider_ids:
+        done = stored.get(pid)
+        if pid in pooled.checked and done is not None:
+            outcomes.append(
+                ProviderOutcome(provider_id=pid, sync=done.sync, evaluation=done.evaluation)
+            )
+        else:
+            outcomes.append(
+                ProviderOutcome(provider_id=pid, error=pooled.errors.get(pid, "not checked"))
+            )
+    return tuple(outcomes)
+
+
+def _where(settings: Settings, processes: int) -> str:
+    if settings.flows.fan_out == "pool":
+        return f"on the work pool in shards of {settings.flows.shard_size}"
+    return f"{processes} worker process(es)" if processes else "in the flow's process"
 
 
 def tell_operations(config: str, clock_at: str, outcome: CheckOutcome) -> CheckOutcome:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from prefect import flow, get_run_logger
 from prefect.client.schemas.objects import State
 
+from core.config import config_path
 from core.process import tune_collector
 from flows.artifacts import publish_deadlines, publish_notify, publish_report
 from flows.compliance import helsinki_now
@@ -25,14 +26,15 @@ from pipeline.steps import settings_from
     name="daily-digest",
     persist_result=False,
 )
-def daily_digest(config: str = "vahti.toml", today: str | None = None) -> State[dict[str, object]]:
+def daily_digest(config: str | None = None, today: str | None = None) -> State[dict[str, object]]:
     """Refresh today's statuses from the stored data, write the daily report, notify.
 
     Args:
-        config: path of the Vahti TOML settings file.
+        config: the Vahti settings file (default: ``VAHTI_CONFIG``, else ``vahti.toml``).
         today: report date (ISO); default: today in Europe/Helsinki.
     """
     tune_collector()
+    config = config_path(config)
     with vahti_logs():
         logger = get_run_logger()
         clock = helsinki_now()
@@ -65,13 +67,14 @@ def daily_digest(config: str = "vahti.toml", today: str | None = None) -> State[
 
 
 @flow(name="weekly-report", persist_result=False)
-def weekly_report(config: str = "vahti.toml", today: str | None = None) -> dict[str, object]:
+def weekly_report(config: str | None = None, today: str | None = None) -> dict[str, object]:
     """Write the weekly compliance report (per office, per rule) from the stored deadlines.
 
     Args:
-        config: path of the Vahti TOML settings file.
+        config: the Vahti settings file (default: ``VAHTI_CONFIG``, else ``vahti.toml``).
         today: report date (ISO); default: today in Europe/Helsinki.
     """
+    config = config_path(config)
     with vahti_logs():
         today_on = today or helsinki_now().date().isoformat()
         summary = report_task(config, today_on, "weekly")

@@ -19,6 +19,7 @@ from prefect import flow, get_run_logger
 from prefect.client.schemas.objects import State
 from prefect.context import FlowRunContext
 
+from core.config import config_path
 from flows.compliance import helsinki_now
 from flows.logs import vahti_logs
 from flows.outcome import ended, error_of
@@ -45,14 +46,14 @@ def _who(by: str | None) -> str:
 
 
 def _suppress(
-    kind: Kind, *, config: str, subject: str, rule: str, reason: str, until: date | None,
+    kind: Kind, *, config: str | None, subject: str, rule: str, reason: str, until: date | None,
     by: str | None, provider: str | None,
 ) -> State[dict[str, object]]:  # fmt: skip
     with vahti_logs():
         now_at = helsinki_now().isoformat()
         until_at = until.isoformat() if until else None
         done = suppress_task.submit(
-            config, kind, subject=subject, rule=rule, reason=reason, until=until_at,
+            config_path(config), kind, subject=subject, rule=rule, reason=reason, until=until_at,
             by=_who(by), provider_id=provider, now_at=now_at,
         )  # fmt: skip
         done.wait()
@@ -72,7 +73,7 @@ def acknowledge(  # noqa: PLR0917 - Prefect's form: one field per parameter
     until: date | None = None,
     by: str | None = None,
     provider: str | None = None,
-    config: str = "vahti.toml",
+    config: str | None = None,
 ) -> State[dict[str, object]]:
     """Acknowledge an alert: no warnings or breach reminders for it until a date or met.
 
@@ -83,7 +84,7 @@ def acknowledge(  # noqa: PLR0917 - Prefect's form: one field per parameter
         until: quiet until this date (inclusive); empty: until the deadline is met.
         by: who asks; required unless Prefect knows who started this run.
         provider: only this provider's subject; empty: every provider.
-        config: path of the Vahti TOML settings file.
+        config: path of the Vahti TOML settings file (default: VAHTI_CONFIG, else vahti.toml).
     """
     return _suppress(
         "ack", config=config, subject=subject, rule=rule, reason=reason, until=until, by=by,
@@ -99,7 +100,7 @@ def silence(  # noqa: PLR0917 - Prefect's form: one field per parameter
     until: date,
     by: str | None = None,
     provider: str | None = None,
-    config: str = "vahti.toml",
+    config: str | None = None,
 ) -> State[dict[str, object]]:
     """Silence an alert until a date; it stays listed in the reports.
 
@@ -110,7 +111,7 @@ def silence(  # noqa: PLR0917 - Prefect's form: one field per parameter
         until: quiet until this date (inclusive; required, not in the past).
         by: who asks; required unless Prefect knows who started this run.
         provider: only this provider's subject; empty: every provider.
-        config: path of the Vahti TOML settings file.
+        config: path of the Vahti TOML settings file (default: VAHTI_CONFIG, else vahti.toml).
     """
     return _suppress(
         "silence", config=config, subject=subject, rule=rule, reason=reason, until=until,
@@ -124,7 +125,7 @@ def unsilence(
     rule: str,
     reason: str,
     by: str | None = None,
-    config: str = "vahti.toml",
+    config: str | None = None,
 ) -> State[dict[str, object]]:
     """End the acknowledgements and silences in force for an alert: it alerts again.
 
@@ -133,12 +134,17 @@ def unsilence(
         rule: the rule id, e.g. START-2W.
         reason: why it should alert again (recorded and shown in the weekly report).
         by: who asks; required unless Prefect knows who started this run.
-        config: path of the Vahti TOML settings file.
+        config: path of the Vahti TOML settings file (default: VAHTI_CONFIG, else vahti.toml).
     """
     with vahti_logs():
         now_at = helsinki_now().isoformat()
         done = unsilence_task.submit(
-            config, subject=subject, rule=rule, reason=reason, by=_who(by), now_at=now_at
+            config_path(config),
+            subject=subject,
+            rule=rule,
+            reason=reason,
+            by=_who(by),
+            now_at=now_at,
         )
         done.wait()
         error = error_of(done)

@@ -63,6 +63,14 @@ def check_task(
     )  # fmt: skip
 
 
+@task(name="collect-checks", persist_result=False)
+def stored_checks_task(
+    config: str, provider_ids: list[str], today_on: str
+) -> dict[str, CheckSummary]:
+    """The summaries of the checks the pool's provider-check runs stored (pool mode)."""
+    return pipeline.stored_checks_step(config, provider_ids, today_on)
+
+
 @task(name="overview", persist_result=False)
 def overview_task(config: str, today_on: str, limit: int) -> Overview:
     """The most pressing stored deadlines across every provider (the operator tables)."""

@@ -28,6 +28,7 @@ from prefect.client.schemas.objects import State, StateType
 from prefect.client.schemas.sorting import FlowRunSort
 from prefect.states import Completed
 
+from core.config import config_path
 from flows.compliance import helsinki_now
 from flows.logs import vahti_logs
 from flows.outcome import ended
@@ -80,13 +81,15 @@ def alert_operations_task(config: str, now_at: str, reason: str) -> int:
 
 
 @flow(name="watchdog", persist_result=False)
-def watchdog(config: str = "vahti.toml", max_age_minutes: int = 90) -> State[dict[str, object]]:
+def watchdog(config: str | None = None, max_age_minutes: int = 90) -> State[dict[str, object]]:
     """Alert operations when no compliance-check completed within ``max_age_minutes``.
 
     Args:
-        config: path of the Vahti TOML settings file (for the operations recipients).
+        config: the Vahti settings file with the operations recipients (default:
+            ``VAHTI_CONFIG``, else ``vahti.toml``).
         max_age_minutes: the expected interval plus slack (hourly checks: 90).
     """
+    config = config_path(config)
     with vahti_logs():
         logger = get_run_logger()
         now = helsinki_now()

@@ -43,7 +43,13 @@ from core.errors import (
 from core.process import release_memory
 from models.db import read_scope, session_scope, shared_engine
 from models.deadlines import store_deadlines
-from models.reads import list_rejected, load_audits, load_cases, load_coaches
+from models.reads import (
+    latest_sync_runs,
+    list_rejected,
+    load_audits,
+    load_cases,
+    load_coaches,
+)
 from models.statistics import refresh_statistics
 from notifications.counts import AlertPlanSummary
 from notifications.dispatch import notify_operations
@@ -196,6 +202,47 @@ def check_step(
         )
     )
     return CheckSummary(sync=sync, evaluation=summary, alerts=alerts)
+
+
+def stored_checks_step(
+    config_path: str, provider_ids: Sequence[str], today_on: str
+) -> dict[str, CheckSummary]:
+    """The summaries of checks that ran elsewhere (a work pool's ``provider-check`` runs),
+    read back from the store: each provider's latest sync run and its stored deadlines'
+    counts. Providers that never synced are left out."""
+    settings = settings_from(config_path)
+    today = date.fromisoformat(today_on)
+    engine = shared_engine(settings.database.url)
+    found: dict[str, CheckSummary] = {}
+    with read_scope(engine) as session:
+        for provider_id in provider_ids:
+            runs = latest_sync_runs(session=session, provider_id=provider_id, limit=1)
+            if not runs:
+                continue
+            run = runs[0]
+            rejected = list_rejected(session=session, provider_id=provider_id, limit=ROW_CAP)
+            sync = SyncSummary(
+                provider_id=provider_id,
+                fetched=run.fetched,
+                stored=run.stored,
+                unchanged=run.unchanged,
+                rejected=run.rejected,
+                rejected_rows=tuple(
+                    RejectedRow(kind=item.kind, ref=item.ref, errors=tuple(item.errors))
+                    for item in rejected
+                )
+                if run.rejected
+                else (),
+            )
+            evaluation = summarize_stored(
+                session=session,
+                provider_id=provider_id,
+                today=today,
+                overrides=settings.provider(provider_id).overrides,
+                rows=False,
+            )
+            found[provider_id] = CheckSummary(sync=sync, evaluation=evaluation)
+    return found
 
 
 def _plan_alerts(

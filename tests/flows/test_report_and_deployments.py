@@ -126,13 +126,15 @@ def test_chart_scales_bars_to_the_peak() -> None:
 
 
 def test_prefect_yaml_matches_the_served_schedules() -> None:
-    """Work-pool deployments and `serve` use the same names, crons, time zone and limit."""
+    """Work-pool deployments and `serve` use the same names, crons, time zone and limit, and
+    leave the settings path to each worker (VAHTI_CONFIG)."""
     spec = yaml.safe_load((ROOT / "deployments" / "prefect.yaml").read_text(encoding="utf-8"))
     by_name = {d["name"]: d for d in spec["deployments"]}
     assert set(by_name) == {d.name for d in DEPLOYMENTS}
     for served in DEPLOYMENTS:
         deployed = by_name[served.name]
-        assert deployed["concurrency_limit"] == 1
+        assert deployed.get("concurrency_limit") == served.concurrency_limit
+        assert "config" not in deployed.get("parameters", {})
         assert deployed["entrypoint"].replace(".py:", ":").replace("/", ".") == served.flow
         crons = [s["cron"] for s in deployed.get("schedules", [])]
         assert crons == ([served.cron] if served.cron else [])
@@ -151,12 +153,13 @@ def test_watchdog_staleness_rule() -> None:
 
 
 def test_serve_builds_every_deployment_with_limit_one() -> None:
-    """`python -m deployments.serve` serves each flow with its cron and no overlap."""
+    """`python -m deployments.serve` serves each flow with its cron; only the shards overlap."""
     built = {d.name: d for d in build("/etc/vahti/vahti.toml")}
     assert set(built) == {d.name for d in DEPLOYMENTS}
     for spec in DEPLOYMENTS:
         deployment = built[spec.name]
-        assert deployment.concurrency_limit == 1
+        assert deployment.concurrency_limit == spec.concurrency_limit
         assert deployment.parameters["config"] == "/etc/vahti/vahti.toml"
         crons = [s.schedule.cron for s in deployment.schedules or []]
         assert crons == ([spec.cron] if spec.cron else [])
+    assert [d.name for d in DEPLOYMENTS if d.concurrency_limit != 1] == ["provider-check"]

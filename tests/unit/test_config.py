@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from core.config import load_settings
+from core.config import config_path, load_settings
 from core.errors import ConfigError
 
 GOOD = """
@@ -217,3 +217,21 @@ def test_rejected_payload_retention_is_a_setting(tmp_path: Path) -> None:
     assert load_settings(write(tmp_path, text), environ={}).database.rejected_retention_days == 30
     with pytest.raises(ConfigError, match="rejected_retention_days"):
         load_settings(write(tmp_path, "[database]\nrejected_retention_days = 0\n"), environ={})
+
+
+def test_fan_out_defaults_to_the_flow_process_and_validates_pool_mode(tmp_path: Path) -> None:
+    """Checks stay local unless the settings ask for the pool; a shard has 1..1000 providers."""
+    assert load_settings(write(tmp_path, "")).flows.fan_out == "local"
+    pooled = load_settings(write(tmp_path, '[flows]\nfan_out = "pool"\nshard_size = 10\n'))
+    assert (pooled.flows.fan_out, pooled.flows.shard_size) == ("pool", 10)
+    with pytest.raises(ConfigError, match="shard_size"):
+        load_settings(write(tmp_path, "[flows]\nshard_size = 0\n"))
+    with pytest.raises(ConfigError, match="fan_out"):
+        load_settings(write(tmp_path, '[flows]\nfan_out = "threads"\n'))
+
+
+def test_config_path_prefers_the_parameter_then_the_workers_environment() -> None:
+    """A flow's settings: the given path, else VAHTI_CONFIG, else vahti.toml."""
+    assert config_path("/srv/a.toml", {"VAHTI_CONFIG": "/etc/b.toml"}) == "/srv/a.toml"
+    assert config_path(None, {"VAHTI_CONFIG": "/etc/b.toml"}) == "/etc/b.toml"
+    assert config_path(None, {}) == "vahti.toml"

@@ -15,6 +15,7 @@ from core.config import Settings
 from core.errors import TransientProviderError, VahtiError
 from flows import workers
 from flows.compliance import provider_processes
+from flows.pool import shards
 
 ENV = "VAHTI_WORKER_TEST_VALUE"
 
@@ -189,3 +190,10 @@ def test_flows_set_the_recorder_defaults_without_overriding() -> None:
         timeout=60,
     )  # fmt: skip
     assert done.stdout.split() == ["7", "1"]
+
+
+def test_pool_shards_cover_every_provider_once_in_order() -> None:
+    """Providers split into consecutive shards of at most the size, none empty."""
+    assert shards(["a", "b", "c", "d", "e"], 2) == [["a", "b"], ["c", "d"], ["e"]]
+    assert shards([], 25) == []
+    assert shards(["a"], 25) == [["a"]]
