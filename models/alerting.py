@@ -156,6 +156,7 @@ class Alert(SQLModel, table=True):
         Index("ix_alert_status_next", "status", "next_attempt_at"),
         Index("ix_alert_target_status", "target_key", "status"),
         Index("ix_alert_provider_status", "provider_id", "status"),
+        Index("ix_alert_rule_subject", "rule", "subject", "created_at"),  # outages
     )
 
     id: int | None = Field(default=None, primary_key=True)

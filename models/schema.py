@@ -27,7 +27,7 @@ MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 #: The newest migration in ``MIGRATIONS_DIR`` (a test checks it against the scripts): a
 #: process that only reads and writes checks its database against it without importing
 #: Alembic, which is slow to import.
-SCHEMA_HEAD = "0012"
+SCHEMA_HEAD = "0013"
 #: PostgreSQL advisory lock key serialising migrations (two first runs at once).
 MIGRATION_LOCK_KEY = 0x7A47_0001
 
