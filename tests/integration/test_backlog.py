@@ -58,6 +58,7 @@ def _check(config: str, today: date, now: str) -> None:
     notify_step(config, now, planned={"demo": done.alerts})
 
 
+@pytest.mark.slow  # 2000 cases, as the issue asks
 def test_a_first_check_of_2000_cases_sends_quality_one_backlog_summary(
     tmp_path, start_reference_server, smtp_sink, monkeypatch
 ):
