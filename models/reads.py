@@ -7,12 +7,13 @@ Open cases: see :mod:`models.store`.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import TypeVar
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 from sqlalchemy import bindparam, or_, select
 from sqlmodel import Session, col
 
@@ -27,15 +28,33 @@ from models.provider_data import (
     SyncRun,
 )
 
+log = logging.getLogger("vahti.store")
 _REFS_CHUNK = 500  # refs per IN list (SQLite allows at most 32 766 parameters)
 
 _Payload = TypeVar("_Payload", bound=BaseModel)
 
 
 def _parse_all(model: type[_Payload], raws: Sequence[str]) -> list[_Payload]:
-    """Validate stored raw JSON."""
+    """Validate stored raw JSON. An item stored before the contract grew stricter (an id
+    outside today's character set, say) is left out with a warning instead of failing the
+    provider's whole evaluation; it stays stored (docs/operations.md, "Upgrading")."""
     parse = model.model_validate_json
-    return [parse(raw) for raw in raws]
+    try:
+        return [parse(raw) for raw in raws]
+    except ValidationError:
+        pass  # rare: read them one by one below, to keep the others
+    found: list[_Payload] = []
+    for raw in raws:
+        try:
+            found.append(parse(raw))
+        except ValidationError:
+            continue
+    log.warning(
+        "%d stored %s item(s) no longer pass the contract's validation: left out",
+        len(raws) - len(found),
+        model.__name__,
+    )
+    return found
 
 
 def latest_sync_runs(*, session: Session, provider_id: str, limit: int = 10) -> list[SyncRun]:
