@@ -234,8 +234,10 @@ def breached_refs(
 
 
 def seen_providers(*, session: Session, provider_ids: Iterable[str], before: date) -> set[str]:
-    """The providers with a history: an alert in the ledger, or a deadline (or quiet set)
-    evaluated before ``before``. The others are on their first check."""
+    """The providers with a history: an alert in the ledger, or a current deadline (or quiet
+    set) evaluated before ``before``. The others are on their first check. Each question
+    runs on an index of the provider's own rows (current ones: their partial indexes),
+    never on the whole history."""
     alert = Alert.__table__  # type: ignore[attr-defined]
     quiet = QuietDeadlineSet.__table__  # type: ignore[attr-defined]
     seen: set[str] = set()
@@ -243,10 +245,18 @@ def seen_providers(*, session: Session, provider_ids: Iterable[str], before: dat
         earlier = (
             select(alert.c.id).where(alert.c.provider_id == provider_id).exists(),
             select(_TABLE.c.id)
-            .where(_TABLE.c.provider_id == provider_id, _TABLE.c.evaluated_on < before)
+            .where(
+                _TABLE.c.provider_id == provider_id,
+                _TABLE.c.is_current,
+                _TABLE.c.evaluated_on < before,
+            )
             .exists(),
             select(quiet.c.id)
-            .where(quiet.c.provider_id == provider_id, quiet.c.evaluated_on < before)
+            .where(
+                quiet.c.provider_id == provider_id,
+                quiet.c.is_current,
+                quiet.c.evaluated_on < before,
+            )
             .exists(),
         )
         if any(session.scalar(select(query)) for query in earlier):

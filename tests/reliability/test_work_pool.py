@@ -354,7 +354,9 @@ def test_a_check_spreads_over_both_workers(pool: Pool, tmp_path: Path) -> None:
         assert calm_data["cases"]
         assert calm_data["deadlines"]
         assert calm_data["alerts"]
-        assert all(status == "sent" for *_, status, _attempts in calm_data["alerts"])
+        statuses = {status for *_, status, _attempts in calm_data["alerts"]}
+        assert "sent" in statuses
+        assert statuses <= {"sent", "summarized"}  # a first check's old breaches: the backlog
         assert calm_mail == 1  # one digest for the one recipient
 
 
