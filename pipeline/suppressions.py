@@ -47,19 +47,22 @@ class SuppressionSummary:
         }
 
 
-def checked(
-    kind: Kind, *, reason: str, until_on: date | None, by: str, today: date
-) -> tuple[str, str]:
-    """The reason and who, stripped; InputError for what the CLI refuses too."""
+def checked(kind: Kind, *, reason: str, until_on: date | None, today: date) -> str:
+    """The reason, stripped; InputError for what neither the CLI nor the UI accepts."""
     if not reason.strip():
         raise InputError("reason must not be empty")
     if kind == "silence" and until_on is None:
         raise InputError("a silence needs an until date")
     if until_on is not None and until_on < today:
         raise InputError(f"until {until_on.isoformat()} is in the past")
+    return reason.strip()
+
+
+def asked_by(by: str) -> str:
+    """Who asked, stripped; InputError when a flow run does not know (the CLI's is optional)."""
     if not by.strip():
         raise InputError("who asked is unknown: give 'by' (the run's creator is not known)")
-    return reason.strip(), by.strip()
+    return by.strip()
 
 
 def parse_until(text: str | None) -> date | None:
@@ -88,7 +91,8 @@ def suppress_step(
     settings = settings_from(config_path)
     now = datetime.fromisoformat(now_at)
     until_on = parse_until(until)
-    why, who = checked(kind, reason=reason, until_on=until_on, by=by, today=now.date())
+    why = checked(kind, reason=reason, until_on=until_on, today=now.date())
+    who = asked_by(by)
     if provider_id is not None:
         settings.provider(provider_id)  # a ConfigError names an unknown provider
     with session_scope(shared_engine(settings.database.url)) as session:
@@ -107,7 +111,8 @@ def unsilence_step(
     """Revoke the acknowledgements and silences in force for a subject and rule."""
     settings = settings_from(config_path)
     now = datetime.fromisoformat(now_at)
-    why, who = checked("ack", reason=reason, until_on=None, by=by, today=now.date())
+    why = checked("ack", reason=reason, until_on=None, today=now.date())
+    who = asked_by(by)
     with session_scope(shared_engine(settings.database.url)) as session:
         revoked = ledger.revoke_suppressions(
             session=session, subject=subject, rule=rule, by=who, reason=why, now=now

@@ -103,15 +103,13 @@ def _suppress(
     from models.db import make_engine, session_scope  # noqa: PLC0415
     from models.ledger import add_suppression  # noqa: PLC0415
     from models.schema import ensure_schema  # noqa: PLC0415
+    from pipeline.suppressions import checked  # noqa: PLC0415 - the UI's checks, shared
 
     try:
-        if not reason.strip():
-            raise InputError("--reason must not be empty")
         settings = load_settings(config)
         until_on = _date(until, "--until") if until else None
         now = datetime.now(tz=ZoneInfo(settings.alerts.timezone))
-        if until_on is not None and until_on < now.date():
-            raise InputError(f"--until {until_on.isoformat()} is in the past")
+        reason = checked(kind, reason=reason, until_on=until_on, today=now.date())
         engine = make_engine(settings.database.url)
         try:
             ensure_schema(engine)
@@ -121,7 +119,7 @@ def _suppress(
                     kind=kind,
                     subject=subject,
                     rule=rule,
-                    reason=reason.strip(),
+                    reason=reason,
                     by=by,
                     until_on=until_on,
                     now=now,

@@ -161,3 +161,26 @@ def test_without_staff_the_team_rule_is_unconfigured_and_today_defaults(tmp_path
     )
     (team,) = [d for d in json.loads(result.output)["deadlines"] if d["rule"] == "COACH-TEAM-MIN-3"]
     assert team["status"] == "breached"
+
+
+def test_ack_and_silence_refuse_what_the_ui_refuses(tmp_path: Path) -> None:
+    """The CLI's ack and silence use the UI's checks: no empty reason, no past until."""
+    config = tmp_path / "v.toml"
+    config.write_text(f'[database]\nurl = "sqlite:///{tmp_path / "v.db"}"\n', encoding="utf-8")
+    empty = RUNNER.invoke(
+        app, ["ack", "TK-1", "START-2W", "--reason", " ", "--config", str(config)]
+    )
+    assert empty.exit_code == 2
+    assert "reason must not be empty" in empty.output
+    past = RUNNER.invoke(
+        app,
+        ["silence", "TK-1", "START-2W", "--reason", "x", "--until", "2020-01-01",
+         "--config", str(config)],
+    )  # fmt: skip
+    assert past.exit_code == 2
+    assert "is in the past" in past.output
+    done = RUNNER.invoke(
+        app, ["ack", "TK-1", "START-2W", "--reason", " moved ", "--config", str(config)]
+    )
+    assert done.exit_code == 0, done.output
+    assert "(moved)" in done.output
